@@ -1,0 +1,120 @@
+import datetime
+
+from dpm.common.v1 import common_pb2 as _common_pb2
+from dpm.neutrality.v1 import neutrality_pb2 as _neutrality_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExclusionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXCLUSION_KIND_UNSPECIFIED: _ClassVar[ExclusionKind]
+    EXCLUSION_KIND_NEUTRALITY: _ClassVar[ExclusionKind]
+    EXCLUSION_KIND_CAPABILITY: _ClassVar[ExclusionKind]
+    EXCLUSION_KIND_CERTIFICATION: _ClassVar[ExclusionKind]
+    EXCLUSION_KIND_REGION: _ClassVar[ExclusionKind]
+    EXCLUSION_KIND_CLEARANCE: _ClassVar[ExclusionKind]
+EXCLUSION_KIND_UNSPECIFIED: ExclusionKind
+EXCLUSION_KIND_NEUTRALITY: ExclusionKind
+EXCLUSION_KIND_CAPABILITY: ExclusionKind
+EXCLUSION_KIND_CERTIFICATION: ExclusionKind
+EXCLUSION_KIND_REGION: ExclusionKind
+EXCLUSION_KIND_CLEARANCE: ExclusionKind
+
+class GetRecommendationsRequest(_message.Message):
+    __slots__ = ("name", "min_graph_version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MIN_GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    min_graph_version: int
+    def __init__(self, name: _Optional[str] = ..., min_graph_version: _Optional[int] = ...) -> None: ...
+
+class WatchRecommendationsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SourceVersions(_message.Message):
+    __slots__ = ("graph_version", "catalog_version", "requirements_revision")
+    GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUIREMENTS_REVISION_FIELD_NUMBER: _ClassVar[int]
+    graph_version: int
+    catalog_version: int
+    requirements_revision: int
+    def __init__(self, graph_version: _Optional[int] = ..., catalog_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ...) -> None: ...
+
+class RecommendationSet(_message.Message):
+    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RANKED_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    ranked: _containers.RepeatedCompositeFieldContainer[RankedVendor]
+    excluded: _containers.RepeatedCompositeFieldContainer[ExcludedVendor]
+    versions: SourceVersions
+    compute_time: _timestamp_pb2.Timestamp
+    as_of: str
+    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ...) -> None: ...
+
+class ScoreBreakdown(_message.Message):
+    __slots__ = ("fit", "quality", "price", "neutrality")
+    FIT_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    NEUTRALITY_FIELD_NUMBER: _ClassVar[int]
+    fit: float
+    quality: float
+    price: float
+    neutrality: float
+    def __init__(self, fit: _Optional[float] = ..., quality: _Optional[float] = ..., price: _Optional[float] = ..., neutrality: _Optional[float] = ...) -> None: ...
+
+class RankedVendor(_message.Message):
+    __slots__ = ("rank", "vendor", "display_name", "score", "breakdown", "verdict", "neutrality_score", "covered_modalities", "notes")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    NEUTRALITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    COVERED_MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    vendor: str
+    display_name: str
+    score: float
+    breakdown: ScoreBreakdown
+    verdict: _neutrality_pb2.Verdict
+    neutrality_score: int
+    covered_modalities: _containers.RepeatedScalarFieldContainer[_common_pb2.Modality]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rank: _Optional[int] = ..., vendor: _Optional[str] = ..., display_name: _Optional[str] = ..., score: _Optional[float] = ..., breakdown: _Optional[_Union[ScoreBreakdown, _Mapping]] = ..., verdict: _Optional[_Union[_neutrality_pb2.Verdict, str]] = ..., neutrality_score: _Optional[int] = ..., covered_modalities: _Optional[_Iterable[_Union[_common_pb2.Modality, str]]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExclusionReason(_message.Message):
+    __slots__ = ("kind", "message")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    kind: ExclusionKind
+    message: str
+    def __init__(self, kind: _Optional[_Union[ExclusionKind, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ExcludedVendor(_message.Message):
+    __slots__ = ("vendor", "display_name", "reasons")
+    VENDOR_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    vendor: str
+    display_name: str
+    reasons: _containers.RepeatedCompositeFieldContainer[ExclusionReason]
+    def __init__(self, vendor: _Optional[str] = ..., display_name: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[ExclusionReason, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""What every dpmatch process shares: settings, logs, telemetry, auth, errors, gRPC bootstrap."""

@@ -1,0 +1,56 @@
+"""Outgoing gRPC channels: bearer token and a deadline on every call, traced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import grpc
+from opentelemetry.instrumentation.grpc import client_interceptor
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds the token, and a deadline when the caller set none."""
+
+    def __init__(self, token: str, timeout: float) -> None:
+        self._auth = ("authorization", f"Bearer {token}")
+        self._timeout = timeout
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [m for m in (details.metadata or []) if m[0] != "authorization"]
+        metadata.append(self._auth)
+        return _CallDetails(  # type: ignore[return-value]
+            details.method,
+            details.timeout if details.timeout is not None else self._timeout,
+            metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        return continuation(self._details(client_call_details), request)
+
+
+def open_channel(address: str, token: str, timeout: float) -> grpc.Channel:
+    """A channel whose calls carry ``token`` and time out after ``timeout`` seconds by default."""
+    channel = grpc.insecure_channel(address)
+    return grpc.intercept_channel(
+        channel, client_interceptor(), _DefaultsInterceptor(token, timeout)
+    )

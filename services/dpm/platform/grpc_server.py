@@ -1,0 +1,128 @@
+"""Building and running a dpmatch gRPC server.
+
+``build_server`` is what tests use (port 0, no signals); ``serve`` adds the
+process concerns: readiness probing, SIGTERM handling and graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import filters, server_interceptor
+
+from dpm.platform.config import ServerSettings
+from dpm.platform.interceptors import ServiceInterceptor
+
+log = logging.getLogger(__name__)
+
+# Registers a servicer on a server, e.g. catalog_pb2_grpc.add_CatalogServiceServicer_to_server.
+Registrar = Callable[[grpc.Server], None]
+# Returns None when every dependency answers, else what is missing.
+ReadinessCheck = Callable[[], str | None]
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    service_names: list[str]
+    # Called after the server stopped: close pools, stop relays.
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *self.service_names]:
+            self.health.set(name, status)
+
+    def stop(self, grace: float) -> None:
+        self.health.enter_graceful_shutdown()
+        self._stopped.set()
+        self.server.stop(grace).wait()
+        for close in reversed(self.closers):
+            close()
+
+
+def build_server(
+    settings: ServerSettings,
+    registrars: Iterable[Registrar],
+    service_names: list[str],
+) -> RunningServer:
+    """Create and start a server with health, reflection, auth and tracing; NOT_SERVING at first."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers),
+        interceptors=[
+            server_interceptor(filter_=filters.negate(filters.health_check())),
+            ServiceInterceptor(settings.token_secret),
+        ],
+        options=[("grpc.so_reuseport", 0)],
+    )
+    for register in registrars:
+        register(server)
+    health_servicer = health.HealthServicer(
+        experimental_non_blocking=True,
+        experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=2),
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise SystemExit(f"dpmatch: cannot listen on {settings.host}:{settings.port}")
+    server.start()
+    running = RunningServer(server, port, health_servicer, service_names)
+    running.set_serving(False)
+    return running
+
+
+def watch_readiness(
+    running: RunningServer, check: ReadinessCheck, interval: float = 1.0
+) -> threading.Thread:
+    """Report SERVING only while every dependency answers (re-checked every interval)."""
+
+    def loop() -> None:
+        last: str | None = "starting"
+        while not running._stopped.wait(0 if last == "starting" else interval):
+            try:
+                problem = check()
+            except Exception as exc:  # a readiness probe must never crash the server
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem != last:
+                if problem:
+                    log.warning("not ready: %s", problem)
+                else:
+                    log.info("ready: serving on port %d", running.port)
+            running.set_serving(problem is None)
+            last = problem
+
+    thread = threading.Thread(target=loop, name="readiness", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for_termination(running: RunningServer, grace: float) -> None:
+    """Block until SIGTERM or SIGINT, then drain in-flight calls and stop."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
+    running.stop(grace)

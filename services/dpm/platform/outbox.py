@@ -1,0 +1,143 @@
+"""Transactional outbox: a change and the task announcing it commit together.
+
+A service writes an outbox row in the same transaction as its change; the
+relay thread publishes unsent rows to the Celery broker by task name and only
+then marks them sent. A broker outage delays delivery and loses nothing;
+a crash between publish and mark re-publishes, which the idempotent tasks
+absorb.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+log = logging.getLogger(__name__)
+
+# (task name, queue, kwargs) -> None; raises when the broker does not take it.
+Publisher = Callable[[str, str, dict[str, Any]], None]
+
+
+class OutboxMixin:
+    """Columns of an outbox table; each service declares ``class OutboxRow(OutboxMixin, Base)``."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(200))
+    queue: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def add_outbox_row(
+    session: Session, model: type[OutboxMixin], task: str, queue: str, payload: dict[str, Any]
+) -> None:
+    session.add(
+        model(task=task, queue=queue, payload=payload, created_at=dt.datetime.now(dt.UTC))
+    )
+
+
+def celery_publisher(broker_url: str) -> Publisher:
+    """Publish by task name, so the producer never imports the worker's code."""
+    from celery import Celery
+
+    producer = Celery("dpm-outbox", broker=broker_url, set_as_current=False)
+    producer.conf.update(
+        task_serializer="json",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"confirm_publish": True},
+    )
+
+    def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
+        producer.send_task(task, kwargs=kwargs, queue=queue, retry=False)
+
+    return publish
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        model: type[OutboxMixin],
+        publish: Publisher,
+        poll_seconds: float = 0.2,
+        batch: int = 100,
+    ) -> None:
+        self._sessions = sessions
+        self._model = model
+        self._publish = publish
+        self._poll = poll_seconds
+        self._batch = batch
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """Called after a commit that added rows: publish now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def pending(self) -> int:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(self._model.id).where(self._model.sent_at.is_(None))
+            ).all()
+            return len(rows)
+
+    def relay_once(self) -> int:
+        """Publish one batch of unsent rows; return how many went out."""
+        model = self._model
+        with self._sessions() as session, session.begin():
+            rows = session.scalars(
+                select(model)
+                .where(model.sent_at.is_(None))
+                .order_by(model.id)
+                .limit(self._batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            sent = 0
+            for row in rows:
+                row.attempts += 1
+                try:
+                    self._publish(row.task, row.queue, dict(row.payload))
+                except Exception:
+                    log.warning("broker refused outbox row %d; will retry", row.id, exc_info=True)
+                    break
+                row.sent_at = dt.datetime.now(dt.UTC)
+                sent += 1
+            return sent
+
+    def _run(self) -> None:
+        backoff = self._poll
+        while not self._stop.is_set():
+            try:
+                sent = self.relay_once()
+                backoff = self._poll
+            except Exception:
+                log.warning("outbox relay failed; retrying", exc_info=True)
+                sent = 0
+                backoff = min(backoff * 2, 5.0)
+            if sent == self._batch:
+                continue
+            self._wake.wait(backoff)
+            self._wake.clear()

@@ -1,0 +1,1 @@
+"""Celery workers that keep recommendations fresh when their inputs change."""

