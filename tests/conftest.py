@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from dpm.platform import auth
 from dpm.platform.embedded_redis import start_embedded_redis
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 LOCAL_REDIS_URL = os.environ.get("DPM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get("DPM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "DPM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 RABBITMQ_URL = os.environ.get("DPM_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 DATA_DIR = Path(__file__).parent / "data"
 

@@ -69,7 +69,9 @@ def verify_token(secret: str, token: str) -> Principal:
         raise Unauthenticated("the bearer token is not valid") from None
 
 
-def principal_from_metadata(secret: str, metadata: tuple[tuple[str, str | bytes], ...]) -> Principal:
+def principal_from_metadata(
+    secret: str, metadata: tuple[tuple[str, str | bytes], ...]
+) -> Principal:
     for key, value in metadata:
         if key == "authorization":
             text = value.decode() if isinstance(value, bytes) else value

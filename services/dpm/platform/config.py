@@ -54,6 +54,8 @@ class DatabaseSettings(ServerSettings):
     database_url: str = ""
     # Seconds between outbox relay polls.
     outbox_poll_seconds: float = 0.2
+    # Run Alembic migrations when the server starts (off where a job runs them, e.g. Kubernetes).
+    migrate_on_start: bool = True
 
     def resolved_database_url(self, service: str) -> str:
         if self.database_url:

@@ -120,9 +120,9 @@ class DeadlineExceeded(DomainError):
 class Violations:
     """Collects field violations so one error can name every bad field.
 
-        v = Violations()
-        v.check(0 <= x <= 1, "event.stake_acquired.equity_fraction", "must be in [0, 1]")
-        v.raise_if_any()
+    v = Violations()
+    v.check(0 <= x <= 1, "event.stake_acquired.equity_fraction", "must be in [0, 1]")
+    v.raise_if_any()
     """
 
     def __init__(self) -> None:
@@ -139,4 +139,3 @@ class Violations:
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidArgument(self.items)
-

@@ -38,12 +38,18 @@ class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
         )
 
     def intercept_unary_unary(
-        self, continuation: Callable[..., Any], client_call_details: grpc.ClientCallDetails, request: Any
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.ClientCallDetails,
+        request: Any,
     ) -> Any:
         return continuation(self._details(client_call_details), request)
 
     def intercept_unary_stream(
-        self, continuation: Callable[..., Any], client_call_details: grpc.ClientCallDetails, request: Any
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.ClientCallDetails,
+        request: Any,
     ) -> Any:
         return continuation(self._details(client_call_details), request)
 

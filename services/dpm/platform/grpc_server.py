@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,6 +21,8 @@ from opentelemetry.instrumentation.grpc import filters, server_interceptor
 
 from dpm.platform.config import ServerSettings
 from dpm.platform.interceptors import ServiceInterceptor
+from dpm.platform.logs import configure_logging
+from dpm.platform.telemetry import configure_telemetry, shutdown_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 Registrar = Callable[[grpc.Server], None]
 # Returns None when every dependency answers, else what is missing.
 ReadinessCheck = Callable[[], str | None]
+S = TypeVar("S", bound=ServerSettings)
 
 
 @dataclass
@@ -60,8 +64,12 @@ def build_server(
     settings: ServerSettings,
     registrars: Iterable[Registrar],
     service_names: list[str],
+    readiness: ReadinessCheck,
 ) -> RunningServer:
-    """Create and start a server with health, reflection, auth and tracing; NOT_SERVING at first."""
+    """Create and start a server with health, reflection, auth and tracing.
+
+    Health says NOT_SERVING until ``readiness`` finds every dependency answering.
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[
@@ -86,6 +94,7 @@ def build_server(
     server.start()
     running = RunningServer(server, port, health_servicer, service_names)
     running.set_serving(False)
+    watch_readiness(running, readiness)
     return running
 
 
@@ -112,6 +121,17 @@ def watch_readiness(
     thread = threading.Thread(target=loop, name="readiness", daemon=True)
     thread.start()
     return thread
+
+
+def serve(service: str, settings: S, create: Callable[[S], RunningServer]) -> None:
+    """Process entry point of a server: logs, telemetry, run until SIGTERM, drain, exit."""
+    configure_logging(service, settings.log_level)
+    configure_telemetry(f"dpm-{service}")
+    running = create(settings)
+    log.info("%s listening on %s:%d", service, settings.host, running.port)
+    wait_for_termination(running, settings.shutdown_grace_seconds)
+    log.info("%s stopped", service)
+    shutdown_telemetry()
 
 
 def wait_for_termination(running: RunningServer, grace: float) -> None:

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
+def _aborted(context: grpc.ServicerContext) -> bool:
+    return context.code() is not None  # type: ignore[attr-defined]
+
+
 def _abort_internal(context: grpc.ServicerContext, method: str) -> None:
     ctx = trace.get_current_span().get_span_context()
     trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "none"
@@ -75,7 +79,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             except DomainError as exc:
                 _abort_domain(context, exc)
             except Exception:
-                if context.code() is not None:  # the servicer aborted on purpose
+                if _aborted(context):  # the servicer aborted on purpose
                     raise
                 _abort_internal(context, method)
 
@@ -92,7 +96,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             except DomainError as exc:
                 _abort_domain(context, exc)
             except Exception:
-                if context.code() is not None:
+                if _aborted(context):
                     raise
                 _abort_internal(context, method)
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy import JSON, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,7 @@ class OutboxMixin:
 def add_outbox_row(
     session: Session, model: type[OutboxMixin], task: str, queue: str, payload: dict[str, Any]
 ) -> None:
-    session.add(
-        model(task=task, queue=queue, payload=payload, created_at=dt.datetime.now(dt.UTC))
-    )
+    session.add(model(task=task, queue=queue, payload=payload, created_at=dt.datetime.now(dt.UTC)))
 
 
 def celery_publisher(broker_url: str) -> Publisher:
@@ -99,10 +97,10 @@ class OutboxRelay:
 
     def pending(self) -> int:
         with self._sessions() as session:
-            rows = session.scalars(
-                select(self._model.id).where(self._model.sent_at.is_(None))
-            ).all()
-            return len(rows)
+            count = session.scalar(
+                select(func.count()).select_from(self._model).where(self._model.sent_at.is_(None))
+            )
+            return int(count or 0)
 
     def relay_once(self) -> int:
         """Publish one batch of unsent rows; return how many went out."""
