@@ -43,7 +43,10 @@ class OutboxMixin:
 def add_outbox_row(
     session: Session, model: type[OutboxMixin], task: str, queue: str, payload: dict[str, Any]
 ) -> None:
-    session.add(model(task=task, queue=queue, payload=payload, created_at=dt.datetime.now(dt.UTC)))
+    row = model()
+    row.task, row.queue, row.payload = task, queue, payload
+    row.created_at, row.attempts = dt.datetime.now(dt.UTC), 0
+    session.add(row)
 
 
 def celery_publisher(broker_url: str) -> Publisher:
