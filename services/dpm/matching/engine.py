@@ -1,0 +1,392 @@
+"""Ranking vendors for one client: hard filters, a weighted score, a deterministic order.
+
+Pure: no I/O and no gRPC; protobuf messages in, protobuf messages out, so the
+same function serves the cache-miss path, the workers and what-if runs.
+
+Hard filters (each failing one becomes an ``ExclusionReason``):
+
+- CAPABILITY: the vendor covers none of the needs. A capability *covers* a
+  need when it has the need's modality, quality >= ``min_quality`` and
+  (``max_unit_price_usd`` == 0 or unit price <= it).
+- CERTIFICATION: a required certification is missing (a SOC 2 Type II report
+  also satisfies a plain SOC 2 requirement).
+- REGION: regions are restricted and neither the workforce nor the data
+  residency of the vendor is in one of them ("EU" also admits EU members).
+- CLEARANCE: clearance is required and the vendor has none.
+- NEUTRALITY: the verdict is CONFLICTED, or the vendor was not scored.
+
+Score of the rest, each part in [0, 1], weights normalized to sum 1:
+
+- fit: covered volume / needed volume; a covered need contributes
+  min(capacity, volume) (capacity 0 means unknown: the full volume).
+- quality: volume-weighted mean quality of the covering capabilities.
+- price: volume-weighted mean, over covered needs, of the cheapest unit price
+  any candidate offers for that need divided by this vendor's price (1 when
+  this vendor's price is 0, i.e. unknown).
+- neutrality: neutrality score / 100.
+
+Order: score (rounded to 6 decimals) descending, then neutrality score
+descending, then vendor name ascending.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from dpm.catalog.v1 import catalog_pb2
+from dpm.common.v1 import common_pb2
+from dpm.matching.v1 import matching_pb2
+from dpm.neutrality.v1 import neutrality_pb2
+from dpm.requirements.v1 import requirements_pb2
+
+SCORE_DIGITS = 6
+
+T = TypeVar("T")
+
+Kind = matching_pb2.ExclusionKind
+Verdict = neutrality_pb2.Verdict
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A vendor that may be recommended: "organizations/{id}", its name and its profile."""
+
+    name: str
+    display_name: str
+    profile: catalog_pb2.VendorProfile
+
+
+@dataclass(frozen=True)
+class Weights:
+    fit: float
+    quality: float
+    price: float
+    neutrality: float
+
+
+DEFAULT_WEIGHTS = Weights(fit=0.4, quality=0.3, price=0.1, neutrality=0.2)
+
+CERTIFICATION_LABELS: Mapping[int, str] = {
+    common_pb2.CERTIFICATION_SOC2: "SOC 2",
+    common_pb2.CERTIFICATION_SOC2_TYPE_II: "SOC 2 Type II",
+    common_pb2.CERTIFICATION_ISO_27001: "ISO 27001",
+    common_pb2.CERTIFICATION_HIPAA: "HIPAA",
+    common_pb2.CERTIFICATION_GDPR: "GDPR",
+    common_pb2.CERTIFICATION_FEDRAMP: "FedRAMP",
+    common_pb2.CERTIFICATION_CCPA: "CCPA",
+}
+
+# A certification held satisfies these requirements besides itself.
+CERTIFICATION_ALSO_SATISFIES: Mapping[int, frozenset[int]] = {
+    common_pb2.CERTIFICATION_SOC2_TYPE_II: frozenset({common_pb2.CERTIFICATION_SOC2}),
+}
+
+# Member states, ISO 3166-1 alpha-2 (Greece as GR).
+_EU_CODES = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
+EU_MEMBERS = frozenset(_EU_CODES.split())
+
+
+def modality_label(modality: int) -> str:
+    """ "rlhf" for MODALITY_RLHF."""
+    return common_pb2.Modality.Name(modality).removeprefix("MODALITY_").lower()
+
+
+def certification_label(certification: int) -> str:
+    return CERTIFICATION_LABELS.get(
+        certification,
+        common_pb2.Certification.Name(certification).removeprefix("CERTIFICATION_"),
+    )
+
+
+def normalized_weights(weights: requirements_pb2.RankingWeights) -> Weights:
+    """The client's weights scaled to sum 1; negative or non-finite ones count as 0;
+    all zero means ``DEFAULT_WEIGHTS``."""
+    raw = [weights.fit, weights.quality, weights.price, weights.neutrality]
+    clean = [w if math.isfinite(w) and w > 0 else 0.0 for w in raw]
+    total = sum(clean)
+    if total <= 0:
+        return DEFAULT_WEIGHTS
+    fit, quality, price, neutrality = (w / total for w in clean)
+    return Weights(fit=fit, quality=quality, price=price, neutrality=neutrality)
+
+
+def covers(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> bool:
+    return (
+        capability.modality == need.modality
+        and capability.quality >= need.min_quality
+        and (need.max_unit_price_usd == 0 or capability.unit_price_usd <= need.max_unit_price_usd)
+    )
+
+
+def _covered_fraction(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> float:
+    """Share of the need's volume the capability can take (capacity 0 = unknown = all)."""
+    if capability.monthly_capacity <= 0 or need.monthly_volume <= 0:
+        return 1.0
+    return min(1.0, capability.monthly_capacity / need.monthly_volume)
+
+
+def _units(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> int:
+    if capability.monthly_capacity <= 0:
+        return max(0, need.monthly_volume)
+    return max(0, min(capability.monthly_capacity, need.monthly_volume))
+
+
+def best_capability(
+    profile: catalog_pb2.VendorProfile, need: requirements_pb2.Need
+) -> catalog_pb2.Capability | None:
+    """The vendor's capability used for a need: of those covering it, the one taking
+    the most volume, then the best quality, then the cheapest."""
+    covering = [c for c in profile.capabilities if covers(c, need)]
+    if not covering:
+        return None
+    return max(
+        covering,
+        key=lambda c: (_covered_fraction(c, need), c.quality, -c.unit_price_usd),
+    )
+
+
+def _need_weights(needs: Sequence[requirements_pb2.Need]) -> list[float]:
+    """Each need weighs its monthly volume; when no volume is given at all, needs weigh alike."""
+    volumes = [float(max(0, n.monthly_volume)) for n in needs]
+    if sum(volumes) > 0:
+        return volumes
+    return [1.0] * len(needs)
+
+
+def _unique(items: Sequence[T]) -> list[T]:
+    seen: set[T] = set()
+    out: list[T] = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _reason(kind: matching_pb2.ExclusionKind, message: str) -> matching_pb2.ExclusionReason:
+    return matching_pb2.ExclusionReason(kind=kind, message=message)
+
+
+def _satisfied_certifications(held: Sequence[int]) -> set[int]:
+    out = set(held)
+    for cert in held:
+        out |= CERTIFICATION_ALSO_SATISFIES.get(cert, frozenset())
+    return out
+
+
+def _region_ok(profile: catalog_pb2.VendorProfile, allowed: Sequence[str]) -> bool:
+    allowed_set = {r.strip().upper() for r in allowed if r.strip()}
+    if not allowed_set:
+        return True
+    for region in [*profile.workforce_regions, *profile.data_residency_regions]:
+        code = region.strip().upper()
+        if code in allowed_set or ("EU" in allowed_set and code in EU_MEMBERS):
+            return True
+    return False
+
+
+def exclusion_reasons(
+    requirements: requirements_pb2.Requirements,
+    candidate: Candidate,
+    coverage: Sequence[catalog_pb2.Capability | None],
+    neutrality: neutrality_pb2.VendorNeutrality | None,
+) -> list[matching_pb2.ExclusionReason]:
+    """Every hard filter the candidate fails, in a fixed order; empty when it passes."""
+    profile = candidate.profile
+    reasons: list[matching_pb2.ExclusionReason] = []
+
+    needs = requirements.needs
+    if needs and all(c is None for c in coverage):
+        wanted = ", ".join(modality_label(m) for m in _unique([n.modality for n in needs]))
+        reasons.append(
+            _reason(
+                Kind.EXCLUSION_KIND_CAPABILITY,
+                f"offers none of {wanted} at the required quality and price",
+            )
+        )
+
+    satisfied = _satisfied_certifications(list(profile.certifications))
+    missing = [
+        c
+        for c in _unique(list(requirements.required_certifications))
+        if c != common_pb2.CERTIFICATION_UNSPECIFIED and c not in satisfied
+    ]
+    if missing:
+        labels = ", ".join(certification_label(c) for c in missing)
+        reasons.append(_reason(Kind.EXCLUSION_KIND_CERTIFICATION, f"lacks {labels}"))
+
+    if not _region_ok(profile, requirements.allowed_regions):
+        allowed = ", ".join(requirements.allowed_regions)
+        reasons.append(
+            _reason(
+                Kind.EXCLUSION_KIND_REGION,
+                f"has neither workforce nor data residency in {allowed}",
+            )
+        )
+
+    if requirements.requires_security_clearance and not profile.security_clearance:
+        reasons.append(_reason(Kind.EXCLUSION_KIND_CLEARANCE, "has no security clearance"))
+
+    if neutrality is None or neutrality.verdict == Verdict.VERDICT_UNSPECIFIED:
+        reasons.append(
+            _reason(Kind.EXCLUSION_KIND_NEUTRALITY, "neutrality not scored for this client")
+        )
+    elif neutrality.verdict == Verdict.VERDICT_CONFLICTED:
+        message = "; ".join(neutrality.reasons) or "conflicted: a competitor owns or controls it"
+        reasons.append(_reason(Kind.EXCLUSION_KIND_NEUTRALITY, message))
+    return reasons
+
+
+def _cheapest_prices(
+    needs: Sequence[requirements_pb2.Need], vendors: Sequence[Candidate]
+) -> list[float]:
+    """Per need, the lowest known (> 0) unit price any candidate covering it asks; 0 if none."""
+    out: list[float] = []
+    for need in needs:
+        prices = [
+            c.unit_price_usd
+            for v in vendors
+            for c in v.profile.capabilities
+            if c.unit_price_usd > 0 and covers(c, need)
+        ]
+        out.append(min(prices) if prices else 0.0)
+    return out
+
+
+@dataclass(frozen=True)
+class _Scored:
+    candidate: Candidate
+    score: float
+    breakdown: matching_pb2.ScoreBreakdown
+    neutrality: neutrality_pb2.VendorNeutrality
+    covered_modalities: list[common_pb2.Modality]
+    notes: list[str]
+
+
+def _score(
+    candidate: Candidate,
+    requirements: requirements_pb2.Requirements,
+    coverage: Sequence[catalog_pb2.Capability | None],
+    cheapest: Sequence[float],
+    neutrality: neutrality_pb2.VendorNeutrality,
+    weights: Weights,
+) -> _Scored:
+    needs = requirements.needs
+    need_weights = _need_weights(needs)
+    covered = [
+        (need, cap, w, low)
+        for need, cap, w, low in zip(needs, coverage, need_weights, cheapest, strict=True)
+        if cap is not None
+    ]
+    if needs:
+        fit = sum(w * _covered_fraction(cap, need) for need, cap, w, _ in covered) / sum(
+            need_weights
+        )
+        covered_weight = sum(w for _, _, w, _ in covered)
+        quality = sum(w * cap.quality for _, cap, w, _ in covered) / covered_weight
+        price = (
+            sum(
+                w * (1.0 if cap.unit_price_usd <= 0 else min(1.0, low / cap.unit_price_usd))
+                for _, cap, w, low in covered
+            )
+            / covered_weight
+        )
+    else:
+        # Nothing is needed: everything fits; quality is the vendor's mean.
+        qualities = [c.quality for c in candidate.profile.capabilities]
+        fit, price = 1.0, 1.0
+        quality = sum(qualities) / len(qualities) if qualities else 0.0
+    parts = [min(1.0, max(0.0, x)) for x in (fit, quality, price, neutrality.score / 100.0)]
+    fit, quality, price, neutral = parts
+    score = round(
+        weights.fit * fit
+        + weights.quality * quality
+        + weights.price * price
+        + weights.neutrality * neutral,
+        SCORE_DIGITS,
+    )
+    breakdown = matching_pb2.ScoreBreakdown(
+        fit=round(fit, SCORE_DIGITS),
+        quality=round(quality, SCORE_DIGITS),
+        price=round(price, SCORE_DIGITS),
+        neutrality=round(neutral, SCORE_DIGITS),
+    )
+
+    notes: list[str] = []
+    if neutrality.verdict == Verdict.VERDICT_CAUTION:
+        notes.extend(neutrality.reasons)
+    budget = requirements.monthly_budget_usd
+    if budget > 0:
+        cost = sum(_units(cap, need) * cap.unit_price_usd for need, cap, _, _ in covered)
+        if cost > budget:
+            notes.append(
+                f"costs about ${cost:,.0f} a month for the volume it covers, "
+                f"over the ${budget:,.0f} monthly budget"
+            )
+    return _Scored(
+        candidate=candidate,
+        score=score,
+        breakdown=breakdown,
+        neutrality=neutrality,
+        covered_modalities=_unique([need.modality for need, _, _, _ in covered]),
+        notes=notes,
+    )
+
+
+def rank(
+    client: requirements_pb2.Client,
+    vendors: Sequence[Candidate],
+    neutrality: Mapping[str, neutrality_pb2.VendorNeutrality],
+) -> tuple[list[matching_pb2.RankedVendor], list[matching_pb2.ExcludedVendor]]:
+    """Rank the vendors for the client: (ranked best first, excluded by vendor name).
+
+    ``neutrality`` is keyed by vendor name ("organizations/{id}"); a vendor
+    missing from it is excluded as not scored. The result does not depend on
+    the order of ``vendors``. Raises ValueError on duplicate vendor names.
+    """
+    names = [v.name for v in vendors]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"duplicate vendors: {', '.join(dupes)}")
+
+    requirements = client.requirements
+    needs = list(requirements.needs)
+    weights = normalized_weights(requirements.weights)
+    cheapest = _cheapest_prices(needs, vendors)
+
+    scored: list[_Scored] = []
+    excluded: list[matching_pb2.ExcludedVendor] = []
+    for candidate in vendors:
+        coverage = [best_capability(candidate.profile, need) for need in needs]
+        verdict = neutrality.get(candidate.name)
+        reasons = exclusion_reasons(requirements, candidate, coverage, verdict)
+        if reasons:
+            excluded.append(
+                matching_pb2.ExcludedVendor(
+                    vendor=candidate.name, display_name=candidate.display_name, reasons=reasons
+                )
+            )
+            continue
+        assert verdict is not None  # a missing verdict is an exclusion
+        scored.append(_score(candidate, requirements, coverage, cheapest, verdict, weights))
+
+    scored.sort(key=lambda s: (-s.score, -s.neutrality.score, s.candidate.name))
+    ranked = [
+        matching_pb2.RankedVendor(
+            rank=i,
+            vendor=s.candidate.name,
+            display_name=s.candidate.display_name,
+            score=s.score,
+            breakdown=s.breakdown,
+            verdict=s.neutrality.verdict,
+            neutrality_score=s.neutrality.score,
+            covered_modalities=s.covered_modalities,
+            notes=s.notes,
+        )
+        for i, s in enumerate(scored, start=1)
+    ]
+    excluded.sort(key=lambda e: e.vendor)
+    return ranked, excluded
