@@ -1,0 +1,1 @@
+"""The requirements service: clients (AI labs), their needs and their neutrality policy."""

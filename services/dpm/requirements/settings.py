@@ -1,0 +1,9 @@
+"""Settings of the requirements server (environment variables with the DPM_ prefix)."""
+
+from __future__ import annotations
+
+from dpm.platform.config import DEFAULT_PORTS, DatabaseSettings
+
+
+class RequirementsSettings(DatabaseSettings):
+    port: int = DEFAULT_PORTS["requirements"]

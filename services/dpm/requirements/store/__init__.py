@@ -1,0 +1,1 @@
+"""Storage of clients: SQLAlchemy models, the repository and Alembic migrations."""

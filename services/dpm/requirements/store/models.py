@@ -1,0 +1,50 @@
+"""Tables of the requirements database.
+
+Requirements and the neutrality policy are stored as proto JSON (field names as
+in the .proto); the competitors of each policy are also kept one per row in
+``client_competitors`` so ListClients can filter on them with an index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dpm.platform.db import new_metadata
+from dpm.platform.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    # "organizations/{id}" or "".
+    organization: Mapped[str] = mapped_column(String(100), default="")
+    requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
+    neutrality_policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer)
+    create_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    update_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClientCompetitorRow(Base):
+    """One row per (client, competitor organization id) of the client's current policy."""
+
+    __tablename__ = "client_competitors"
+
+    client_id: Mapped[str] = mapped_column(
+        String(63), ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    competitor_id: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
+
+
+class OutboxRow(OutboxMixin, Base):
+    pass
