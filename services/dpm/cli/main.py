@@ -1,0 +1,122 @@
+"""Entry point of the `dpmatch` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+SERVERS = ("catalog", "requirements", "neutrality", "matching")
+DATABASES = ("catalog", "requirements")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    importlib.import_module(f"dpm.{args.service}.server").main()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from dpm.worker.app import app
+    from dpm.worker.queues import Queue
+
+    argv = ["worker", "-Q", Queue.REMATCH.value, "--concurrency", str(args.concurrency),
+            "--loglevel", os.environ.get("DPM_LOG_LEVEL", "INFO"), "--without-mingle",
+            "--without-gossip"]
+    if args.beat:
+        data = Path(os.environ.get("DPM_DATA_DIR", ".dpmatch"))
+        data.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", "--schedule", str(data / "celerybeat-schedule")]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from dpm.platform.config import load
+    from dpm.platform.db import migrate
+
+    settings_module = importlib.import_module(f"dpm.{args.service}.settings")
+    settings_cls = getattr(settings_module, f"{args.service.capitalize()}Settings")
+    store = importlib.import_module(f"dpm.{args.service}.store")
+    settings = load(settings_cls)
+    migrate(settings.resolved_database_url(args.service), Path(store.__file__).parent / "migrations")
+    print(f"{args.service}: database at the newest revision")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from dpm.cli.up import serving
+
+    ok = serving(args.address)
+    print("SERVING" if ok else "NOT SERVING")
+    return 0 if ok else 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from dpm.cli.up import run_up
+
+    return run_up(args.seed, args.demo, args.exit, args.auto_ports, args.concurrency)
+
+
+def cmd_seed(_: argparse.Namespace) -> int:
+    from dpm.cli.seed import seed
+    from dpm.cli.stackfile import Stack, data_dir
+
+    seed(Stack.load(data_dir()), data_dir())
+    return 0
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from dpm.cli.demo import play
+    from dpm.cli.stackfile import Stack, data_dir
+
+    play(Stack.load(data_dir()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dpmatch", description="Neutral data-provider matching.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole system locally (embedded Redis and SQLite)")
+    up.add_argument("--seed", action="store_true", help="load the demo catalog once up")
+    up.add_argument("--demo", action="store_true", help="seed, then play the Scale AI scenario")
+    up.add_argument("--exit", action="store_true", help="stop once seeding/demo is done")
+    up.add_argument("--auto-ports", action="store_true", help="pick free ports")
+    up.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    up.set_defaults(func=cmd_up)
+
+    sub.add_parser("seed", help="load the demo catalog into the running stack").set_defaults(
+        func=cmd_seed
+    )
+    sub.add_parser("demo", help="play the Scale AI scenario against the running stack").set_defaults(
+        func=cmd_demo
+    )
+
+    serve = sub.add_parser("serve", help="run one gRPC server (configured by DPM_* variables)")
+    serve.add_argument("service", choices=SERVERS)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a Celery worker for the re-matching queue")
+    worker.add_argument("--concurrency", type=int, default=2)
+    worker.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="upgrade a service's database and exit")
+    migrate.add_argument("service", choices=DATABASES)
+    migrate.set_defaults(func=cmd_migrate)
+
+    probe = sub.add_parser("probe", help="exit 0 when the server at ADDRESS is SERVING")
+    probe.add_argument("address", help="HOST:PORT")
+    probe.set_defaults(func=cmd_probe)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

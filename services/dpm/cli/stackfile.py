@@ -1,0 +1,53 @@
+"""What `dpmatch up` tells the other commands: addresses and tokens of the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+
+from dpm.platform.grpc_client import open_channel
+
+STACK_FILE = "stack.json"
+CLIENT_TOKENS_FILE = "client-tokens.json"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DPM_DATA_DIR", ".dpmatch"))
+
+
+@dataclass
+class Stack:
+    addresses: dict[str, str]
+    admin_token: str
+    redis_url: str
+    client_tokens: dict[str, str] = field(default_factory=dict)
+
+    def channel(self, service: str, token: str | None = None, timeout: float = 15.0) -> grpc.Channel:
+        return open_channel(self.addresses[service], token or self.admin_token, timeout)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / STACK_FILE
+        path.write_text(json.dumps(asdict(self), indent=1))
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, directory: Path) -> Stack:
+        path = directory / STACK_FILE
+        if not path.exists():
+            raise SystemExit(f"dpmatch: no running stack found ({path} missing): run `dpmatch up`")
+        stack = cls(**json.loads(path.read_text()))
+        tokens = directory / CLIENT_TOKENS_FILE
+        if tokens.exists():
+            stack.client_tokens = json.loads(tokens.read_text())
+        return stack
+
+
+def save_client_tokens(directory: Path, tokens: dict[str, str]) -> None:
+    path = directory / CLIENT_TOKENS_FILE
+    path.write_text(json.dumps(tokens, indent=1))
+    path.chmod(0o600)

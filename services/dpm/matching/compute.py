@@ -1,0 +1,158 @@
+"""Computing one client's recommendation set from the other services, and storing it.
+
+Used both by the matching server (on a cache miss) and by the workers (when an
+input changed). Everything is re-read at compute time, so a task that runs
+late still computes from the newest inputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.matching import engine
+from dpm.matching.cache import PutResult, RecommendationCache
+from dpm.matching.v1 import matching_pb2
+from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
+from dpm.platform.config import CommonSettings
+from dpm.platform.errors import NotFound
+from dpm.platform.grpc_client import open_channel
+from dpm.platform.telemetry import tracer
+from dpm.platform.upstream import calling
+from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+# How many times a compare-and-set conflict (two computations that each saw a
+# newer part of the inputs) is retried with fresh inputs.
+CONFLICT_RETRIES = 5
+
+
+@dataclass
+class Upstreams:
+    catalog: catalog_pb2_grpc.CatalogServiceStub
+    requirements: requirements_pb2_grpc.RequirementsServiceStub
+    neutrality: neutrality_pb2_grpc.NeutralityServiceStub
+    channels: list[grpc.Channel]
+
+    def close(self) -> None:
+        for channel in self.channels:
+            channel.close()
+
+
+def open_upstreams(settings: CommonSettings, token: str) -> Upstreams:
+    def channel(addr: str) -> grpc.Channel:
+        return open_channel(addr, token, settings.rpc_timeout_seconds)
+
+    catalog = channel(settings.catalog_addr)
+    requirements = channel(settings.requirements_addr)
+    neutrality = channel(settings.neutrality_addr)
+    return Upstreams(
+        catalog_pb2_grpc.CatalogServiceStub(catalog),
+        requirements_pb2_grpc.RequirementsServiceStub(requirements),
+        neutrality_pb2_grpc.NeutralityServiceStub(neutrality),
+        [catalog, requirements, neutrality],
+    )
+
+
+def recommendations_name(client_id: str) -> str:
+    return f"clients/{client_id}/recommendations"
+
+
+class RecommendationBuilder:
+    def __init__(self, upstreams: Upstreams) -> None:
+        self._up = upstreams
+
+    def _candidates(self) -> tuple[list[engine.Candidate], int]:
+        names: dict[str, str] = {}
+        token = ""
+        while True:
+            with calling("catalog"):
+                orgs = self._up.catalog.ListOrganizations(
+                    catalog_pb2.ListOrganizationsRequest(page_size=1000, page_token=token)
+                )
+            names.update((o.name, o.display_name) for o in orgs.organizations)
+            token = orgs.next_page_token
+            if not token:
+                break
+        candidates: list[engine.Candidate] = []
+        catalog_version = 0
+        while True:
+            with calling("catalog"):
+                page = self._up.catalog.ListVendorProfiles(
+                    catalog_pb2.ListVendorProfilesRequest(page_size=1000, page_token=token)
+                )
+            catalog_version = catalog_version or page.catalog_version
+            for profile in page.vendor_profiles:
+                org = profile.name.removesuffix("/vendorProfile")
+                candidates.append(engine.Candidate(org, names.get(org, org), profile))
+            token = page.next_page_token
+            if not token:
+                return candidates, catalog_version
+
+    def build(self, client_id: str) -> matching_pb2.RecommendationSet | None:
+        """Compute from fresh inputs; None when the client no longer exists."""
+        client_name = f"clients/{client_id}"
+        with tracer.start_as_current_span("dpm.matching.build") as span:
+            span.set_attribute("dpm.client", client_name)
+            try:
+                with calling("requirements"):
+                    client = self._up.requirements.GetClient(
+                        requirements_pb2.GetClientRequest(name=client_name)
+                    )
+            except NotFound:
+                return None
+            candidates, catalog_version = self._candidates()
+            try:
+                with calling("neutrality"):
+                    scores = self._up.neutrality.ScoreVendors(
+                        neutrality_pb2.ScoreVendorsRequest(
+                            client=client_name, vendors=[c.name for c in candidates]
+                        )
+                    )
+            except NotFound:
+                return None
+            ranked, excluded = engine.rank(
+                client, candidates, {v.vendor: v for v in scores.vendors}
+            )
+            rec = matching_pb2.RecommendationSet(
+                name=recommendations_name(client_id),
+                ranked=ranked,
+                excluded=excluded,
+                versions=matching_pb2.SourceVersions(
+                    graph_version=scores.graph_version,
+                    catalog_version=catalog_version,
+                    # The older of the two reads: a later computation that saw
+                    # one consistent revision will then replace this one.
+                    requirements_revision=min(client.revision, scores.requirements_revision),
+                ),
+                as_of=scores.as_of,
+            )
+            rec.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
+            span.set_attribute("dpm.graph_version", scores.graph_version)
+            return rec
+
+
+def refresh(
+    builder: RecommendationBuilder, cache: RecommendationCache, client_id: str
+) -> matching_pb2.RecommendationSet | None:
+    """Recompute one client and store it unless something newer is already stored.
+
+    Returns what the cache holds afterwards (None when the client is gone).
+    """
+    for _ in range(CONFLICT_RETRIES):
+        rec = builder.build(client_id)
+        if rec is None:
+            cache.delete(client_id)
+            return None
+        result = cache.put(rec)
+        if result is PutResult.WRITTEN:
+            return rec
+        if result is PutResult.STALE:
+            return cache.get(client_id) or rec
+        log.info("concurrent recomputation for %s; recomputing", client_id)
+    return cache.get(client_id)

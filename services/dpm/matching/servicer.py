@@ -1,0 +1,104 @@
+"""MatchingService: recommendations from the cache, computed once on a miss."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import grpc
+
+from dpm.matching.cache import RecommendationCache
+from dpm.matching.compute import RecommendationBuilder, refresh
+from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.platform.auth import require_client_access
+from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound
+from dpm.platform.names import parse_name
+
+RETRY_INTERVAL = 0.2
+
+
+def _client_id(name: str) -> str:
+    return parse_name(name, "clients", "name", suffix="/recommendations")
+
+
+def _fresh_enough(rec: matching_pb2.RecommendationSet | None, min_graph_version: int) -> bool:
+    return rec is not None and rec.versions.graph_version >= min_graph_version
+
+
+class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
+    def __init__(
+        self, cache: RecommendationCache, builder: RecommendationBuilder, max_wait: float
+    ) -> None:
+        self._cache = cache
+        self._builder = builder
+        self._max_wait = max_wait
+
+    def _wait_budget(self, context: grpc.ServicerContext) -> float:
+        remaining = context.time_remaining()
+        # Keep a little of the caller's deadline to send the answer back.
+        return self._max_wait if remaining is None else max(remaining - 0.2, 0.0)
+
+    def _get_or_compute(
+        self, client_id: str, min_graph_version: int, budget: float
+    ) -> matching_pb2.RecommendationSet:
+        deadline = time.monotonic() + budget
+        while True:
+            rec = self._cache.get(client_id)
+            if _fresh_enough(rec, min_graph_version):
+                assert rec is not None
+                return rec
+            # Single flight: one computation per client across all replicas;
+            # the others wait for the lock and then find the result cached.
+            lock = self._cache.lock(client_id, timeout=max(budget, 1.0) + 30)
+            if lock.acquire(blocking=True, blocking_timeout=max(deadline - time.monotonic(), 0.05)):
+                try:
+                    rec = self._cache.get(client_id)
+                    if not _fresh_enough(rec, min_graph_version):
+                        rec = refresh(self._builder, self._cache, client_id)
+                        if rec is None:
+                            raise NotFound(f"clients/{client_id} not found")
+                finally:
+                    lock.release()
+                if _fresh_enough(rec, min_graph_version):
+                    assert rec is not None
+                    return rec
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"no recommendations for clients/{client_id} from graph version "
+                    f">= {min_graph_version} before the deadline"
+                )
+            time.sleep(RETRY_INTERVAL)
+
+    def GetRecommendations(
+        self, request: matching_pb2.GetRecommendationsRequest, context: grpc.ServicerContext
+    ) -> matching_pb2.RecommendationSet:
+        client_id = _client_id(request.name)
+        require_client_access(f"clients/{client_id}")
+        if request.min_graph_version < 0:
+            raise InvalidArgument.one("min_graph_version", "must not be negative")
+        return self._get_or_compute(client_id, request.min_graph_version, self._wait_budget(context))
+
+    def WatchRecommendations(
+        self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.ServicerContext
+    ) -> Iterator[matching_pb2.RecommendationSet]:
+        client_id = _client_id(request.name)
+        require_client_access(f"clients/{client_id}")
+        pubsub = self._cache.subscribe(client_id)
+        try:
+            current = self._get_or_compute(client_id, 0, self._max_wait)
+            yield current
+            sent = current.versions
+            while context.is_active():
+                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None:
+                    continue
+                notice = json.loads(message["data"])
+                if notice.get("deleted"):
+                    return
+                rec = self._cache.get(client_id)
+                if rec is not None and rec.versions != sent:
+                    sent = rec.versions
+                    yield rec
+        finally:
+            pubsub.close()
