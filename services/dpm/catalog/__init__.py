@@ -1,0 +1,1 @@
+"""The catalog service: organizations, vendor profiles and the ownership ledger."""

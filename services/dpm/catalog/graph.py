@@ -1,0 +1,65 @@
+"""The ownership graph as of one effective date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dpm.catalog import ledger, organizations
+from dpm.catalog.store.models import Holding, Tie
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.names import org_name
+
+
+def export(session: Session, as_of: dt.date) -> ownership_pb2.OwnershipGraph:
+    """Holdings valid at as_of ([valid_from, valid_to)), ties dated on or before it.
+
+    ``version`` is the current ledger sequence number: the graph as of any date
+    is read from the ledger as it stands now.
+    """
+    graph = ownership_pb2.OwnershipGraph(
+        version=ledger.graph_version(session), as_of=as_of.isoformat()
+    )
+    holdings = session.scalars(
+        select(Holding)
+        .where(
+            Holding.valid_from <= as_of,
+            or_(Holding.valid_to.is_(None), Holding.valid_to > as_of),
+        )
+        .order_by(Holding.holder, Holding.held)
+    )
+    for h in holdings:
+        item = ownership_pb2.Holding(
+            holder=org_name(h.holder),
+            held=org_name(h.held),
+            board_seats=h.board_seats,
+            valid_from=h.valid_from.isoformat(),
+            valid_to=h.valid_to.isoformat() if h.valid_to else "",
+            source_url=h.source_url,
+            event_id=h.event_id,
+        )
+        if h.equity is not None:
+            item.equity_fraction = h.equity
+        if h.voting is not None:
+            item.voting_fraction = h.voting
+        graph.holdings.append(item)
+    ties = session.scalars(
+        select(Tie).where(Tie.effective_date <= as_of).order_by(Tie.effective_date, Tie.id)
+    )
+    for t in ties:
+        graph.ties.append(
+            ownership_pb2.Tie(
+                kind=t.kind,  # type: ignore[arg-type]
+                organization=org_name(t.organization),
+                counterparty=org_name(t.counterparty),
+                person=t.person,
+                role=t.role,
+                effective_date=t.effective_date.isoformat(),
+                source_url=t.source_url,
+                event_id=t.event_id,
+            )
+        )
+    graph.organizations.extend(organizations.all_names(session))
+    return graph

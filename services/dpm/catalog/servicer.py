@@ -1,0 +1,163 @@
+"""CatalogService: proto in, domain call, proto out. Writes need the admin token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+from sqlalchemy.orm import Session, sessionmaker
+
+from dpm.catalog import graph, ledger, organizations, vendor_profiles
+from dpm.catalog.counters import read_counters
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.auth import current_principal, require_admin
+from dpm.platform.dates import parse_date
+from dpm.platform.db import transaction
+from dpm.platform.errors import InvalidArgument
+from dpm.platform.names import parse_name
+from dpm.platform.pagination import PageTokens, page_size
+
+T = TypeVar("T")
+
+
+class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        token_secret: str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._tokens = PageTokens(token_secret, "catalog")
+        # Called after a commit that added outbox rows (wakes the relay).
+        self._on_commit = on_commit
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        require_admin()
+        with transaction(self._sessions) as session:
+            result = work(session)
+        self._on_commit()
+        return result
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        current_principal()
+        with self._sessions() as session, session.begin():
+            return work(session)
+
+    # ------------------------------------------------------------ organizations
+
+    def CreateOrganization(
+        self, request: catalog_pb2.CreateOrganizationRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.Organization:
+        return self._write(
+            lambda s: organizations.create(s, request.organization_id, request.organization)
+        )
+
+    def GetOrganization(
+        self, request: catalog_pb2.GetOrganizationRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.Organization:
+        org_id = parse_name(request.name, "organizations", "name")
+        return self._read(lambda s: organizations.get(s, org_id))
+
+    def ListOrganizations(
+        self, request: catalog_pb2.ListOrganizationsRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.ListOrganizationsResponse:
+        size = page_size(request.page_size)
+        query = {"list": "organizations", "kind": int(request.kind)}
+        after = self._tokens.read(request.page_token, query)
+        if after is not None and not isinstance(after, str):
+            raise InvalidArgument.one("page_token", "is malformed")
+        rows = self._read(lambda s: organizations.list_page(s, int(request.kind), after, size + 1))
+        response = catalog_pb2.ListOrganizationsResponse(organizations=rows[:size])
+        if len(rows) > size:
+            response.next_page_token = self._tokens.issue(rows[size - 1].name.split("/")[1], query)
+        return response
+
+    def UpdateOrganization(
+        self, request: catalog_pb2.UpdateOrganizationRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.Organization:
+        org_id = parse_name(request.organization.name, "organizations", "organization.name")
+        paths = list(request.update_mask.paths)
+        return self._write(lambda s: organizations.update(s, org_id, request.organization, paths))
+
+    # ---------------------------------------------------------- vendor profiles
+
+    def GetVendorProfile(
+        self, request: catalog_pb2.GetVendorProfileRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.VendorProfile:
+        org_id = vendor_profiles.parse_profile_name(request.name, "name")
+        return self._read(lambda s: vendor_profiles.get(s, org_id))
+
+    def ListVendorProfiles(
+        self, request: catalog_pb2.ListVendorProfilesRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.ListVendorProfilesResponse:
+        size = page_size(request.page_size)
+        query = {"list": "vendorProfiles"}
+        after = self._tokens.read(request.page_token, query)
+        if after is not None and not isinstance(after, str):
+            raise InvalidArgument.one("page_token", "is malformed")
+
+        def read(s: Session) -> catalog_pb2.ListVendorProfilesResponse:
+            rows = vendor_profiles.list_page(s, after, size + 1)
+            response = catalog_pb2.ListVendorProfilesResponse(
+                vendor_profiles=rows[:size], catalog_version=read_counters(s).catalog_version
+            )
+            if len(rows) > size:
+                last = vendor_profiles.parse_profile_name(rows[size - 1].name, "name")
+                response.next_page_token = self._tokens.issue(last, query)
+            return response
+
+        return self._read(read)
+
+    def UpdateVendorProfile(
+        self, request: catalog_pb2.UpdateVendorProfileRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.VendorProfile:
+        org_id = vendor_profiles.parse_profile_name(
+            request.vendor_profile.name, "vendor_profile.name"
+        )
+        paths = list(request.update_mask.paths)
+        return self._write(
+            lambda s: vendor_profiles.update(
+                s, org_id, request.vendor_profile, paths, request.allow_missing
+            )
+        )
+
+    # ------------------------------------------------------------------- ledger
+
+    def RecordOwnershipEvent(
+        self, request: catalog_pb2.RecordOwnershipEventRequest, context: grpc.ServicerContext
+    ) -> ownership_pb2.OwnershipEvent:
+        return self._write(lambda s: ledger.record_event(s, request.event).event)
+
+    def GetOwnershipEvent(
+        self, request: catalog_pb2.GetOwnershipEventRequest, context: grpc.ServicerContext
+    ) -> ownership_pb2.OwnershipEvent:
+        event_id = ledger.parse_event_name(request.name)
+        return self._read(lambda s: ledger.get_event(s, event_id))
+
+    def ListOwnershipEvents(
+        self, request: catalog_pb2.ListOwnershipEventsRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.ListOwnershipEventsResponse:
+        size = page_size(request.page_size)
+        org = (
+            parse_name(request.organization, "organizations", "organization")
+            if request.organization
+            else None
+        )
+        query = {"list": "ownershipEvents", "organization": org}
+        after = self._tokens.read(request.page_token, query)
+        if after is not None and not isinstance(after, int):
+            raise InvalidArgument.one("page_token", "is malformed")
+        rows = self._read(lambda s: ledger.list_page(s, org, after, size + 1))
+        response = catalog_pb2.ListOwnershipEventsResponse(events=rows[:size])
+        if len(rows) > size:
+            response.next_page_token = self._tokens.issue(rows[size - 1].graph_version, query)
+        return response
+
+    def ExportOwnershipGraph(
+        self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
+    ) -> ownership_pb2.OwnershipGraph:
+        as_of = parse_date(request.as_of, "as_of", default_today=True)
+        return self._read(lambda s: graph.export(s, as_of))

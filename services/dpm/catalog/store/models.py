@@ -1,0 +1,138 @@
+"""Tables of the catalog database.
+
+The ownership graph is bitemporal: ``holdings`` rows carry the effective period
+[valid_from, valid_to) and ``ownership_events`` (the append-only ledger) carry
+when each change was recorded. The ledger sequence number is the graph version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dpm.platform.db import new_metadata
+from dpm.platform.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[int] = mapped_column(Integer, index=True)
+    country: Mapped[str] = mapped_column(String(2), default="")
+    source_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    create_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    update_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VendorProfile(Base):
+    __tablename__ = "vendor_profiles"
+
+    organization_id: Mapped[str] = mapped_column(
+        String(63), ForeignKey("organizations.id"), primary_key=True
+    )
+    service_model: Mapped[int] = mapped_column(Integer)
+    # [{"modality": int, "monthly_capacity": int, "quality": float, "unit_price_usd": float}]
+    capabilities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    certifications: Mapped[list[int]] = mapped_column(JSON, default=list)
+    workforce_regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data_residency_regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    security_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
+    update_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    catalog_version: Mapped[int] = mapped_column(Integer)
+
+
+class OwnershipEvent(Base):
+    """The ledger. ``seq`` is assigned densely under the counters lock: it is the graph version."""
+
+    __tablename__ = "ownership_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    # sha256 of the canonical JSON of the event's content (output-only fields excluded).
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # The event as JSON (google.protobuf.json_format), output-only fields excluded.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    record_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventOrganization(Base):
+    """Which organizations an event touches (ListOwnershipEvents' filter)."""
+
+    __tablename__ = "ownership_event_organizations"
+
+    seq: Mapped[int] = mapped_column(Integer, ForeignKey("ownership_events.seq"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+    __table_args__ = (Index("ix_ownership_event_organizations_org_seq", "organization_id", "seq"),)
+
+
+class Holding(Base):
+    """One period of one edge holder -> held; a change closes the row and opens a new one."""
+
+    __tablename__ = "holdings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder: Mapped[str] = mapped_column(String(63), ForeignKey("organizations.id"))
+    held: Mapped[str] = mapped_column(String(63), ForeignKey("organizations.id"))
+    equity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    voting: Mapped[float | None] = mapped_column(Float, nullable=True)
+    board_seats: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    source_url: Mapped[str] = mapped_column(Text, default="")
+    event_id: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_holdings_held_valid_to", "held", "valid_to"),
+        Index("ix_holdings_holder_valid_to", "holder", "valid_to"),
+        Index("ix_holdings_valid_from", "valid_from"),
+    )
+
+
+class Tie(Base):
+    __tablename__ = "ties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    organization: Mapped[str] = mapped_column(String(63), ForeignKey("organizations.id"))
+    counterparty: Mapped[str] = mapped_column(String(63), ForeignKey("organizations.id"))
+    person: Mapped[str] = mapped_column(String(300), default="")
+    role: Mapped[str] = mapped_column(String(300), default="")
+    effective_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    source_url: Mapped[str] = mapped_column(Text, default="")
+    event_id: Mapped[str] = mapped_column(String(128))
+
+
+class Counters(Base):
+    """One row (id 1). Writers lock it first, so ledger and catalog writes are serialized."""
+
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    catalog_version: Mapped[int] = mapped_column(Integer, default=0)
+    graph_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxRow(OutboxMixin, Base):
+    pass

@@ -1,0 +1,202 @@
+"""Vendor profiles: what an organization offers as a data vendor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dpm.catalog import organizations
+from dpm.catalog.counters import lock_counters
+from dpm.catalog.store.models import OutboxRow, VendorProfile
+from dpm.catalog.v1 import catalog_pb2
+from dpm.common.v1 import common_pb2
+from dpm.platform.errors import InvalidArgument, NotFound, Violations
+from dpm.platform.names import org_name, parse_name
+from dpm.platform.outbox import add_outbox_row
+from dpm.worker.queues import Queue, Task
+
+REGION = re.compile(r"^(?:[A-Z]{2})$")
+SUFFIX = "/vendorProfile"
+UPDATABLE = (
+    "service_model",
+    "capabilities",
+    "certifications",
+    "workforce_regions",
+    "data_residency_regions",
+    "security_clearance",
+)
+
+
+def profile_name(org_id: str) -> str:
+    return f"{org_name(org_id)}{SUFFIX}"
+
+
+def parse_profile_name(name: str, field: str) -> str:
+    return parse_name(name, "organizations", field, SUFFIX)
+
+
+def to_proto(row: VendorProfile) -> catalog_pb2.VendorProfile:
+    profile = catalog_pb2.VendorProfile(
+        name=profile_name(row.organization_id),
+        service_model=row.service_model,  # type: ignore[arg-type]
+        capabilities=[
+            catalog_pb2.Capability(
+                modality=c["modality"],
+                monthly_capacity=int(c["monthly_capacity"]),
+                quality=float(c["quality"]),
+                unit_price_usd=float(c["unit_price_usd"]),
+            )
+            for c in row.capabilities or []
+        ],
+        certifications=list(row.certifications or []),  # type: ignore[arg-type]
+        workforce_regions=list(row.workforce_regions or []),
+        data_residency_regions=list(row.data_residency_regions or []),
+        security_clearance=row.security_clearance,
+        catalog_version=row.catalog_version,
+    )
+    updated = row.update_time if row.update_time.tzinfo else row.update_time.replace(tzinfo=dt.UTC)
+    profile.update_time.FromDatetime(updated)
+    return profile
+
+
+def _validate(profile: catalog_pb2.VendorProfile, paths: Sequence[str]) -> None:
+    prefix = "vendor_profile"
+    v = Violations()
+    if "service_model" in paths:
+        v.check(
+            profile.service_model != catalog_pb2.SERVICE_MODEL_UNSPECIFIED
+            and profile.service_model in catalog_pb2.ServiceModel.values(),
+            f"{prefix}.service_model",
+            "must be PLATFORM, MANAGED_WORKFORCE, MARKETPLACE or HYBRID",
+        )
+    if "capabilities" in paths:
+        seen: set[int] = set()
+        for i, cap in enumerate(profile.capabilities):
+            field = f"{prefix}.capabilities[{i}]"
+            if not v.check(
+                cap.modality != common_pb2.MODALITY_UNSPECIFIED
+                and cap.modality in common_pb2.Modality.values(),
+                f"{field}.modality",
+                "must be a known modality, not MODALITY_UNSPECIFIED",
+            ):
+                continue
+            v.check(
+                cap.modality not in seen,
+                f"{field}.modality",
+                f"{common_pb2.Modality.Name(cap.modality)} is listed twice",
+            )
+            seen.add(cap.modality)
+            v.check(cap.monthly_capacity >= 0, f"{field}.monthly_capacity", "must be >= 0")
+            v.check(
+                math.isfinite(cap.quality) and 0.0 <= cap.quality <= 1.0,
+                f"{field}.quality",
+                "must be in [0, 1]",
+            )
+            v.check(
+                math.isfinite(cap.unit_price_usd) and cap.unit_price_usd >= 0.0,
+                f"{field}.unit_price_usd",
+                "must be >= 0",
+            )
+    if "certifications" in paths:
+        for i, cert in enumerate(profile.certifications):
+            v.check(
+                cert != common_pb2.CERTIFICATION_UNSPECIFIED
+                and cert in common_pb2.Certification.values(),
+                f"{prefix}.certifications[{i}]",
+                "must be a known certification, not CERTIFICATION_UNSPECIFIED",
+            )
+    for regions in ("workforce_regions", "data_residency_regions"):
+        if regions in paths:
+            for i, code in enumerate(getattr(profile, regions)):
+                v.check(
+                    code == "EU" or bool(REGION.match(code)),
+                    f"{prefix}.{regions}[{i}]",
+                    f"{code!r} must be an ISO 3166-1 alpha-2 code like 'US', or 'EU'",
+                )
+    v.raise_if_any()
+
+
+def get(session: Session, org_id: str) -> catalog_pb2.VendorProfile:
+    row = session.get(VendorProfile, org_id)
+    if row is None:
+        raise NotFound(f"{profile_name(org_id)} does not exist")
+    return to_proto(row)
+
+
+def list_page(session: Session, after: str | None, limit: int) -> list[catalog_pb2.VendorProfile]:
+    query = select(VendorProfile).order_by(VendorProfile.organization_id).limit(limit)
+    if after is not None:
+        query = query.where(VendorProfile.organization_id > after)
+    return [to_proto(row) for row in session.scalars(query)]
+
+
+def update(
+    session: Session,
+    org_id: str,
+    profile: catalog_pb2.VendorProfile,
+    paths: Sequence[str],
+    allow_missing: bool,
+) -> catalog_pb2.VendorProfile:
+    paths = list(paths) or list(UPDATABLE)
+    for path in paths:
+        if path not in UPDATABLE:
+            raise InvalidArgument.one(
+                "update_mask.paths", f"{path!r} cannot be updated; use {', '.join(UPDATABLE)}"
+            )
+    counters = lock_counters(session)
+    row = session.get(VendorProfile, org_id)
+    if row is None:
+        if not allow_missing:
+            raise NotFound(f"{profile_name(org_id)} does not exist; set allow_missing to create it")
+        organizations.get_row(session, org_id)
+        # A new profile needs a service model whatever the mask says.
+        paths = sorted(set(paths) | {"service_model"})
+        row = VendorProfile(
+            organization_id=org_id,
+            capabilities=[],
+            certifications=[],
+            workforce_regions=[],
+            data_residency_regions=[],
+            security_clearance=False,
+        )
+        session.add(row)
+    _validate(profile, paths)
+    if "service_model" in paths:
+        row.service_model = int(profile.service_model)
+    if "capabilities" in paths:
+        caps: list[dict[str, Any]] = [
+            {
+                "modality": int(c.modality),
+                "monthly_capacity": int(c.monthly_capacity),
+                "quality": float(c.quality),
+                "unit_price_usd": float(c.unit_price_usd),
+            }
+            for c in profile.capabilities
+        ]
+        row.capabilities = caps
+    if "certifications" in paths:
+        row.certifications = sorted(set(int(c) for c in profile.certifications))
+    if "workforce_regions" in paths:
+        row.workforce_regions = list(dict.fromkeys(profile.workforce_regions))
+    if "data_residency_regions" in paths:
+        row.data_residency_regions = list(dict.fromkeys(profile.data_residency_regions))
+    if "security_clearance" in paths:
+        row.security_clearance = profile.security_clearance
+    counters.catalog_version += 1
+    row.catalog_version = counters.catalog_version
+    row.update_time = dt.datetime.now(dt.UTC)
+    add_outbox_row(
+        session,
+        OutboxRow,
+        Task.CATALOG_CHANGED,
+        Queue.REMATCH,
+        {"catalog_version": counters.catalog_version, "vendor": org_name(org_id)},
+    )
+    session.flush()
+    return to_proto(row)
