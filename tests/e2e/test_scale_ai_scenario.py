@@ -1,0 +1,205 @@
+"""The Scale AI scenario end to end: real processes, sockets, Redis, Celery worker.
+
+Runs twice: on the embedded defaults a fresh machine gets (`dpmatch up`), and
+on the machine's PostgreSQL, Redis and RabbitMQ with every part started on
+its own (skipped where those do not answer, never in CI).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import redis
+
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.cli.stackfile import Stack
+from dpm.matching.cache import RecommendationCache
+from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
+from dpm.ownership.v1 import ownership_pb2
+from tests.conftest import (
+    IN_CI,
+    RABBITMQ_URL,
+    drop_postgres_database,
+    postgres_database_url,
+)
+from tests.e2e.stacks import dpmatch_up, separate_processes
+
+LABS = ("google", "microsoft", "xai", "openai")
+META_LINKED = {"scale-ai", "outlier", "remotasks"}
+WITHIN_SECONDS = 10.0
+
+META_STAKE = ownership_pb2.OwnershipEvent(
+    event_id="2025-06-12-meta-scale-ai-49",
+    effective_date="2025-06-12",
+    summary="Meta acquires 49% of Scale AI, non-voting, no board seat",
+    stake_acquired=ownership_pb2.StakeChange(
+        holder="organizations/meta",
+        held="organizations/scale-ai",
+        equity_fraction=0.49,
+        voting_fraction=0.0,
+        board_seats=0,
+    ),
+)
+CEO_MOVE = ownership_pb2.OwnershipEvent(
+    event_id="2025-06-13-wang-to-meta",
+    effective_date="2025-06-13",
+    leadership_move=ownership_pb2.LeadershipMove(
+        person="Alexandr Wang",
+        from_organization="organizations/scale-ai",
+        to_organization="organizations/meta",
+        role="CEO",
+    ),
+)
+
+
+def short(name: str) -> str:
+    return name.rpartition("/")[2]
+
+
+def get_recs(stack: Stack, lab: str) -> matching_pb2.RecommendationSet:
+    with stack.channel("matching", stack.client_tokens[lab]) as channel:
+        return matching_pb2_grpc.MatchingServiceStub(channel).GetRecommendations(
+            matching_pb2.GetRecommendationsRequest(name=f"clients/{lab}/recommendations")
+        )
+
+
+def record(stack: Stack, event: ownership_pb2.OwnershipEvent) -> ownership_pb2.OwnershipEvent:
+    with stack.channel("catalog") as channel:
+        return catalog_pb2_grpc.CatalogServiceStub(channel).RecordOwnershipEvent(
+            catalog_pb2.RecordOwnershipEventRequest(event=event)
+        )
+
+
+def eventually(check: Callable[[], bool], seconds: float = WITHIN_SECONDS) -> float:
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < seconds, f"not within {seconds}s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
+    # Before: every lab's recommendations computed (and cached) once.
+    before = {lab: get_recs(stack, lab) for lab in LABS}
+    google_before = [short(r.vendor) for r in before["google"].ranked]
+    assert "scale-ai" in google_before
+    assert "outlier" in google_before  # Scale's wholly owned platform
+
+    recorded = record(stack, META_STAKE)
+    assert recorded.graph_version > before["google"].versions.graph_version
+
+    # Nobody asks for a recomputation: the worker must update the cache itself.
+    def excluded_everywhere() -> bool:
+        for lab in LABS:
+            rec = cache.get(lab)
+            if rec is None or rec.versions.graph_version < recorded.graph_version:
+                return False
+        return True
+
+    eventually(excluded_everywhere)
+
+    for lab in LABS:
+        after = cache.get(lab)
+        assert after is not None
+        ranked = [short(r.vendor) for r in after.ranked]
+        assert not META_LINKED & set(ranked), lab
+        reasons = {
+            short(e.vendor): " ".join(r.message for r in e.reasons) for e in after.excluded
+        }
+        for vendor in ("scale-ai", "outlier"):
+            assert "meta" in reasons[vendor] and "49%" in reasons[vendor], (lab, reasons[vendor])
+        # Vendors with no meta link keep their scores and their relative order.
+        kept_before = [
+            (short(r.vendor), r.score) for r in before[lab].ranked if short(r.vendor) not in META_LINKED
+        ]
+        assert [(short(r.vendor), r.score) for r in after.ranked] == kept_before, lab
+
+    # The gRPC read path serves the same, worker-computed set.
+    assert get_recs(stack, "google").versions == cache.get("google").versions  # type: ignore[union-attr]
+
+    # Idempotent ledger: the same event again changes nothing ...
+    again = record(stack, META_STAKE)
+    assert again.graph_version == recorded.graph_version
+    # ... the same id with different content is refused, clearly.
+    changed = ownership_pb2.OwnershipEvent()
+    changed.CopyFrom(META_STAKE)
+    changed.stake_acquired.equity_fraction = 0.5
+    with pytest.raises(grpc.RpcError) as refused:
+        record(stack, changed)
+    assert refused.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert META_STAKE.event_id in (refused.value.details() or "")
+
+    # The CEO's move shows up in Scale AI's explanation for Google.
+    record(stack, CEO_MOVE)
+    with stack.channel("neutrality", stack.client_tokens["google"]) as channel:
+        scored = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
+            neutrality_pb2.ScoreVendorsRequest(
+                client="clients/google", vendors=["organizations/scale-ai"]
+            )
+        )
+    explanation = " ".join(scored.vendors[0].reasons)
+    assert "Alexandr Wang" in explanation and "meta" in explanation, explanation
+    assert scored.vendors[0].verdict == neutrality_pb2.VERDICT_CONFLICTED
+
+    # A lab cannot read another lab's recommendations.
+    with stack.channel("matching", stack.client_tokens["google"]) as channel:
+        with pytest.raises(grpc.RpcError) as denied:
+            matching_pb2_grpc.MatchingServiceStub(channel).GetRecommendations(
+                matching_pb2.GetRecommendationsRequest(name="clients/openai/recommendations")
+            )
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
+    """What `./dev demo` runs on a fresh machine: `dpmatch up` with nothing else installed."""
+    with dpmatch_up(tmp_path / "data") as (stack, process, output):
+        cache = RecommendationCache(redis.Redis.from_url(stack.redis_url), "dpm:")
+        play_scenario(stack, cache)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, "".join(output)
+    assert "stopped." in "".join(output)
+    assert not (tmp_path / "data" / "stack.json").exists()
+
+
+@pytest.fixture
+def postgres_databases() -> Iterator[dict[str, str]]:
+    urls = {}
+    for service in ("catalog", "requirements"):
+        url = postgres_database_url()
+        if url is None:
+            pytest.skip("no PostgreSQL at 127.0.0.1:5432 (CI runs this)")
+        urls[service] = url
+    yield urls
+    for url in urls.values():
+        drop_postgres_database(url)
+
+
+def _rabbitmq_answers() -> bool:
+    from kombu import Connection
+
+    try:
+        with Connection(RABBITMQ_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        if IN_CI:
+            raise
+        return False
+
+
+def test_scenario_on_postgres_redis_rabbitmq(
+    tmp_path: Path, token_secret: str, redis_url: str, postgres_databases: dict[str, str]
+) -> None:
+    """Every part its own process, on PostgreSQL, the machine's Redis and RabbitMQ as broker."""
+    if not _rabbitmq_answers():
+        pytest.skip("no RabbitMQ at 127.0.0.1:5672 (CI runs this)")
+    with separate_processes(
+        tmp_path, token_secret, redis_url, RABBITMQ_URL, postgres_databases
+    ) as (stack, prefix):
+        play_scenario(stack, RecommendationCache(redis.Redis.from_url(redis_url), prefix))
