@@ -1,0 +1,1 @@
+"""Neutrality: ownership/control math (pure modules) and the thin gRPC servicer."""
