@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import grpc
-from opentelemetry.instrumentation.grpc import client_interceptor
+from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
 
 class _CallDetails(NamedTuple):
@@ -56,7 +56,6 @@ class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
 
 def open_channel(address: str, token: str, timeout: float) -> grpc.Channel:
     """A channel whose calls carry ``token`` and time out after ``timeout`` seconds by default."""
-    channel = grpc.insecure_channel(address)
-    return grpc.intercept_channel(
-        channel, client_interceptor(), _DefaultsInterceptor(token, timeout)
-    )
+    # OpenTelemetry's interceptor is a grpcext one: it needs grpcext.intercept_channel.
+    traced = grpcext.intercept_channel(grpc.insecure_channel(address), client_interceptor())
+    return grpc.intercept_channel(traced, _DefaultsInterceptor(token, timeout))
