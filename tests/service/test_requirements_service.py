@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +24,7 @@ from alembic.migration import MigrationContext
 from dpm.common.v1 import common_pb2
 from dpm.platform import auth
 from dpm.platform.db import make_engine, normalize_url
+from dpm.platform.embedded_redis import free_port
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import celery_publisher
@@ -772,3 +777,47 @@ def test_bad_names_and_masks(sqlite_env: Env) -> None:
         admin.ListClients, pb.ListClientsRequest(competitors_any=["organizations/meta", "meta"])
     ) == ["competitors_any[1]"]
     assert bad_fields(admin.ListClients, pb.ListClientsRequest(page_size=-1)) == ["page_size"]
+
+
+# -- the process ----------------------------------------------------------------------
+
+
+def test_module_runs_the_server_and_stops_on_sigterm(tmp_path: Path, token_secret: str) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DPM_TOKEN_SECRET": token_secret,
+        "DPM_DATA_DIR": str(tmp_path),
+        "DPM_HOST": "127.0.0.1",
+        "DPM_PORT": str(port),
+        "DPM_SHUTDOWN_GRACE_SECONDS": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dpm.requirements.server"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline and status != health_pb2.HealthCheckResponse.SERVING:
+            try:
+                status = health.Check(
+                    health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1
+                ).status
+            except grpc.RpcError:
+                time.sleep(0.1)
+        assert status == health_pb2.HealthCheckResponse.SERVING
+        stub = Stub(open_channel(f"127.0.0.1:{port}", auth.admin_token(token_secret), 5))
+        assert stub.ListClients(pb.ListClientsRequest()).clients == []
+        assert (tmp_path / "requirements.db").exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
