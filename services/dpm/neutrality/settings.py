@@ -1,0 +1,13 @@
+"""Neutrality server settings (environment variables with the DPM_ prefix)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dpm.platform.config import DEFAULT_PORTS, ServerSettings
+
+
+class NeutralitySettings(ServerSettings):
+    port: int = DEFAULT_PORTS["neutrality"]
+    # Built ownership graphs kept in memory, keyed by (graph version, as_of).
+    graph_cache_size: int = Field(default=4, ge=1)
