@@ -1,0 +1,146 @@
+"""Support for the catalog service tests (no tests here): an in-process server on port 0, a real channel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from dpm.catalog.server import create_server
+from dpm.catalog.settings import CatalogSettings
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.grpc_client import open_channel
+from dpm.platform.grpc_server import RunningServer
+from dpm.platform.outbox import Publisher
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+KINDS = {
+    "vendor": catalog_pb2.ORGANIZATION_KIND_VENDOR,
+    "lab": catalog_pb2.ORGANIZATION_KIND_LAB,
+    "investor": catalog_pb2.ORGANIZATION_KIND_INVESTOR,
+    "parent": catalog_pb2.ORGANIZATION_KIND_PARENT,
+}
+
+
+@dataclass
+class Recorder:
+    """A publisher that records what the outbox relay sends."""
+
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def __call__(self, task: str, queue: str, kwargs: dict[str, Any]) -> None:
+        with self.arrived:
+            self.calls.append((task, queue, kwargs))
+            self.arrived.notify_all()
+
+    def wait_for(self, task: str, key: str, value: Any, timeout: float = 5.0) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            for t, _q, kwargs in self.calls:
+                if t == task and kwargs.get(key) == value:
+                    return kwargs
+            return None
+
+        with self.arrived:
+            self.arrived.wait_for(lambda: find() is not None, timeout)
+            found = find()
+        assert found is not None, f"no {task} with {key}={value!r} in {self.calls}"
+        return found
+
+
+@dataclass
+class Catalog:
+    running: RunningServer
+    stub: catalog_pb2_grpc.CatalogServiceStub
+    address: str
+    published: Recorder
+
+    def org(self, slug: str, kind: str = "vendor", name: str = "") -> catalog_pb2.Organization:
+        return self.stub.CreateOrganization(
+            catalog_pb2.CreateOrganizationRequest(
+                organization_id=slug,
+                organization=catalog_pb2.Organization(
+                    display_name=name or slug.title(), kind=KINDS[kind], country="US"
+                ),
+            )
+        )
+
+    def record(self, event: ownership_pb2.OwnershipEvent) -> ownership_pb2.OwnershipEvent:
+        return self.stub.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+
+    def graph(self, as_of: str = "") -> ownership_pb2.OwnershipGraph:
+        return self.stub.ExportOwnershipGraph(catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of))
+
+
+@contextmanager
+def running_catalog(
+    database_url: str,
+    token_secret: str,
+    token: str,
+    data_dir: Path,
+    publisher: Publisher | None = None,
+    **overrides: Any,
+) -> Iterator[Catalog]:
+    recorder = Recorder()
+    settings = CatalogSettings(
+        token_secret=token_secret,
+        database_url=database_url,
+        host="127.0.0.1",
+        port=0,
+        data_dir=data_dir,
+        outbox_poll_seconds=0.05,
+        **overrides,
+    )
+    running = create_server(settings, publisher or recorder)
+    address = f"127.0.0.1:{running.port}"
+    channel = open_channel(address, token, 5)
+    try:
+        yield Catalog(running, catalog_pb2_grpc.CatalogServiceStub(channel), address, recorder)
+    finally:
+        channel.close()
+        running.stop(0)
+
+
+def org(slug: str) -> str:
+    return f"organizations/{slug}"
+
+
+def stake(
+    event_id: str,
+    holder: str,
+    held: str,
+    date: str,
+    equity: float | None = None,
+    votes: float | None = None,
+    *,
+    kind: str = "stake_acquired",
+    seats: int = 0,
+) -> ownership_pb2.OwnershipEvent:
+    change = ownership_pb2.StakeChange(holder=org(holder), held=org(held), board_seats=seats)
+    if equity is not None:
+        change.equity_fraction = equity
+    if votes is not None:
+        change.voting_fraction = votes
+    event = ownership_pb2.OwnershipEvent(
+        event_id=event_id, effective_date=date, source_url="https://example.com/news"
+    )
+    getattr(event, kind).CopyFrom(change)
+    return event
+
+
+def field_violations(err: grpc.RpcError) -> list[str]:
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert status is not None, f"no rich status on {err}"
+    fields: list[str] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields.extend(v.field for v in bad.field_violations)
+    return fields
