@@ -261,8 +261,12 @@ def test_create_get_update_delete(env: Env) -> None:
     assert code_of(env.admin.DeleteClient, pb.DeleteClientRequest(name="clients/google")) is (
         grpc.StatusCode.NOT_FOUND
     )
-    # The id is free again.
-    assert create(env.admin, "google").client.revision == 1
+    # The id is free again; its revisions continue past the deleted client's (2, then the delete).
+    recreated = create(env.admin, "google").client
+    assert recreated.revision == 4
+    assert recreated.create_time.ToDatetime() >= client.create_time.ToDatetime()
+    env.admin.DeleteClient(pb.DeleteClientRequest(name="clients/google"))
+    assert create(env.admin, "google").client.revision == 6
 
 
 def test_create_twice_is_already_exists(env: Env) -> None:

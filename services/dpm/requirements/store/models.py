@@ -46,5 +46,15 @@ class ClientCompetitorRow(Base):
     competitor_id: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
 
 
+class ClientTombstoneRow(Base):
+    """The last revision of a deleted client, so a client re-created under the same id
+    continues its revision sequence and no older computation can pass for a newer one."""
+
+    __tablename__ = "client_tombstones"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
 class OutboxRow(OutboxMixin, Base):
     pass

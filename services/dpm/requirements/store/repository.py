@@ -19,7 +19,12 @@ from dpm.platform.db import transaction
 from dpm.platform.errors import AlreadyExists, NotFound
 from dpm.platform.names import client_name
 from dpm.platform.outbox import add_outbox_row
-from dpm.requirements.store.models import ClientCompetitorRow, ClientRow, OutboxRow
+from dpm.requirements.store.models import (
+    ClientCompetitorRow,
+    ClientRow,
+    ClientTombstoneRow,
+    OutboxRow,
+)
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.worker.queues import Queue, Task
 
@@ -77,13 +82,21 @@ class ClientStore:
         self._sessions = sessions
 
     def create(self, client_id: str, client: pb.Client) -> pb.Client:
-        """Insert a new client at revision 1; ALREADY_EXISTS when the id is taken."""
+        """Insert a new client; ALREADY_EXISTS when the id is taken.
+
+        Its revision is 1, or one more than the last revision of a deleted client of that id.
+        """
         now = dt.datetime.now(dt.UTC)
         try:
             with transaction(self._sessions) as session:
                 if session.get(ClientRow, client_id) is not None:
                     raise AlreadyExists(f"{client_name(client_id)} already exists")
-                row = ClientRow(id=client_id, revision=1, create_time=now, update_time=now)
+                # A re-created client continues the revisions of the one deleted before it.
+                tombstone = session.get(ClientTombstoneRow, client_id)
+                revision = tombstone.revision + 1 if tombstone else 1
+                if tombstone:
+                    session.delete(tombstone)
+                row = ClientRow(id=client_id, revision=revision, create_time=now, update_time=now)
                 _write_fields(row, client)
                 session.add(row)
                 session.flush()
@@ -163,5 +176,10 @@ class ClientStore:
             session.execute(
                 delete(ClientCompetitorRow).where(ClientCompetitorRow.client_id == client_id)
             )
+            tombstone = session.get(ClientTombstoneRow, client_id)
+            if tombstone is None:
+                session.add(ClientTombstoneRow(id=client_id, revision=row.revision + 1))
+            else:
+                tombstone.revision = row.revision + 1
             session.delete(row)
             _announce(session, client_id, 0)
