@@ -1,0 +1,370 @@
+"""NeutralityService over real gRPC, with the real catalog and requirements servers in-process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from dpm.catalog.server import create_server as create_catalog
+from dpm.catalog.settings import CatalogSettings
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.common.v1 import common_pb2
+from dpm.neutrality.server import create_server as create_neutrality
+from dpm.neutrality.servicer import GraphCache
+from dpm.neutrality.settings import NeutralitySettings
+from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform import auth
+from dpm.platform.errors import FailedPrecondition
+from dpm.platform.grpc_client import open_channel
+from dpm.platform.grpc_server import RunningServer
+from dpm.requirements.server import create_server as create_requirements
+from dpm.requirements.settings import RequirementsSettings
+from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+pytestmark = pytest.mark.timeout(90)
+
+CONFLICTED = neutrality_pb2.VERDICT_CONFLICTED
+NEUTRAL = neutrality_pb2.VERDICT_NEUTRAL
+
+
+class Published:
+    """Records what the outbox relays publish (no broker in these tests)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self, task: str, queue: str, kwargs: dict[str, Any]) -> None:
+        self.calls.append((task, queue, kwargs))
+
+
+@dataclass
+class Stack:
+    secret: str
+    neutrality_address: str
+    catalog: catalog_pb2_grpc.CatalogServiceStub
+    requirements: requirements_pb2_grpc.RequirementsServiceStub
+    stake_version: int
+
+    def scorer(self, token: str) -> tuple[grpc.Channel, neutrality_pb2_grpc.NeutralityServiceStub]:
+        channel = open_channel(self.neutrality_address, token, 10)
+        return channel, neutrality_pb2_grpc.NeutralityServiceStub(channel)
+
+
+def org(slug: str) -> str:
+    return f"organizations/{slug}"
+
+
+def wait_serving(address: str, service: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                status = stub.Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=1
+                ).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    raise AssertionError(f"{service} at {address} never became SERVING")
+
+
+def seed(catalog: catalog_pb2_grpc.CatalogServiceStub) -> int:
+    for slug, kind in [
+        ("meta", catalog_pb2.ORGANIZATION_KIND_LAB),
+        ("google", catalog_pb2.ORGANIZATION_KIND_LAB),
+        ("microsoft", catalog_pb2.ORGANIZATION_KIND_LAB),
+        ("scale-ai", catalog_pb2.ORGANIZATION_KIND_VENDOR),
+        ("scale-sub", catalog_pb2.ORGANIZATION_KIND_VENDOR),
+        ("labelbox", catalog_pb2.ORGANIZATION_KIND_VENDOR),
+    ]:
+        catalog.CreateOrganization(
+            catalog_pb2.CreateOrganizationRequest(
+                organization_id=slug,
+                organization=catalog_pb2.Organization(display_name=slug.title(), kind=kind),
+            )
+        )
+    for slug in ("scale-ai", "scale-sub", "labelbox"):
+        catalog.UpdateVendorProfile(
+            catalog_pb2.UpdateVendorProfileRequest(
+                vendor_profile=catalog_pb2.VendorProfile(
+                    name=f"{org(slug)}/vendorProfile",
+                    service_model=catalog_pb2.SERVICE_MODEL_HYBRID,
+                    capabilities=[
+                        catalog_pb2.Capability(
+                            modality=common_pb2.MODALITY_RLHF,
+                            monthly_capacity=100_000,
+                            quality=0.9,
+                            unit_price_usd=4.0,
+                        )
+                    ],
+                ),
+                allow_missing=True,
+            )
+        )
+    sub = ownership_pb2.OwnershipEvent(event_id="scale-buys-sub", effective_date="2020-01-01")
+    sub.full_acquisition.acquirer, sub.full_acquisition.target = org("scale-ai"), org("scale-sub")
+    catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=sub))
+    stake = ownership_pb2.OwnershipEvent(
+        event_id="meta-scale-49",
+        effective_date="2025-06-13",
+        summary="Meta acquires 49% of Scale AI, non-voting",
+        source_url="https://example.com/meta-scale",
+    )
+    stake.stake_acquired.holder, stake.stake_acquired.held = org("meta"), org("scale-ai")
+    stake.stake_acquired.equity_fraction = 0.49
+    stake.stake_acquired.voting_fraction = 0.0
+    recorded = catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=stake))
+    return int(recorded.graph_version)
+
+
+def client(slug: str, *competitors: str) -> requirements_pb2.CreateClientRequest:
+    return requirements_pb2.CreateClientRequest(
+        client_id=slug,
+        client=requirements_pb2.Client(
+            display_name=slug.title(),
+            organization=org(slug),
+            requirements=requirements_pb2.Requirements(
+                needs=[requirements_pb2.Need(modality=common_pb2.MODALITY_RLHF, monthly_volume=1)]
+            ),
+            neutrality_policy=requirements_pb2.NeutralityPolicy(
+                competitors=[org(c) for c in competitors],
+                max_competitor_equity=0.25,
+                max_competitor_voting=0.25,
+            ),
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, token_secret: str) -> Iterator[Stack]:
+    tmp: Path = tmp_path_factory.mktemp("neutrality")
+    admin = auth.admin_token(token_secret)
+    common: dict[str, Any] = {"token_secret": token_secret, "host": "127.0.0.1", "port": 0}
+    servers: list[RunningServer] = []
+    channels: list[grpc.Channel] = []
+    try:
+        catalog = create_catalog(
+            CatalogSettings(database_url=f"sqlite:///{tmp / 'catalog.db'}", data_dir=tmp, **common),
+            publisher=Published(),
+        )
+        servers.append(catalog)
+        requirements = create_requirements(
+            RequirementsSettings(
+                database_url=f"sqlite:///{tmp / 'requirements.db'}", data_dir=tmp, **common
+            ),
+            publisher=Published(),
+        )
+        servers.append(requirements)
+        neutrality = create_neutrality(
+            NeutralitySettings(
+                catalog_addr=f"127.0.0.1:{catalog.port}",
+                requirements_addr=f"127.0.0.1:{requirements.port}",
+                **common,
+            )
+        )
+        servers.append(neutrality)
+        catalog_channel = open_channel(f"127.0.0.1:{catalog.port}", admin, 10)
+        requirements_channel = open_channel(f"127.0.0.1:{requirements.port}", admin, 10)
+        channels += [catalog_channel, requirements_channel]
+        catalog_stub = catalog_pb2_grpc.CatalogServiceStub(catalog_channel)
+        requirements_stub = requirements_pb2_grpc.RequirementsServiceStub(requirements_channel)
+        requirements_stub.CreateClient(client("google", "meta"))
+        requirements_stub.CreateClient(client("microsoft", "google"))
+        version = seed(catalog_stub)
+        address = f"127.0.0.1:{neutrality.port}"
+        wait_serving(address, "dpm.neutrality.v1.NeutralityService")
+        yield Stack(token_secret, address, catalog_stub, requirements_stub, version)
+    finally:
+        for channel in channels:
+            channel.close()
+        for server in reversed(servers):
+            server.stop(0)
+
+
+def score(
+    stack: Stack, token: str, request: neutrality_pb2.ScoreVendorsRequest
+) -> neutrality_pb2.ScoreVendorsResponse:
+    channel, stub = stack.scorer(token)
+    with channel:
+        return stub.ScoreVendors(request)
+
+
+def error_of(
+    stack: Stack, token: str, request: neutrality_pb2.ScoreVendorsRequest
+) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        score(stack, token, request)
+    return info.value
+
+
+def violations(err: grpc.RpcError) -> list[str]:
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert status is not None
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields += [v.field for v in bad.field_violations]
+    return fields
+
+
+def google_token(stack: Stack) -> str:
+    return auth.client_token(stack.secret, "clients/google")
+
+
+def test_meta_stake_conflicts_scale_and_its_subsidiary(stack: Stack) -> None:
+    reply = score(
+        stack,
+        google_token(stack),
+        neutrality_pb2.ScoreVendorsRequest(client="clients/google", as_of="2025-07-01"),
+    )
+    by_vendor = {v.vendor: v for v in reply.vendors}
+    assert set(by_vendor) == {org("scale-ai"), org("scale-sub"), org("labelbox")}
+    assert reply.graph_version == stack.stake_version
+    assert reply.requirements_revision >= 1
+    assert reply.as_of == "2025-07-01"
+    for vendor in ("scale-ai", "scale-sub"):
+        result = by_vendor[org(vendor)]
+        assert result.verdict == CONFLICTED, result
+        assert result.score == 51
+        assert any("meta" in r and "49%" in r for r in result.reasons), result.reasons
+        (exposure,) = result.exposures
+        assert exposure.competitor == org("meta")
+        assert exposure.integrated_equity == pytest.approx(0.49)
+        assert exposure.integrated_voting == 0.0
+        assert not exposure.controls
+        assert exposure.top_chains[0].organizations[0] == org("meta")
+        assert exposure.top_chains[0].organizations[-1] == org(vendor)
+    sub_chain = by_vendor[org("scale-sub")].exposures[0].top_chains[0]
+    assert list(sub_chain.organizations) == [org("meta"), org("scale-ai"), org("scale-sub")]
+    labelbox = by_vendor[org("labelbox")]
+    assert labelbox.verdict == NEUTRAL
+    assert labelbox.score == 100
+    assert not labelbox.exposures
+
+
+def test_named_vendors_and_dates_before_the_stake(stack: Stack) -> None:
+    reply = score(
+        stack,
+        google_token(stack),
+        neutrality_pb2.ScoreVendorsRequest(
+            client="clients/google", vendors=[org("scale-sub")], as_of="2025-01-01"
+        ),
+    )
+    (only,) = reply.vendors
+    assert only.vendor == org("scale-sub")
+    assert only.verdict == NEUTRAL
+    assert reply.as_of == "2025-01-01"
+
+
+def test_lab_may_score_only_for_itself(stack: Stack) -> None:
+    err = error_of(
+        stack, google_token(stack), neutrality_pb2.ScoreVendorsRequest(client="clients/microsoft")
+    )
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    # The admin may score for anyone.
+    admin = auth.admin_token(stack.secret)
+    reply = score(stack, admin, neutrality_pb2.ScoreVendorsRequest(client="clients/microsoft"))
+    assert {v.verdict for v in reply.vendors} == {NEUTRAL}
+
+
+def test_bad_requests_name_the_field(stack: Stack) -> None:
+    token = google_token(stack)
+    err = error_of(
+        stack,
+        token,
+        neutrality_pb2.ScoreVendorsRequest(
+            client="clients/google", vendors=[org("scale-ai"), org("nobody")]
+        ),
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == ["vendors[1]"]
+    err = error_of(
+        stack, token, neutrality_pb2.ScoreVendorsRequest(client="clients/google", vendors=["x"])
+    )
+    assert violations(err) == ["vendors[0]"]
+    err = error_of(
+        stack, token, neutrality_pb2.ScoreVendorsRequest(client="clients/google", as_of="soon")
+    )
+    assert violations(err) == ["as_of"]
+    err = error_of(stack, token, neutrality_pb2.ScoreVendorsRequest(client="google"))
+    assert violations(err) == ["client"]
+
+
+def test_unknown_client_is_not_found(stack: Stack) -> None:
+    err = error_of(
+        stack,
+        auth.admin_token(stack.secret),
+        neutrality_pb2.ScoreVendorsRequest(client="clients/nobody"),
+    )
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    assert "clients/nobody" in (err.details() or "")
+
+
+def test_min_graph_version_in_the_future_fails_precondition(stack: Stack) -> None:
+    err = error_of(
+        stack,
+        google_token(stack),
+        neutrality_pb2.ScoreVendorsRequest(
+            client="clients/google", min_graph_version=stack.stake_version + 100
+        ),
+    )
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert str(stack.stake_version + 100) in (err.details() or "")
+
+
+def test_unreachable_upstream_is_unavailable(token_secret: str) -> None:
+    running = create_neutrality(
+        NeutralitySettings(
+            token_secret=token_secret,
+            host="127.0.0.1",
+            port=0,
+            catalog_addr="127.0.0.1:1",
+            requirements_addr="127.0.0.1:1",
+            rpc_timeout_seconds=2,
+        )
+    )
+    try:
+        channel = open_channel(f"127.0.0.1:{running.port}", auth.admin_token(token_secret), 10)
+        with channel, pytest.raises(grpc.RpcError) as info:
+            neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
+                neutrality_pb2.ScoreVendorsRequest(client="clients/google")
+            )
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "requirements" in (info.value.details() or "")
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as plain:
+            status = health_pb2_grpc.HealthStub(plain).Check(
+                health_pb2.HealthCheckRequest(service="dpm.neutrality.v1.NeutralityService"),
+                timeout=2,
+            )
+        assert status.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        running.stop(0)
+
+
+def test_graph_is_built_once_per_version(stack: Stack) -> None:
+    graph = stack.catalog.ExportOwnershipGraph(
+        catalog_pb2.ExportOwnershipGraphRequest(as_of="2025-07-01")
+    )
+    cache = GraphCache(2)
+    first = cache.get(graph)
+    assert cache.get(graph) is first
+    assert cache.builds == 1
+    closed = ownership_pb2.OwnershipGraph(version=9, as_of="2025-07-01")
+    for a, b in (("a", "b"), ("b", "a")):
+        closed.holdings.add(holder=org(a), held=org(b), equity_fraction=1.0)
+    with pytest.raises(FailedPrecondition, match="closed ownership cycle"):
+        cache.get(closed)
