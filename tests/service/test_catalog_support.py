@@ -1,4 +1,4 @@
-"""Support for the catalog service tests (no tests here): an in-process server on port 0, a real channel."""
+"""Support for the catalog service tests (no tests here): a server on port 0, a real channel."""
 
 from __future__ import annotations
 
@@ -85,6 +85,8 @@ def running_catalog(
     token: str,
     data_dir: Path,
     publisher: Publisher | None = None,
+    *,
+    real_broker: bool = False,
     **overrides: Any,
 ) -> Iterator[Catalog]:
     recorder = Recorder()
@@ -97,7 +99,8 @@ def running_catalog(
         outbox_poll_seconds=0.05,
         **overrides,
     )
-    running = create_server(settings, publisher or recorder)
+    # real_broker: the production celery_publisher to settings.celery_broker_url.
+    running = create_server(settings, None if real_broker else (publisher or recorder))
     address = f"127.0.0.1:{running.port}"
     channel = open_channel(address, token, 5)
     try:
