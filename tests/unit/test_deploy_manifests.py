@@ -149,6 +149,18 @@ def check_dpmatch_argv(argv: list[str], where: str) -> None:
     elif sub == "probe":
         host, _, port = args[0].rpartition(":")
         assert host and int(port) in config.DEFAULT_PORTS.values(), f"{where}: probe {args}"
+    try:
+        from dpm.cli.main import parser
+    except ModuleNotFoundError:
+        return  # the CLI is not there yet: the checks above are all we have
+    try:
+        parser().parse_args(argv)
+    except SystemExit as exc:
+        pytest.fail(f"{where}: `dpmatch {' '.join(argv)}` is rejected by the CLI ({exc})")
+
+
+def is_worker(service: dict[str, Any]) -> bool:
+    return as_argv(service.get("command"))[:1] == ["worker"]
 
 
 def container_env(container: dict[str, Any]) -> dict[str, str | None]:
@@ -188,7 +200,8 @@ def test_compose_services_run_known_subcommands_on_their_ports() -> None:
             assert env.get("DPM_PORT") in (None, str(port)), f"{name}: DPM_PORT"
             assert f"{port}:{port}" in [str(p) for p in service.get("ports", [])], name
     assert set(served) == GRPC_SERVICES, "each gRPC service runs once"
-    assert any(as_argv(s.get("command")) == ["worker"] for s in services.values())
+    workers = [s for s in services.values() if is_worker(s)]
+    assert len([s for s in workers if "--beat" in as_argv(s["command"])]) == 1, "one beat"
 
 
 def test_compose_grpc_services_have_probe_healthchecks() -> None:
@@ -248,10 +261,8 @@ def test_compose_shared_environment() -> None:
 
 def test_compose_worker_scales_and_mounts_exist() -> None:
     compose = load_compose()
-    worker = next(
-        s for s in compose["services"].values() if as_argv(s.get("command")) == ["worker"]
-    )
-    assert "container_name" not in worker and "ports" not in worker, "worker must be scalable"
+    for worker in filter(is_worker, compose["services"].values()):
+        assert "container_name" not in worker and "ports" not in worker, "worker must scale"
     for name, service in compose["services"].items():
         for volume in service.get("volumes", []):
             source = str(volume).split(":", 1)[0]
@@ -374,7 +385,7 @@ def test_k8s_base_has_the_expected_objects() -> None:
         if path.is_relative_to(K8S / "base"):
             kinds.setdefault(doc["kind"], set()).add(doc["metadata"]["name"])
     assert kinds["Namespace"] == {"dpmatch"}
-    assert kinds["Deployment"] == GRPC_SERVICES | {"worker"}
+    assert kinds["Deployment"] == GRPC_SERVICES | {"worker", "worker-beat"}
     assert kinds["Service"] == GRPC_SERVICES
     assert kinds["HorizontalPodAutoscaler"] >= {"matching", "worker"}
     assert kinds["PodDisruptionBudget"] >= GRPC_SERVICES
@@ -400,7 +411,21 @@ def test_k8s_containers_run_known_subcommands() -> None:
         seen.add(tuple(argv[:2]))
     assert {("serve", s) for s in GRPC_SERVICES} <= seen
     assert {("migrate", s) for s in DB_SERVICES} <= seen
-    assert ("worker",) in seen
+    assert ("worker", "--concurrency") in seen
+    beats = [
+        d
+        for _, d in workloads()
+        if any("--beat" in as_argv(c.get("args")) for c in pod_spec(d)["containers"])
+    ]
+    assert len(beats) == 1, "exactly one Deployment runs the Celery beat scheduler"
+    assert beats[0]["spec"]["replicas"] == 1
+    assert beats[0]["spec"]["strategy"]["type"] == "Recreate", "two schedulers never overlap"
+    hpa_targets = {
+        d["spec"]["scaleTargetRef"]["name"]
+        for _, d in k8s_docs()
+        if "scaleTargetRef" in d.get("spec", {})
+    }
+    assert beats[0]["metadata"]["name"] not in hpa_targets
 
 
 def test_k8s_grpc_deployments_probe_their_port_and_drain() -> None:
