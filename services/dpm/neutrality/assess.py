@@ -110,12 +110,12 @@ def exposure_of(graph: OwnershipGraph, group: CompetitorGroup, vendor: str) -> E
 
 
 def ties_of(graph: OwnershipGraph, vendor: str, groups: list[CompetitorGroup]) -> list[TieLink]:
-    near = {vendor, *graph.parents(vendor)}
+    near = [tie for org in (vendor, *graph.parents(vendor)) for tie in graph.ties_from(org)]
     links = []
     for group in groups:
         members = {graph.nodes[m] for m in group.members} | {group.competitor}
-        for tie in graph.ties:
-            if tie.organization in near and tie.counterparty in members:
+        for tie in near:
+            if tie.counterparty in members:
                 links.append(
                     TieLink(
                         tie.kind,

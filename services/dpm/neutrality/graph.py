@@ -217,6 +217,16 @@ class OwnershipGraph:
     def undisclosed(self) -> list[tuple[int, int]]:
         return sorted(set(self.undisclosed_equity) | set(self.undisclosed_votes))
 
+    def ties_from(self, organization: str) -> list[Tie]:
+        """Ties whose vendor side is ``organization``."""
+        if "ties_from" not in self.memo:
+            index: dict[str, list[Tie]] = {}
+            for tie in self.ties:
+                index.setdefault(tie.organization, []).append(tie)
+            self.memo["ties_from"] = index
+        found: list[Tie] = self.memo["ties_from"].get(organization, [])
+        return found
+
     def transposed(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """W^T and V^T in CSR (rows = held): who holds each node."""
         if "transposed" not in self.memo:

@@ -65,18 +65,18 @@ def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
         )
         for h in msg.holdings
     ]
-    ties = [
-        Tie(
-            _TIE_KINDS[t.kind],
-            slug(t.organization),
-            slug(t.counterparty),
-            dt.date.fromisoformat(t.effective_date),
-            t.person,
-            t.role,
-        )
-        for t in msg.ties
-        if t.kind in _TIE_KINDS and t.effective_date
-    ]
+    ties = []
+    for t in msg.ties:
+        try:
+            date = dt.date.fromisoformat(t.effective_date)
+        except ValueError:
+            log.warning("tie %s has no usable date %r; ignored", t.event_id, t.effective_date)
+            continue
+        if t.kind in _TIE_KINDS:
+            kind = _TIE_KINDS[t.kind]
+            ties.append(
+                Tie(kind, slug(t.organization), slug(t.counterparty), date, t.person, t.role)
+            )
     return OwnershipGraph.build(holdings, (slug(o) for o in msg.organizations), ties)
 
 
