@@ -140,6 +140,6 @@ def play(stack: Stack) -> None:
         print(f"  - {reason}")
     print("\nThe ledger refuses a replayed event id with different content:")
     try:
-        record(stack, {**stake, "stake_acquired": {**stake["stake_acquired"], "equity_fraction": 0.5}})  # type: ignore[dict-item]
+        record(stack, {**stake, "stake_acquired": {**stake["stake_acquired"], "equity_fraction": 0.5}})
     except grpc.RpcError as exc:
         print(f"  {exc.code().name}: {exc.details()}")

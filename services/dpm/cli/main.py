@@ -40,7 +40,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings_cls = getattr(settings_module, f"{args.service.capitalize()}Settings")
     store = importlib.import_module(f"dpm.{args.service}.store")
     settings = load(settings_cls)
-    migrate(settings.resolved_database_url(args.service), Path(store.__file__).parent / "migrations")
+    migrations = Path(str(store.__file__)).parent / "migrations"
+    migrate(settings.resolved_database_url(args.service), migrations)
     print(f"{args.service}: database at the newest revision")
     return 0
 
