@@ -285,12 +285,20 @@ def _score(
         fit = sum(w * _covered_fraction(cap, need) for need, cap, w, _ in covered) / sum(
             need_weights
         )
-        covered_weight = sum(w for _, _, w, _ in covered)
-        quality = sum(w * cap.quality for _, cap, w, _ in covered) / covered_weight
+        # Means over the covered needs, by volume; equal weights when the
+        # covered needs all have volume 0 (fit is then 0 anyway).
+        mean_weights = [w for _, _, w, _ in covered]
+        if sum(mean_weights) <= 0:
+            mean_weights = [1.0] * len(covered)
+        covered_weight = sum(mean_weights)
+        quality = (
+            sum(w * cap.quality for (_, cap, _, _), w in zip(covered, mean_weights, strict=True))
+            / covered_weight
+        )
         price = (
             sum(
                 w * (1.0 if cap.unit_price_usd <= 0 else min(1.0, low / cap.unit_price_usd))
-                for _, cap, w, low in covered
+                for (_, cap, _, low), w in zip(covered, mean_weights, strict=True)
             )
             / covered_weight
         )
