@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from dpm.cli import seed as seed_cmd
@@ -51,10 +51,8 @@ def dpmatch_up(data_dir: Path) -> Iterator[tuple[Stack, subprocess.Popen[bytes],
         while not any(line.startswith("seeded") for line in output):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("dpmatch up did not come up:\n" + "".join(output))
-            try:
+            with suppress(queue.Empty):
                 output.append(lines.get(timeout=0.5))
-            except queue.Empty:
-                pass
         yield Stack.load(data_dir), process, output
     finally:
         if process.poll() is None:

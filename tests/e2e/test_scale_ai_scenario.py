@@ -15,13 +15,15 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
-
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack
 from dpm.matching.cache import RecommendationCache
+from dpm.matching.compute import RecommendationBuilder, Upstreams
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
+from dpm.requirements.v1 import requirements_pb2_grpc
+
 from tests.conftest import (
     IN_CI,
     RABBITMQ_URL,
@@ -84,6 +86,26 @@ def eventually(check: Callable[[], bool], seconds: float = WITHIN_SECONDS) -> fl
     return time.monotonic() - started
 
 
+def assert_cache_equals_full_recompute(stack: Stack, cache: RecommendationCache) -> None:
+    channels = [stack.channel(name) for name in ("catalog", "requirements", "neutrality")]
+    upstreams = Upstreams(
+        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
+        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
+        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
+        channels,
+    )
+    try:
+        for lab in LABS:
+            fresh = RecommendationBuilder(upstreams).build(lab)
+            cached = cache.get(lab)
+            assert fresh is not None and cached is not None
+            assert fresh.versions == cached.versions, lab
+            assert list(fresh.ranked) == list(cached.ranked), lab
+            assert list(fresh.excluded) == list(cached.excluded), lab
+    finally:
+        upstreams.close()
+
+
 def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     # Before: every lab's recommendations computed (and cached) once.
     before = {lab: get_recs(stack, lab) for lab in LABS}
@@ -109,16 +131,19 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
         assert after is not None
         ranked = [short(r.vendor) for r in after.ranked]
         assert not META_LINKED & set(ranked), lab
-        reasons = {
-            short(e.vendor): " ".join(r.message for r in e.reasons) for e in after.excluded
-        }
+        reasons = {short(e.vendor): " ".join(r.message for r in e.reasons) for e in after.excluded}
         for vendor in ("scale-ai", "outlier"):
             assert "meta" in reasons[vendor] and "49%" in reasons[vendor], (lab, reasons[vendor])
         # Vendors with no meta link keep their scores and their relative order.
         kept_before = [
-            (short(r.vendor), r.score) for r in before[lab].ranked if short(r.vendor) not in META_LINKED
+            (short(r.vendor), r.score)
+            for r in before[lab].ranked
+            if short(r.vendor) not in META_LINKED
         ]
         assert [(short(r.vendor), r.score) for r in after.ranked] == kept_before, lab
+
+    # Incremental re-matching gives exactly what a full recompute gives.
+    assert_cache_equals_full_recompute(stack, cache)
 
     # The gRPC read path serves the same, worker-computed set.
     assert get_recs(stack, "google").versions == cache.get("google").versions  # type: ignore[union-attr]
@@ -148,11 +173,13 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     assert scored.vendors[0].verdict == neutrality_pb2.VERDICT_CONFLICTED
 
     # A lab cannot read another lab's recommendations.
-    with stack.channel("matching", stack.client_tokens["google"]) as channel:
-        with pytest.raises(grpc.RpcError) as denied:
-            matching_pb2_grpc.MatchingServiceStub(channel).GetRecommendations(
-                matching_pb2.GetRecommendationsRequest(name="clients/openai/recommendations")
-            )
+    with (
+        stack.channel("matching", stack.client_tokens["google"]) as channel,
+        pytest.raises(grpc.RpcError) as denied,
+    ):
+        matching_pb2_grpc.MatchingServiceStub(channel).GetRecommendations(
+            matching_pb2.GetRecommendationsRequest(name="clients/openai/recommendations")
+        )
     assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
