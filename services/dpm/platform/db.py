@@ -74,25 +74,48 @@ def ping(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
+# Any constant: replicas starting together take turns migrating PostgreSQL.
+MIGRATION_LOCK_ID = 0x64706D61
+
+
 def migrate(url: str, migrations_dir: Path) -> None:
-    """Bring the database at ``url`` to the newest revision in ``migrations_dir``."""
+    """Bring the database at ``url`` to the newest revision in ``migrations_dir``.
+
+    On PostgreSQL an advisory lock serializes replicas that start at once; the
+    second finds the schema current and does nothing.
+    """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
-    command.upgrade(config, "head")
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+                connection.commit()
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            finally:
+                if postgres:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
+                    )
+                    connection.commit()
+    finally:
+        engine.dispose()
 
 
 def run_migrations_online(target: type[DeclarativeBase]) -> None:
     """Body of every service's alembic env.py."""
     from alembic import context
 
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target.metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    connection = context.config.attributes["connection"]  # opened by migrate()
+    context.configure(
+        connection=connection,
+        target_metadata=target.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
