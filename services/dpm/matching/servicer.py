@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
 import grpc
+import redis
 
-from dpm.matching.cache import RecommendationCache
+from dpm.matching.cache import ChangeNotice, RecommendationCache
 from dpm.matching.compute import RecommendationBuilder, refresh
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform.auth import require_client_access
-from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound
+from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from dpm.platform.names import parse_name
 
 RETRY_INTERVAL = 0.2
@@ -77,13 +77,16 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
         require_client_access(f"clients/{client_id}")
         if request.min_graph_version < 0:
             raise InvalidArgument.one("min_graph_version", "must not be negative")
-        return self._get_or_compute(client_id, request.min_graph_version, self._wait_budget(context))
+        return self._get_or_compute(
+            client_id, request.min_graph_version, self._wait_budget(context)
+        )
 
     def WatchRecommendations(
         self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.ServicerContext
     ) -> Iterator[matching_pb2.RecommendationSet]:
         client_id = _client_id(request.name)
         require_client_access(f"clients/{client_id}")
+        # Subscribe before reading, so no change between the two is missed.
         pubsub = self._cache.subscribe(client_id)
         try:
             current = self._get_or_compute(client_id, 0, self._max_wait)
@@ -93,12 +96,13 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:
                     continue
-                notice = json.loads(message["data"])
-                if notice.get("deleted"):
+                if ChangeNotice.parse(message["data"]).deleted:
                     return
                 rec = self._cache.get(client_id)
                 if rec is not None and rec.versions != sent:
                     sent = rec.versions
                     yield rec
+        except redis.RedisError as exc:
+            raise Unavailable(f"the recommendation cache went away: {exc}") from None
         finally:
             pubsub.close()

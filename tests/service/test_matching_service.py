@@ -1,0 +1,304 @@
+"""MatchingService over real gRPC: the real catalog, requirements, neutrality and matching
+servers in-process on port 0, and a real Redis. No worker here: these tests are about
+the read path (cache, single flight, minimum versions, watch, access)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+import redis
+from dpm.catalog.server import create_server as create_catalog
+from dpm.catalog.settings import CatalogSettings
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.common.v1 import common_pb2
+from dpm.matching.cache import RecommendationCache
+from dpm.matching.server import create_server as create_matching
+from dpm.matching.settings import MatchingSettings
+from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.neutrality.server import create_server as create_neutrality
+from dpm.neutrality.settings import NeutralitySettings
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform import auth
+from dpm.platform.grpc_client import open_channel
+from dpm.requirements.server import create_server as create_requirements
+from dpm.requirements.settings import RequirementsSettings
+from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+pytestmark = pytest.mark.timeout(120)
+
+VENDORS = ("scale-ai", "labelbox", "turing")
+
+
+def _no_broker(*_: object) -> None:
+    """These tests run no worker: the outbox relays publish nowhere."""
+
+
+@dataclass
+class Stack:
+    secret: str
+    matching_address: str
+    catalog: catalog_pb2_grpc.CatalogServiceStub
+    cache: RecommendationCache
+    tokens: dict[str, str]
+
+    def stub(self, token: str) -> tuple[grpc.Channel, matching_pb2_grpc.MatchingServiceStub]:
+        channel = open_channel(self.matching_address, token, 10)
+        return channel, matching_pb2_grpc.MatchingServiceStub(channel)
+
+    def get(
+        self, lab: str, token: str | None = None, timeout: float = 10, **kw: int
+    ) -> matching_pb2.RecommendationSet:
+        channel, stub = self.stub(token or self.tokens[lab])
+        with channel:
+            return stub.GetRecommendations(
+                matching_pb2.GetRecommendationsRequest(name=f"clients/{lab}/recommendations", **kw),
+                timeout=timeout,
+            )
+
+    def record_meta_stake(self) -> int:
+        event = ownership_pb2.OwnershipEvent(event_id="meta-scale-49", effective_date="2025-06-12")
+        event.stake_acquired.holder = "organizations/meta"
+        event.stake_acquired.held = "organizations/scale-ai"
+        event.stake_acquired.equity_fraction = 0.49
+        event.stake_acquired.voting_fraction = 0.0
+        return int(
+            self.catalog.RecordOwnershipEvent(
+                catalog_pb2.RecordOwnershipEventRequest(event=event)
+            ).graph_version
+        )
+
+
+def _seed(catalog: catalog_pb2_grpc.CatalogServiceStub) -> None:
+    for slug, kind in [("meta", 2), ("google", 2), ("microsoft", 2)] + [(v, 1) for v in VENDORS]:
+        catalog.CreateOrganization(
+            catalog_pb2.CreateOrganizationRequest(
+                organization_id=slug,
+                organization=catalog_pb2.Organization(display_name=slug.title(), kind=kind),
+            )
+        )
+    for i, slug in enumerate(VENDORS):
+        catalog.UpdateVendorProfile(
+            catalog_pb2.UpdateVendorProfileRequest(
+                allow_missing=True,
+                vendor_profile=catalog_pb2.VendorProfile(
+                    name=f"organizations/{slug}/vendorProfile",
+                    service_model=catalog_pb2.SERVICE_MODEL_HYBRID,
+                    capabilities=[
+                        catalog_pb2.Capability(
+                            modality=common_pb2.MODALITY_RLHF,
+                            monthly_capacity=100_000,
+                            quality=0.95 - 0.05 * i,
+                            unit_price_usd=5.0,
+                        )
+                    ],
+                ),
+            )
+        )
+
+
+def _lab(slug: str) -> requirements_pb2.CreateClientRequest:
+    return requirements_pb2.CreateClientRequest(
+        client_id=slug,
+        client=requirements_pb2.Client(
+            display_name=slug.title(),
+            requirements=requirements_pb2.Requirements(
+                needs=[
+                    requirements_pb2.Need(modality=common_pb2.MODALITY_RLHF, monthly_volume=1000)
+                ]
+            ),
+            neutrality_policy=requirements_pb2.NeutralityPolicy(
+                competitors=["organizations/meta"],
+                max_competitor_equity=0.25,
+                max_competitor_voting=0.25,
+            ),
+        ),
+    )
+
+
+def _wait_serving(address: str) -> None:
+    deadline = time.monotonic() + 20
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    raise AssertionError(f"{address} never SERVING")
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, token_secret: str, redis_url: str, redis_namespace: str
+) -> Iterator[Stack]:
+    common = {"token_secret": token_secret, "data_dir": tmp_path, "host": "127.0.0.1", "port": 0}
+    catalog = create_catalog(CatalogSettings(**common), publisher=_no_broker)
+    requirements = create_requirements(RequirementsSettings(**common), publisher=_no_broker)
+    addresses = {
+        "catalog_addr": f"127.0.0.1:{catalog.port}",
+        "requirements_addr": f"127.0.0.1:{requirements.port}",
+    }
+    neutrality = create_neutrality(NeutralitySettings(**common, **addresses))
+    matching = create_matching(
+        MatchingSettings(
+            **common,
+            **addresses,
+            neutrality_addr=f"127.0.0.1:{neutrality.port}",
+            redis_url=redis_url,
+            cache_prefix=redis_namespace,
+            min_version_wait_seconds=2,
+        )
+    )
+    servers = [matching, neutrality, requirements, catalog]
+    admin = auth.admin_token(token_secret)
+    catalog_channel = open_channel(addresses["catalog_addr"], admin, 10)
+    req_channel = open_channel(addresses["requirements_addr"], admin, 10)
+    catalog_stub = catalog_pb2_grpc.CatalogServiceStub(catalog_channel)
+    _seed(catalog_stub)
+    req_stub = requirements_pb2_grpc.RequirementsServiceStub(req_channel)
+    tokens = {lab: req_stub.CreateClient(_lab(lab)).access_token for lab in ("google", "microsoft")}
+    tokens["admin"] = admin
+    address = f"127.0.0.1:{matching.port}"
+    _wait_serving(address)
+    redis_client = redis.Redis.from_url(redis_url)
+    yield Stack(
+        token_secret,
+        address,
+        catalog_stub,
+        RecommendationCache(redis_client, redis_namespace),
+        tokens,
+    )
+    for key in redis_client.scan_iter(f"{redis_namespace}*"):
+        redis_client.delete(key)
+    catalog_channel.close()
+    req_channel.close()
+    for server in servers:
+        server.stop(0)
+
+
+def _vendors(rec: matching_pb2.RecommendationSet) -> list[str]:
+    return [r.vendor.removeprefix("organizations/") for r in rec.ranked]
+
+
+def test_miss_computes_once_then_serves_from_cache(stack: Stack) -> None:
+    assert stack.cache.get("google") is None
+    first = stack.get("google")
+    assert _vendors(first) == ["scale-ai", "labelbox", "turing"]
+    assert first.versions.graph_version == 0 and first.versions.requirements_revision == 1
+    cached = stack.cache.get("google")
+    assert cached == first
+    again = stack.get("google")
+    assert again.compute_time == first.compute_time  # served, not recomputed
+
+
+def test_concurrent_misses_compute_once(stack: Stack) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: stack.get("google"), range(8)))
+    assert len({r.compute_time.ToNanoseconds() for r in results}) == 1
+
+
+def test_min_graph_version_recomputes_a_stale_cached_set(stack: Stack) -> None:
+    before = stack.get("google")
+    version = stack.record_meta_stake()
+    # Without a minimum version the (now stale) cached set is served as is ...
+    assert stack.get("google") == before
+    # ... with one, the answer is computed from at least that graph.
+    fresh = stack.get("google", min_graph_version=version)
+    assert fresh.versions.graph_version >= version
+    assert "scale-ai" not in _vendors(fresh)
+    excluded = {e.vendor: e.reasons[0].message for e in fresh.excluded}
+    assert "meta" in excluded["organizations/scale-ai"]
+    assert "49%" in excluded["organizations/scale-ai"]
+
+
+def test_unreachable_min_graph_version_is_a_deadline_error(stack: Stack) -> None:
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        stack.get("google", min_graph_version=10_000, timeout=3)
+    assert err.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    # The server answers within the caller's deadline, saying what it could not reach.
+    assert "10000" in (err.value.details() or "")
+    assert time.monotonic() - started < 3.5
+
+
+def test_watch_streams_the_current_set_then_each_newer_one(stack: Stack) -> None:
+    # A plain channel, as any gRPC client would use, so the stream can be cancelled.
+    channel = grpc.insecure_channel(stack.matching_address)
+    received: list[matching_pb2.RecommendationSet] = []
+    got_first = threading.Event()
+    got_second = threading.Event()
+    stream = matching_pb2_grpc.MatchingServiceStub(channel).WatchRecommendations(
+        matching_pb2.WatchRecommendationsRequest(name="clients/google/recommendations"),
+        metadata=[("authorization", f"Bearer {stack.tokens['google']}")],
+        timeout=30,
+    )
+
+    def consume() -> None:
+        try:
+            for rec in stream:
+                received.append(rec)
+                (got_second if got_first.is_set() else got_first).set()
+        except grpc.RpcError:
+            pass
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    assert got_first.wait(15)
+    version = stack.record_meta_stake()
+    stack.get("google", token=stack.tokens["admin"], min_graph_version=version)
+    assert got_second.wait(15)
+    stream.cancel()
+    thread.join(5)
+    channel.close()
+    assert received[0].versions.graph_version < version <= received[1].versions.graph_version
+    assert "scale-ai" in _vendors(received[0]) and "scale-ai" not in _vendors(received[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "token_of", "code"),
+    [
+        ("clients/microsoft/recommendations", "google", grpc.StatusCode.PERMISSION_DENIED),
+        ("clients/nobody/recommendations", "google", grpc.StatusCode.PERMISSION_DENIED),
+        ("clients/nobody/recommendations", "admin", grpc.StatusCode.NOT_FOUND),
+        ("clients/google", "google", grpc.StatusCode.INVALID_ARGUMENT),
+        ("clients/Bad_Id/recommendations", "admin", grpc.StatusCode.INVALID_ARGUMENT),
+        ("", "admin", grpc.StatusCode.INVALID_ARGUMENT),
+    ],
+)
+def test_access_and_bad_names(
+    stack: Stack, name: str, token_of: str, code: grpc.StatusCode
+) -> None:
+    channel, stub = stack.stub(stack.tokens[token_of])
+    with channel, pytest.raises(grpc.RpcError) as err:
+        stub.GetRecommendations(matching_pb2.GetRecommendationsRequest(name=name))
+    assert err.value.code() is code
+
+
+def test_no_or_forged_token_is_unauthenticated(stack: Stack) -> None:
+    forged = auth.client_token("another-secret-0123456789abcdef", "clients/google")
+    for token in ("garbage", forged):
+        channel, stub = stack.stub(token)
+        with channel, pytest.raises(grpc.RpcError) as err:
+            stub.GetRecommendations(
+                matching_pb2.GetRecommendationsRequest(name="clients/google/recommendations")
+            )
+        assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    with (
+        grpc.insecure_channel(stack.matching_address) as channel,
+        pytest.raises(grpc.RpcError) as err,
+    ):
+        matching_pb2_grpc.MatchingServiceStub(channel).GetRecommendations(
+            matching_pb2.GetRecommendationsRequest(name="clients/google/recommendations"), timeout=5
+        )
+    assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
