@@ -286,7 +286,7 @@ def test_access_and_bad_names(
 
 
 def test_no_or_forged_token_is_unauthenticated(stack: Stack) -> None:
-    forged = auth.client_token("another-secret-0123456789abcdef", "clients/google")
+    forged = auth.client_token("another-secret-0123456789abcdef-0123", "clients/google")
     for token in ("garbage", forged):
         channel, stub = stack.stub(token)
         with channel, pytest.raises(grpc.RpcError) as err:

@@ -248,7 +248,7 @@ def test_compose_shared_environment() -> None:
     for name, service in dpmatch_services(compose).items():
         env = compose_env(service)
         assert env["DPM_TOKEN_SECRET"], name
-        assert len(env["DPM_TOKEN_SECRET"].split(":-", 1)[-1].rstrip("}")) >= 16, name
+        assert len(env["DPM_TOKEN_SECRET"].split(":-", 1)[-1].rstrip("}")) >= 32, name
         assert env["DPM_REDIS_URL"].startswith("redis://redis:"), name
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317", name
         otel_names.append(env["OTEL_SERVICE_NAME"])

@@ -15,7 +15,11 @@ from dpm.platform.auth import require_client_access
 from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from dpm.platform.names import parse_name
 
-RETRY_INTERVAL = 0.2
+# Seconds between recomputations while waiting for a minimum graph version.
+RETRY_INTERVAL = 0.25
+ANSWER_MARGIN = 0.5
+# A computation holding the single-flight lock longer than this is presumed dead.
+LOCK_SECONDS = 60.0
 
 
 def _client_id(name: str) -> str:
@@ -36,8 +40,8 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
 
     def _wait_budget(self, context: grpc.ServicerContext) -> float:
         remaining = context.time_remaining()
-        # Keep a little of the caller's deadline to send the answer back.
-        return self._max_wait if remaining is None else max(remaining - 0.2, 0.0)
+        # Keep part of the caller's deadline to say why we gave up.
+        return self._max_wait if remaining is None else max(remaining - ANSWER_MARGIN, 0.0)
 
     def _get_or_compute(
         self, client_id: str, min_graph_version: int, budget: float
@@ -48,10 +52,15 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
             if _fresh_enough(rec, min_graph_version):
                 assert rec is not None
                 return rec
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"no recommendations for clients/{client_id} from graph version "
+                    f">= {min_graph_version} before the deadline"
+                )
             # Single flight: one computation per client across all replicas;
             # the others wait for the lock and then find the result cached.
-            lock = self._cache.lock(client_id, timeout=max(budget, 1.0) + 30)
-            if lock.acquire(blocking=True, blocking_timeout=max(deadline - time.monotonic(), 0.05)):
+            lock = self._cache.lock(client_id, timeout=LOCK_SECONDS)
+            if lock.acquire(blocking=True, blocking_timeout=max(deadline - time.monotonic(), 0.01)):
                 try:
                     rec = self._cache.get(client_id)
                     if not _fresh_enough(rec, min_graph_version):
@@ -63,12 +72,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
                 if _fresh_enough(rec, min_graph_version):
                     assert rec is not None
                     return rec
-            if time.monotonic() >= deadline:
-                raise DeadlineExceeded(
-                    f"no recommendations for clients/{client_id} from graph version "
-                    f">= {min_graph_version} before the deadline"
-                )
-            time.sleep(RETRY_INTERVAL)
+                time.sleep(min(RETRY_INTERVAL, max(deadline - time.monotonic(), 0.0)))
 
     def GetRecommendations(
         self, request: matching_pb2.GetRecommendationsRequest, context: grpc.ServicerContext

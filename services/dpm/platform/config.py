@@ -21,7 +21,7 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DPM_", extra="ignore")
 
     # Shared HMAC secret that signs bearer tokens and page tokens.
-    token_secret: str = Field(min_length=16)
+    token_secret: str = Field(min_length=32)
     data_dir: Path = Path(".dpmatch")
     log_level: str = "INFO"
     # Deadline for every outgoing gRPC call, in seconds.
