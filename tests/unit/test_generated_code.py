@@ -30,5 +30,7 @@ def test_generated_code_is_fresh(tmp_path: Path) -> None:
         if p.is_file() and p.suffix in (".py", ".pyi")
     )
     assert committed == fresh, "generated files added or removed: run ./dev protos"
-    stale = [str(p) for p in fresh if not filecmp.cmp(tmp_path / p, committed_dir / p, shallow=False)]
+    stale = [
+        str(p) for p in fresh if not filecmp.cmp(tmp_path / p, committed_dir / p, shallow=False)
+    ]
     assert not stale, f"stale generated code, run ./dev protos: {stale}"

@@ -36,18 +36,24 @@ def recommendations(stack: Stack, lab: str) -> matching_pb2.RecommendationSet:
 
 
 def print_ranked(rec: matching_pb2.RecommendationSet, limit: int = 12) -> None:
-    print(f"  {'#':>2}  {'vendor':<24} {'score':>6}  {'fit':>5} {'qual':>5} {'price':>5} "
-          f"{'neutr':>5}  verdict")
+    print(
+        f"  {'#':>2}  {'vendor':<24} {'score':>6}  {'fit':>5} {'qual':>5} {'price':>5} "
+        f"{'neutr':>5}  verdict"
+    )
     for r in rec.ranked[:limit]:
         b = r.breakdown
-        print(f"  {r.rank:>2}  {short(r.vendor):<24} {r.score:>6.3f}  {b.fit:>5.2f} "
-              f"{b.quality:>5.2f} {b.price:>5.2f} {b.neutrality:>5.2f}  "
-              f"{VERDICT.get(r.verdict, '?')} ({r.neutrality_score})")
+        print(
+            f"  {r.rank:>2}  {short(r.vendor):<24} {r.score:>6.3f}  {b.fit:>5.2f} "
+            f"{b.quality:>5.2f} {b.price:>5.2f} {b.neutrality:>5.2f}  "
+            f"{VERDICT.get(r.verdict, '?')} ({r.neutrality_score})"
+        )
     if len(rec.ranked) > limit:
         print(f"      ... and {len(rec.ranked) - limit} more")
     v = rec.versions
-    print(f"  computed from graph v{v.graph_version}, catalog v{v.catalog_version}, "
-          f"requirements r{v.requirements_revision}")
+    print(
+        f"  computed from graph v{v.graph_version}, catalog v{v.catalog_version}, "
+        f"requirements r{v.requirements_revision}"
+    )
 
 
 def print_excluded(rec: matching_pb2.RecommendationSet, kinds: set[int]) -> None:
@@ -107,8 +113,10 @@ def play(stack: Stack) -> None:
         lambda: all(excluded(stack, lab, "scale-ai") for lab in labs),
         "re-matching every lab",
     )
-    print(f"    workers re-matched every lab's cached recommendations in {took:.1f}s "
-          "(no one asked them to)")
+    print(
+        f"    workers re-matched every lab's cached recommendations in {took:.1f}s "
+        "(no one asked them to)"
+    )
 
     print("\n" + "=" * 78)
     print("AFTER: Google's recommended vendors")
@@ -134,12 +142,16 @@ def play(stack: Stack) -> None:
             if scored.ties or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-    print(f"\nScale AI for Google: {VERDICT.get(scored.verdict, '?')}, "
-          f"neutrality score {scored.score}/100. Why:")
+    print(
+        f"\nScale AI for Google: {VERDICT.get(scored.verdict, '?')}, "
+        f"neutrality score {scored.score}/100. Why:"
+    )
     for reason in scored.reasons:
         print(f"  - {reason}")
     print("\nThe ledger refuses a replayed event id with different content:")
     try:
-        record(stack, {**stake, "stake_acquired": {**stake["stake_acquired"], "equity_fraction": 0.5}})
+        record(
+            stack, {**stake, "stake_acquired": {**stake["stake_acquired"], "equity_fraction": 0.5}}
+        )
     except grpc.RpcError as exc:
         print(f"  {exc.code().name}: {exc.details()}")

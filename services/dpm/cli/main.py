@@ -21,9 +21,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from dpm.worker.app import app
     from dpm.worker.queues import Queue
 
-    argv = ["worker", "-Q", Queue.REMATCH.value, "--concurrency", str(args.concurrency),
-            "--loglevel", os.environ.get("DPM_LOG_LEVEL", "INFO"), "--without-mingle",
-            "--without-gossip"]
+    argv = [
+        "worker",
+        "-Q",
+        Queue.REMATCH.value,
+        "--concurrency",
+        str(args.concurrency),
+        "--loglevel",
+        os.environ.get("DPM_LOG_LEVEL", "INFO"),
+        "--without-mingle",
+        "--without-gossip",
+    ]
     if args.beat:
         data = Path(os.environ.get("DPM_DATA_DIR", ".dpmatch"))
         data.mkdir(parents=True, exist_ok=True)
@@ -91,9 +99,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("seed", help="load the demo catalog into the running stack").set_defaults(
         func=cmd_seed
     )
-    sub.add_parser("demo", help="play the Scale AI scenario against the running stack").set_defaults(
-        func=cmd_demo
-    )
+    sub.add_parser(
+        "demo", help="play the Scale AI scenario against the running stack"
+    ).set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="run one gRPC server (configured by DPM_* variables)")
     serve.add_argument("service", choices=SERVERS)

@@ -75,7 +75,9 @@ def _create(call: Any, request: Any) -> Any | None:
         raise
 
 
-def seed_catalog(catalog: catalog_pb2_grpc.CatalogServiceStub, facts: dict[str, Any], demo: dict[str, Any]) -> int:
+def seed_catalog(
+    catalog: catalog_pb2_grpc.CatalogServiceStub, facts: dict[str, Any], demo: dict[str, Any]
+) -> int:
     for org in facts["organizations"]:
         country = org.get("country") or ""
         _create(

@@ -26,7 +26,9 @@ class Stack:
     redis_url: str
     client_tokens: dict[str, str] = field(default_factory=dict)
 
-    def channel(self, service: str, token: str | None = None, timeout: float = 15.0) -> grpc.Channel:
+    def channel(
+        self, service: str, token: str | None = None, timeout: float = 15.0
+    ) -> grpc.Channel:
         return open_channel(self.addresses[service], token or self.admin_token, timeout)
 
     def save(self, directory: Path) -> None:

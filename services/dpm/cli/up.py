@@ -162,7 +162,7 @@ def print_banner(stack: Stack, directory: Path) -> None:
     print(f"\nadmin token (also in {directory / 'stack.json'}):\n  {stack.admin_token}")
     print(f"logs: {directory / 'logs'}/   stop with Ctrl-C\n")
     print(
-        "try:  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" "
+        'try:  grpcurl -plaintext -H "authorization: Bearer $TOKEN" '
         f"{stack.addresses['catalog']} dpm.catalog.v1.CatalogService/ListOrganizations\n",
         flush=True,
     )

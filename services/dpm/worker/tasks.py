@@ -19,8 +19,8 @@ from celery.signals import setup_logging, worker_process_init
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 from dpm.matching.cache import RecommendationCache
-from dpm.matching.v1 import matching_pb2
 from dpm.matching.compute import RecommendationBuilder, Upstreams, open_upstreams, refresh
+from dpm.matching.v1 import matching_pb2
 from dpm.platform import auth
 from dpm.platform.errors import Unavailable
 from dpm.platform.logs import configure_logging
