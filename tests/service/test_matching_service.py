@@ -14,31 +14,21 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
-from dpm.catalog.server import create_server as create_catalog
-from dpm.catalog.settings import CatalogSettings
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
-from dpm.matching.server import create_server as create_matching
-from dpm.matching.settings import MatchingSettings
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
-from dpm.neutrality.server import create_server as create_neutrality
-from dpm.neutrality.settings import NeutralitySettings
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
-from dpm.requirements.server import create_server as create_requirements
-from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.inprocess import inprocess_stack
 
 pytestmark = pytest.mark.timeout(120)
 
 VENDORS = ("scale-ai", "labelbox", "turing")
-
-
-def _no_broker(*_: object) -> None:
-    """These tests run no worker: the outbox relays publish nowhere."""
 
 
 @dataclass
@@ -142,49 +132,27 @@ def _wait_serving(address: str) -> None:
 def stack(
     tmp_path: Path, token_secret: str, redis_url: str, redis_namespace: str
 ) -> Iterator[Stack]:
-    common = {"token_secret": token_secret, "data_dir": tmp_path, "host": "127.0.0.1", "port": 0}
-    catalog = create_catalog(CatalogSettings(**common), publisher=_no_broker)
-    requirements = create_requirements(RequirementsSettings(**common), publisher=_no_broker)
-    addresses = {
-        "catalog_addr": f"127.0.0.1:{catalog.port}",
-        "requirements_addr": f"127.0.0.1:{requirements.port}",
-    }
-    neutrality = create_neutrality(NeutralitySettings(**common, **addresses))
-    matching = create_matching(
-        MatchingSettings(
-            **common,
-            **addresses,
-            neutrality_addr=f"127.0.0.1:{neutrality.port}",
-            redis_url=redis_url,
-            cache_prefix=redis_namespace,
-            min_version_wait_seconds=2,
-        )
-    )
-    servers = [matching, neutrality, requirements, catalog]
-    admin = auth.admin_token(token_secret)
-    catalog_channel = open_channel(addresses["catalog_addr"], admin, 10)
-    req_channel = open_channel(addresses["requirements_addr"], admin, 10)
-    catalog_stub = catalog_pb2_grpc.CatalogServiceStub(catalog_channel)
-    _seed(catalog_stub)
-    req_stub = requirements_pb2_grpc.RequirementsServiceStub(req_channel)
-    tokens = {lab: req_stub.CreateClient(_lab(lab)).access_token for lab in ("google", "microsoft")}
-    tokens["admin"] = admin
-    address = f"127.0.0.1:{matching.port}"
-    _wait_serving(address)
-    redis_client = redis.Redis.from_url(redis_url)
-    yield Stack(
-        token_secret,
-        address,
-        catalog_stub,
-        RecommendationCache(redis_client, redis_namespace),
-        tokens,
-    )
-    for key in redis_client.scan_iter(f"{redis_namespace}*"):
-        redis_client.delete(key)
-    catalog_channel.close()
-    req_channel.close()
-    for server in servers:
-        server.stop(0)
+    with inprocess_stack(
+        tmp_path, token_secret, redis_url, redis_namespace, min_version_wait_seconds=2
+    ) as running:
+        admin = auth.admin_token(token_secret)
+        catalog_channel = open_channel(running.addresses["catalog"], admin, 10)
+        req_channel = open_channel(running.addresses["requirements"], admin, 10)
+        catalog_stub = catalog_pb2_grpc.CatalogServiceStub(catalog_channel)
+        _seed(catalog_stub)
+        req_stub = requirements_pb2_grpc.RequirementsServiceStub(req_channel)
+        tokens = {
+            lab: req_stub.CreateClient(_lab(lab)).access_token for lab in ("google", "microsoft")
+        }
+        tokens["admin"] = admin
+        _wait_serving(running.addresses["matching"])
+        redis_client = redis.Redis.from_url(redis_url)
+        cache = RecommendationCache(redis_client, redis_namespace)
+        yield Stack(token_secret, running.addresses["matching"], catalog_stub, cache, tokens)
+        for key in redis_client.scan_iter(f"{redis_namespace}*"):
+            redis_client.delete(key)
+        catalog_channel.close()
+        req_channel.close()
 
 
 def _vendors(rec: matching_pb2.RecommendationSet) -> list[str]:
