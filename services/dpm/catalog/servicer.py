@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,6 +21,8 @@ from dpm.platform.names import parse_name
 from dpm.platform.pagination import PageTokens, page_size
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
@@ -129,7 +132,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def RecordOwnershipEvent(
         self, request: catalog_pb2.RecordOwnershipEventRequest, context: grpc.ServicerContext
     ) -> ownership_pb2.OwnershipEvent:
-        return self._write(lambda s: ledger.record_event(s, request.event).event)
+        event = self._write(lambda s: ledger.record_event(s, request.event).event)
+        log.info("ownership event %s is graph version %d", event.event_id, event.graph_version)
+        return event
 
     def GetOwnershipEvent(
         self, request: catalog_pb2.GetOwnershipEventRequest, context: grpc.ServicerContext

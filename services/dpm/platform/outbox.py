@@ -15,6 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from sqlalchemy import JSON, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -40,11 +43,19 @@ class OutboxMixin:
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# Reserved payload key: the trace context of the change, so the worker's spans
+# join the trace of the call that made the change. Never reaches the task.
+TRACE_KEY = "_trace"
+
+
 def add_outbox_row(
     session: Session, model: type[OutboxMixin], task: str, queue: str, payload: dict[str, Any]
 ) -> None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
     row = model()
-    row.task, row.queue, row.payload = task, queue, payload
+    row.task, row.queue = task, queue
+    row.payload = {**payload, TRACE_KEY: carrier} if carrier else payload
     row.created_at, row.attempts = dt.datetime.now(dt.UTC), 0
     session.add(row)
 
@@ -59,6 +70,10 @@ def celery_publisher(broker_url: str) -> Publisher:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"confirm_publish": True},
     )
+    # Puts the current trace context into each message's headers.
+    instrumentor = CeleryInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
     def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
         producer.send_task(task, kwargs=kwargs, queue=queue, retry=False)
@@ -119,11 +134,15 @@ class OutboxRelay:
             sent = 0
             for row in rows:
                 row.attempts += 1
+                kwargs = dict(row.payload)
+                trace_context = otel_context.attach(propagate.extract(kwargs.pop(TRACE_KEY, {})))
                 try:
-                    self._publish(row.task, row.queue, dict(row.payload))
+                    self._publish(row.task, row.queue, kwargs)
                 except Exception:
                     log.warning("broker refused outbox row %d; will retry", row.id, exc_info=True)
                     break
+                finally:
+                    otel_context.detach(trace_context)
                 row.sent_at = dt.datetime.now(dt.UTC)
                 sent += 1
             return sent
