@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from dpm.neutrality.control import commanded_votes, control_of, controls
-from dpm.neutrality.exposure import integrated, undisclosed_reach, walk_sum_raw
+from dpm.neutrality.exposure import integrated, solve_walks, undisclosed_reach, walk_sum_raw
 from dpm.neutrality.graph import ClosedCycleError, GraphError, Holding, OwnershipGraph
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -268,3 +269,14 @@ def test_control_matches_brute_force_fixed_point(v: np.ndarray) -> None:
     for c in range(n):
         got = {int(graph.nodes[j][1:]) for j in control_of(graph, graph.index[f"n{c}"]).via}
         assert got == brute_force_control(v, c)
+
+
+@settings(max_examples=100, deadline=None)
+@given(leaky_graphs(max_nodes=8), st.sampled_from([0, 1, 10**6]))
+def test_every_solver_path_agrees_with_dense_solve(w: np.ndarray, limit: int) -> None:
+    """Block-triangular LU, plain LU and GMRES (for giant cycles) give the same x."""
+    n = w.shape[0]
+    rhs = w[0]
+    expected = np.linalg.solve(np.eye(n) - w.T, rhs)
+    got = solve_walks(sp.csr_matrix(w), rhs, direct_block_limit=limit)
+    assert np.allclose(got, expected, atol=1e-9)

@@ -16,9 +16,68 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import gmres, splu
 
 from dpm.neutrality.graph import GraphError, OwnershipGraph
+
+# A cross-holding cycle larger than this is solved iteratively (GMRES) rather than
+# factorised: LU fill-in inside one huge strongly connected block is what makes a
+# direct solve slow; real ownership cycles are small.
+DIRECT_BLOCK_LIMIT = 2000
+ITERATIVE_RTOL = 1e-13
+
+
+def _blocks(w: sp.csr_matrix) -> tuple[np.ndarray | None, int]:
+    """An order of the nodes, holders before what they hold (cycles kept together),
+    and the size of the largest cycle block.
+
+    SciPy labels strong components in order of completion (sinks first), so
+    sorting by decreasing label puts every holder before what it holds; the
+    check makes this an optimisation only, never an assumption.
+    """
+    count, labels = csgraph.connected_components(w, directed=True, connection="strong")
+    largest = int(np.bincount(labels, minlength=count).max()) if count else 0
+    coo = w.tocoo()
+    if np.any(labels[coo.row] < labels[coo.col]):
+        return None, largest
+    return np.argsort(-labels, kind="stable"), largest
+
+
+def solve_walks(
+    w_nn: sp.csr_matrix, rhs: np.ndarray, direct_block_limit: int = DIRECT_BLOCK_LIMIT
+) -> np.ndarray:
+    """Solve (I - W_NN^T) x = rhs: one sparse LU, or GMRES for a giant cycle block.
+
+    Ordered holders-first the system is block lower triangular (blocks = the
+    cross-holding cycles), so with the natural ordering and diagonal pivots the
+    factorisation fills in only inside the cycles: an acyclic graph costs one
+    pass over its edges.
+    """
+    size = w_nn.shape[0]
+    order, largest = _blocks(w_nn)
+    if largest > direct_block_limit:
+        system = (sp.identity(size, format="csr") - w_nn.T).tocsr()
+        x, info = gmres(system, rhs, rtol=ITERATIVE_RTOL, atol=0.0, restart=50, maxiter=2000)
+        if info == 0:
+            return np.asarray(x)
+        order = None  # did not converge: fall back to a plain LU
+    if order is not None:
+        w_nn = w_nn[order][:, order]
+        rhs = rhs[order]
+    system = (sp.identity(size, format="csc") - w_nn.T).tocsc()
+    try:
+        if order is None:
+            x = splu(system).solve(rhs)
+        else:
+            x = splu(system, permc_spec="NATURAL", diag_pivot_thresh=0.0).solve(rhs)
+    except RuntimeError as exc:  # exactly singular: a closed cycle slipped through
+        raise GraphError(f"ownership system is singular: {exc}") from None
+    if order is None:
+        return np.asarray(x)
+    out = np.empty(size)
+    out[order] = x
+    return out
 
 
 def integrated(graph: OwnershipGraph, group: set[int], kind: str = "equity") -> np.ndarray:
@@ -36,12 +95,7 @@ def integrated(graph: OwnershipGraph, group: set[int], kind: str = "equity") -> 
     direct = np.asarray(matrix[inside].sum(axis=0)).ravel()
     x_n = np.zeros(0)
     if outside.size:
-        w_nn = matrix[outside][:, outside]
-        system = (sp.identity(outside.size, format="csc") - w_nn.T.tocsc()).tocsc()
-        try:
-            x_n = splu(system).solve(direct[outside])
-        except RuntimeError as exc:  # exactly singular: a closed cycle slipped through
-            raise GraphError(f"ownership system is singular: {exc}") from None
+        x_n = solve_walks(matrix[outside][:, outside], direct[outside])
         if not np.all(np.isfinite(x_n)) or np.any(x_n < -1e-9):
             raise GraphError("ownership shares do not converge (over-allocated cycle)")
         x_n = np.clip(x_n, 0.0, None)
