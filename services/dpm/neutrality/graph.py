@@ -176,10 +176,12 @@ class OwnershipGraph:
         held_inside = np.bincount(
             coo.col[inside], weights=coo.data[inside], minlength=matrix.shape[0]
         )
-        for comp in np.flatnonzero(sizes > 1):
+        # A component is closed when none of its members has equity held outside it.
+        leaky = (held_inside < 1.0 - CLOSED_TOLERANCE).astype(float)
+        leaky_members = np.bincount(labels, weights=leaky, minlength=count)
+        for comp in np.flatnonzero((sizes > 1) & (leaky_members == 0)):
             members = np.flatnonzero(labels == comp)
-            if np.all(held_inside[members] >= 1.0 - CLOSED_TOLERANCE):
-                raise ClosedCycleError([self.nodes[m] for m in members], label)
+            raise ClosedCycleError([self.nodes[m] for m in members], label)
 
     def matrix(self, kind: str) -> sp.csr_matrix:
         if kind == "equity":
