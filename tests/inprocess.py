@@ -14,6 +14,7 @@ from dpm.matching.settings import MatchingSettings
 from dpm.neutrality.server import create_server as create_neutrality
 from dpm.neutrality.settings import NeutralitySettings
 from dpm.platform.grpc_server import RunningServer
+from dpm.platform.outbox import Publisher
 from dpm.requirements.server import create_server as create_requirements
 from dpm.requirements.settings import RequirementsSettings
 
@@ -30,10 +31,15 @@ class InProcessStack:
 
 @contextmanager
 def inprocess_stack(
-    data_dir: Path, token_secret: str, redis_url: str, cache_prefix: str, **matching: float
+    data_dir: Path,
+    token_secret: str,
+    redis_url: str,
+    cache_prefix: str,
+    catalog_publisher: Publisher = no_broker,
+    **matching: float,
 ) -> Iterator[InProcessStack]:
     common = {"token_secret": token_secret, "data_dir": data_dir, "host": "127.0.0.1", "port": 0}
-    catalog = create_catalog(CatalogSettings(**common), publisher=no_broker)
+    catalog = create_catalog(CatalogSettings(**common), publisher=catalog_publisher)
     requirements = create_requirements(RequirementsSettings(**common), publisher=no_broker)
     addresses = {
         "catalog_addr": f"127.0.0.1:{catalog.port}",
