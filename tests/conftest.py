@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from dpm.platform import auth
 from dpm.platform.embedded_redis import start_embedded_redis
 

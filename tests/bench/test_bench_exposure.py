@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import pytest
+
 from dpm.neutrality.exposure import integrated
 from dpm.neutrality.graph import Holding, OwnershipGraph
 

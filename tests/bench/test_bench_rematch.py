@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from google.protobuf import json_format
+
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.seed import load_demo_data, seed_catalog
 from dpm.matching.cache import RecommendationCache
@@ -32,8 +34,6 @@ from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.outbox import celery_publisher
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
-from google.protobuf import json_format
-
 from tests.inprocess import inprocess_stack
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(900)]

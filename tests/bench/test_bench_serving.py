@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from dpm.catalog.v1 import catalog_pb2_grpc
 from dpm.cli.seed import load_demo_data, seed_catalog, seed_clients
 from dpm.matching.cache import RecommendationCache
@@ -25,7 +26,6 @@ from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
 from dpm.requirements.v1 import requirements_pb2_grpc
-
 from tests.inprocess import inprocess_stack
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(600)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
+
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack
 from dpm.matching.cache import RecommendationCache
@@ -23,7 +24,6 @@ from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.requirements.v1 import requirements_pb2_grpc
-
 from tests.conftest import (
     IN_CI,
     RABBITMQ_URL,

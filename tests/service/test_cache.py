@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
-from dpm.matching.cache import ChangeNotice, PutResult, RecommendationCache, dominates
-from dpm.matching.v1 import matching_pb2
-from dpm.platform.errors import InvalidArgument
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.client import PubSub
+
+from dpm.matching.cache import ChangeNotice, PutResult, RecommendationCache, dominates
+from dpm.matching.v1 import matching_pb2
+from dpm.platform.errors import InvalidArgument
 
 Versions = tuple[int, int, int]
 

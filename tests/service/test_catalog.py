@@ -8,15 +8,16 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from test_catalog_support import Catalog, field_violations, org, running_catalog, stake
+
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
 from dpm.worker.queues import Queue, Task
-from google.protobuf import field_mask_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from test_catalog_support import Catalog, field_violations, org, running_catalog, stake
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,10 +9,11 @@ import math
 from pathlib import Path
 
 import grpc
-from dpm.ownership.v1 import ownership_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_catalog_support import running_catalog
+
+from dpm.ownership.v1 import ownership_pb2
 
 ORGS = ("meta", "scale-ai", "outlier", "google", "amazon")
 EXPECTED = {

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 import redis
+from test_catalog_support import org, running_catalog, stake
+
 from dpm.catalog.v1 import catalog_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.worker.queues import Queue, Task
-from test_catalog_support import org, running_catalog, stake
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 from dpm.catalog.server import create_server
 from dpm.catalog.settings import CatalogSettings
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -17,8 +20,6 @@ from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import Publisher
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 KINDS = {
     "vendor": catalog_pb2.ORGANIZATION_KIND_VENDOR,

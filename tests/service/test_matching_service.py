@@ -14,6 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
@@ -22,8 +24,6 @@ from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from tests.inprocess import inprocess_stack
 
 pytestmark = pytest.mark.timeout(120)

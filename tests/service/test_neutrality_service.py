@@ -10,6 +10,10 @@ from typing import Any
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
 from dpm.catalog.server import create_server as create_catalog
 from dpm.catalog.settings import CatalogSettings
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -26,9 +30,6 @@ from dpm.platform.grpc_server import RunningServer
 from dpm.requirements.server import create_server as create_requirements
 from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
-from google.rpc import error_details_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 pytestmark = pytest.mark.timeout(90)
 

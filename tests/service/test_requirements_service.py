@@ -21,6 +21,14 @@ import pytest
 import redis
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from dpm.common.v1 import common_pb2
 from dpm.platform import auth
 from dpm.platform.db import make_engine, normalize_url
@@ -34,13 +42,6 @@ from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.store.models import Base, ClientCompetitorRow, OutboxRow
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.requirements.v1 import requirements_pb2_grpc as pb_grpc
-from google.protobuf import field_mask_pb2
-from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 Stub = pb_grpc.RequirementsServiceStub
 

@@ -6,14 +6,14 @@ import time
 from pathlib import Path
 
 import grpc
-from dpm.matching.server import create_server as create_matching
-from dpm.matching.settings import MatchingSettings
-from dpm.platform.embedded_redis import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from dpm.matching.server import create_server as create_matching
+from dpm.matching.settings import MatchingSettings
+from dpm.platform.embedded_redis import free_port
 from tests.inprocess import inprocess_stack
 
 

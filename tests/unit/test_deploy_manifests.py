@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 import yaml
-from dpm.platform import config
 from pydantic_settings import BaseSettings
+
+from dpm.platform import config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -6,6 +6,9 @@ import random
 from collections.abc import Iterable, Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dpm.catalog.v1 import catalog_pb2
 from dpm.common.v1 import common_pb2
 from dpm.matching import engine
@@ -13,8 +16,6 @@ from dpm.matching.engine import Candidate, rank
 from dpm.matching.v1 import matching_pb2
 from dpm.neutrality.v1 import neutrality_pb2
 from dpm.requirements.v1 import requirements_pb2
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 M = common_pb2
 K = matching_pb2

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
 from dpm.catalog import ledger
 from dpm.catalog.store import MIGRATIONS_DIR
 from dpm.catalog.store.models import Holding, Organization, OutboxRow, OwnershipEvent
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import db
 from dpm.platform.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "ownership-vectors.json").read_text())
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dpm.platform.db import make_engine, make_sessionmaker, new_metadata, transaction
-from dpm.platform.outbox import OutboxMixin, OutboxRelay, add_outbox_row
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.orm import DeclarativeBase
+
+from dpm.platform.db import make_engine, make_sessionmaker, new_metadata, transaction
+from dpm.platform.outbox import OutboxMixin, OutboxRelay, add_outbox_row
 
 
 class Base(DeclarativeBase):

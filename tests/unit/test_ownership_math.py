@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dpm.neutrality.control import commanded_votes, control_of, controls
 from dpm.neutrality.exposure import integrated, solve_walks, undisclosed_reach, walk_sum_raw
 from dpm.neutrality.graph import ClosedCycleError, GraphError, Holding, OwnershipGraph
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "ownership-vectors.json").read_text())
 TOL = VECTORS["tolerance"]

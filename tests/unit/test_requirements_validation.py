@@ -6,12 +6,13 @@ import math
 from collections.abc import Callable
 
 import pytest
+from google.protobuf import field_mask_pb2
+
 from dpm.common.v1 import common_pb2
 from dpm.platform.errors import InvalidArgument
 from dpm.requirements import updates
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.requirements.validation import validate_client
-from google.protobuf import field_mask_pb2
 
 
 def google_client() -> pb.Client:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from dpm.neutrality.assess import assess
 from dpm.neutrality.graph import Holding, OwnershipGraph, Tie, TieKind
 from dpm.neutrality.verdict import (

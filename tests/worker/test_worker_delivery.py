@@ -12,37 +12,21 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from dpm.catalog.server import create_server as create_catalog
-from dpm.catalog.settings import CatalogSettings
-from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from dpm.common.v1 import common_pb2
+from kombu import Connection
+
 from dpm.matching.cache import RecommendationCache
-from dpm.neutrality.server import create_server as create_neutrality
-from dpm.neutrality.settings import NeutralitySettings
-from dpm.platform import auth
-from dpm.platform.embedded_redis import free_port
-from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import celery_publisher
 from dpm.requirements.server import create_server as create_requirements
-from dpm.requirements.settings import RequirementsSettings
-from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 from dpm.worker.queues import Queue, Task
-from kombu import Connection
-
 from tests.conftest import IN_CI, RABBITMQ_URL
-
-
-def _discard(*_: object) -> None:
-    """Outbox publisher for the in-process servers: this test publishes its own task."""
+from tests.worker.conftest import discard, start_worker
 
 
 class Blackhole:
@@ -86,90 +70,6 @@ def rabbitmq() -> str:
     return RABBITMQ_URL
 
 
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "dpm.cli.main", "worker", "--concurrency", "1"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,  # its own process group: kill parent and child at once
-        )
-
-
-@pytest.fixture
-def servers(tmp_path: Path, token_secret: str) -> Iterator[dict[str, object]]:
-    common = {"token_secret": token_secret, "data_dir": tmp_path, "host": "127.0.0.1"}
-    catalog = create_catalog(CatalogSettings(**common, port=0), publisher=_discard)
-    req_port = free_port()
-    req_settings = RequirementsSettings(**common, port=req_port)
-    requirements = create_requirements(req_settings, publisher=_discard)
-    neutrality = create_neutrality(
-        NeutralitySettings(
-            **common,
-            port=0,
-            catalog_addr=f"127.0.0.1:{catalog.port}",
-            requirements_addr=f"127.0.0.1:{req_port}",
-        )
-    )
-    running: list[RunningServer] = [catalog, requirements, neutrality]
-    admin = auth.admin_token(token_secret)
-    with open_channel(f"127.0.0.1:{catalog.port}", admin, 5) as channel:
-        stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-        stub.CreateOrganization(
-            catalog_pb2.CreateOrganizationRequest(
-                organization_id="labelbox",
-                organization=catalog_pb2.Organization(
-                    display_name="Labelbox", kind=catalog_pb2.ORGANIZATION_KIND_VENDOR
-                ),
-            )
-        )
-        stub.UpdateVendorProfile(
-            catalog_pb2.UpdateVendorProfileRequest(
-                allow_missing=True,
-                vendor_profile=catalog_pb2.VendorProfile(
-                    name="organizations/labelbox/vendorProfile",
-                    service_model=catalog_pb2.SERVICE_MODEL_HYBRID,
-                    capabilities=[
-                        catalog_pb2.Capability(
-                            modality=common_pb2.MODALITY_TEXT,
-                            monthly_capacity=10000,
-                            quality=0.9,
-                            unit_price_usd=1.0,
-                        )
-                    ],
-                ),
-            )
-        )
-    with open_channel(f"127.0.0.1:{req_port}", admin, 5) as channel:
-        requirements_pb2_grpc.RequirementsServiceStub(channel).CreateClient(
-            requirements_pb2.CreateClientRequest(
-                client_id="google",
-                client=requirements_pb2.Client(
-                    display_name="Google",
-                    requirements=requirements_pb2.Requirements(
-                        needs=[
-                            requirements_pb2.Need(
-                                modality=common_pb2.MODALITY_TEXT, monthly_volume=1000
-                            )
-                        ]
-                    ),
-                ),
-            )
-        )
-    state: dict[str, object] = {
-        "catalog_port": catalog.port,
-        "neutrality_port": neutrality.port,
-        "requirements_port": req_port,
-        "requirements": requirements,
-        "req_settings": req_settings,
-        "running": running,
-    }
-    yield state
-    for server in state["running"]:  # type: ignore[attr-defined]
-        server.stop(0)
-
-
 def test_worker_killed_mid_task_loses_nothing(
     tmp_path: Path,
     token_secret: str,
@@ -196,7 +96,7 @@ def test_worker_killed_mid_task_loses_nothing(
         "DPM_RPC_TIMEOUT_SECONDS": "60",
     }
     cache = RecommendationCache(redis.Redis.from_url(redis_url), redis_namespace)
-    first = _start_worker(env, tmp_path / "worker-1.log")
+    first = start_worker(env, tmp_path / "worker-1.log")
     try:
         celery_publisher(rabbitmq)(
             Task.CLIENT_CHANGED.value,
@@ -213,9 +113,9 @@ def test_worker_killed_mid_task_loses_nothing(
             os.killpg(first.pid, signal.SIGKILL)
         blackhole.close()
 
-    restarted = create_requirements(servers["req_settings"], publisher=_discard)  # type: ignore[arg-type]
+    restarted = create_requirements(servers["req_settings"], publisher=discard)  # type: ignore[arg-type]
     servers["running"].append(restarted)  # type: ignore[attr-defined]
-    second = _start_worker(env, tmp_path / "worker-2.log")
+    second = start_worker(env, tmp_path / "worker-2.log")
     try:
         deadline = time.monotonic() + 60
         while (rec := cache.get("google")) is None:

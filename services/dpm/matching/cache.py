@@ -29,14 +29,15 @@ from dpm.platform.names import parse_name
 
 RECOMMENDATIONS_SUFFIX = "/recommendations"
 
-# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice.
+# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice, replace_equal ('1' or '0').
 # Returns 1 written, 0 stale, -1 conflict (incomparable versions).
 _PUT_SCRIPT = """
 local cur = redis.call('HMGET', KEYS[1], 'g', 'c', 'r')
 local g, c, r = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if cur[1] then
   local sg, sc, sr = tonumber(cur[1]), tonumber(cur[2]), tonumber(cur[3])
-  if sg >= g and sc >= c and sr >= r then
+  local equal = sg == g and sc == c and sr == r
+  if sg >= g and sc >= c and sr >= r and not (equal and ARGV[7] == '1') then
     return 0
   end
   if g < sg or c < sc or r < sr then
@@ -143,8 +144,12 @@ class RecommendationCache:
 
     # Writes ----------------------------------------------------------------
 
-    def put(self, rec: matching_pb2.RecommendationSet) -> PutResult:
-        """Store ``rec`` unless what is stored is as new or incomparable (see PutResult)."""
+    def put(self, rec: matching_pb2.RecommendationSet, *, replace_equal: bool = False) -> PutResult:
+        """Store ``rec`` unless what is stored is as new or incomparable (see PutResult).
+
+        ``replace_equal`` also replaces a set computed from the very same versions:
+        only the reconciliation uses it, to repair a set that drifted.
+        """
         client_id = client_id_of(rec.name)
         v = rec.versions
         notice = json.dumps(
@@ -164,6 +169,7 @@ class RecommendationCache:
                 rec.SerializeToString(),
                 self.channel(client_id),
                 notice,
+                "1" if replace_equal else "0",
             ],
         )
         return {1: PutResult.WRITTEN, 0: PutResult.STALE}.get(int(outcome), PutResult.CONFLICT)

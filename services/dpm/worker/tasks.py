@@ -161,23 +161,32 @@ def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
 
 @app.task(name=Task.RECONCILE.value, **RETRYING)
 def reconcile(self: CeleryTask) -> dict[str, int]:
-    """Recompute every client from scratch and count cached sets that differed (drift)."""
+    """Recompute every client from scratch; repair and count cached sets that differ (drift)."""
     rt = runtime()
-    checked = drifted = 0
+    checked = drifted = filled = 0
     for client_id in client_ids(None):
         fresh = rt.builder.build(client_id)
         if fresh is None:
             rt.cache.delete(client_id)
             continue
-        cached = rt.cache.get(client_id)
         checked += 1
-        if cached is None or _ranking(cached) != _ranking(fresh):
+        cached = rt.cache.get(client_id)
+        if cached is None:
+            filled += 1
+        elif _same_result(cached, fresh):
+            continue
+        else:
             drifted += 1
-            log.warning("drift for %s: cached %s", client_id, cached.versions if cached else None)
-        rt.cache.put(fresh)
-    log.info("reconciled %d clients, %d drifted", checked, drifted)
-    return {"checked": checked, "drifted": drifted}
+            log.warning("drift for %s: cached from %s", client_id, cached.versions)
+        # Same versions but a different result is repaired; older ones are simply replaced.
+        rt.cache.put(fresh, replace_equal=True)
+    log.info("reconciled %d clients: %d drifted, %d filled", checked, drifted, filled)
+    return {"checked": checked, "drifted": drifted, "filled": filled}
 
 
-def _ranking(rec: matching_pb2.RecommendationSet) -> list[tuple[str, float]]:
-    return [(r.vendor, r.score) for r in rec.ranked]
+def _same_result(a: matching_pb2.RecommendationSet, b: matching_pb2.RecommendationSet) -> bool:
+    return (
+        a.versions == b.versions
+        and list(a.ranked) == list(b.ranked)
+        and list(a.excluded) == list(b.excluded)
+    )

@@ -1,0 +1,88 @@
+"""The periodic reconciliation, run by a real worker on the real Redis broker:
+it recomputes every client, repairs a cached set that drifted and reports it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from dpm.catalog.v1 import catalog_pb2_grpc
+from dpm.matching.cache import PutResult, RecommendationCache
+from dpm.matching.compute import RecommendationBuilder, Upstreams
+from dpm.neutrality.v1 import neutrality_pb2_grpc
+from dpm.platform import auth
+from dpm.platform.grpc_client import open_channel
+from dpm.platform.outbox import celery_publisher
+from dpm.requirements.v1 import requirements_pb2_grpc
+from dpm.worker.queues import Queue, Task
+from tests.worker.conftest import start_worker
+
+BROKER_DB = 12
+
+
+def test_reconcile_repairs_drift(
+    tmp_path: Path,
+    token_secret: str,
+    redis_url: str,
+    redis_namespace: str,
+    servers: dict[str, object],
+) -> None:
+    addresses = {
+        name: f"127.0.0.1:{servers[f'{name}_port']}"
+        for name in ("catalog", "requirements", "neutrality")
+    }
+    admin = auth.admin_token(token_secret)
+    channels = [open_channel(addresses[n], admin, 10) for n in addresses]
+    upstreams = Upstreams(
+        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
+        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
+        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
+        channels,
+    )
+    cache = RecommendationCache(redis.Redis.from_url(redis_url), redis_namespace)
+    correct = RecommendationBuilder(upstreams).build("google")
+    assert correct is not None and len(correct.ranked) == 1
+    # A set that drifted: same versions, but a vendor missing.
+    drifted = type(correct)()
+    drifted.CopyFrom(correct)
+    del drifted.ranked[:]
+    assert cache.put(drifted) is PutResult.WRITTEN
+    assert cache.put(correct) is PutResult.STALE  # an ordinary write cannot repair it
+
+    broker_url = redis_url.rpartition("/")[0] + f"/{BROKER_DB}"
+    broker = redis.Redis.from_url(broker_url)
+    broker.flushdb()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DPM_")},
+        "DPM_TOKEN_SECRET": token_secret,
+        "DPM_REDIS_URL": redis_url,
+        "DPM_BROKER_URL": broker_url,
+        "DPM_CACHE_PREFIX": redis_namespace,
+        **{f"DPM_{n.upper()}_ADDR": a for n, a in addresses.items()},
+    }
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        celery_publisher(broker_url)(Task.RECONCILE.value, Queue.REMATCH.value, {})
+        deadline = time.monotonic() + 60
+        while list((cache.get("google") or drifted).ranked) != list(correct.ranked):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        deadline = time.monotonic() + 10
+        while "reconciled 1 clients: 1 drifted, 0 filled" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+        broker.flushdb()
+        redis.Redis.from_url(redis_url).delete(cache.key("google"))
+        upstreams.close()
