@@ -668,3 +668,26 @@ def test_failed_preconditions(catalog: Catalog) -> None:
     )
     assert "out of order" in str(err.details())
     assert catalog.graph().version == 4
+
+
+def test_graph_export_is_conditional_on_its_etag(catalog: Catalog) -> None:
+    meta_scale(catalog)
+    first = catalog.graph("2025-07-01")
+    assert first.etag and first.holdings and not first.not_modified
+
+    def again(etag: str) -> ownership_pb2.OwnershipGraph:
+        return catalog.stub.ExportOwnershipGraph(
+            catalog_pb2.ExportOwnershipGraphRequest(as_of="2025-07-01", if_none_match=etag)
+        )
+
+    same = again(first.etag)
+    assert same.not_modified and same.etag == first.etag and same.version == first.version
+    assert not same.holdings and not same.organizations
+    catalog.record(stake("ev-meta-scale", "meta", "scale-ai", "2025-06-12", 0.49, 0.0))
+    after_event = again(first.etag)
+    assert not after_event.not_modified and after_event.etag != first.etag
+    assert after_event.version == first.version + 1
+    catalog.org("labelbox", "vendor", "Labelbox")  # organizations are part of the export
+    after_org = again(after_event.etag)
+    assert not after_org.not_modified and "organizations/labelbox" in after_org.organizations
+    assert not again("not-an-etag").not_modified

@@ -369,3 +369,24 @@ def test_graph_is_built_once_per_version(stack: Stack) -> None:
         closed.holdings.add(holder=org(a), held=org(b), equity_fraction=1.0)
     with pytest.raises(FailedPrecondition, match="closed ownership cycle"):
         cache.get(closed)
+
+
+def test_cached_graph_follows_new_organizations(stack: Stack) -> None:
+    """The neutrality service keeps the graph between calls; a new organization
+    (which changes the catalog's etag, not the graph version) is seen at once."""
+    request = neutrality_pb2.ScoreVendorsRequest(
+        client="clients/google", vendors=[org("late-vendor")], as_of="2025-07-02"
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        score(stack, google_token(stack), request)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    stack.catalog.CreateOrganization(
+        catalog_pb2.CreateOrganizationRequest(
+            organization_id="late-vendor",
+            organization=catalog_pb2.Organization(
+                display_name="Late", kind=catalog_pb2.ORGANIZATION_KIND_VENDOR
+            ),
+        )
+    )
+    (result,) = score(stack, google_token(stack), request).vendors
+    assert result.verdict == NEUTRAL

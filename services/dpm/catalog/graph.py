@@ -8,20 +8,28 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dpm.catalog import ledger, organizations
+from dpm.catalog.counters import read_counters
 from dpm.catalog.store.models import Holding, Tie
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import org_name
 
 
-def export(session: Session, as_of: dt.date) -> ownership_pb2.OwnershipGraph:
+def export(
+    session: Session, as_of: dt.date, if_none_match: str = ""
+) -> ownership_pb2.OwnershipGraph:
     """Holdings valid at as_of ([valid_from, valid_to)), ties dated on or before it.
 
     ``version`` is the current ledger sequence number: the graph as of any date
-    is read from the ledger as it stands now.
+    is read from the ledger as it stands now. The etag also covers the catalog
+    version (organizations are part of the export); when the caller's copy is
+    current only the header is sent back.
     """
-    graph = ownership_pb2.OwnershipGraph(
-        version=ledger.graph_version(session), as_of=as_of.isoformat()
-    )
+    version = ledger.graph_version(session)
+    etag = f"g{version}-c{read_counters(session).catalog_version}"
+    graph = ownership_pb2.OwnershipGraph(version=version, as_of=as_of.isoformat(), etag=etag)
+    if if_none_match == etag:
+        graph.not_modified = True
+        return graph
     holdings = session.scalars(
         select(Holding)
         .where(

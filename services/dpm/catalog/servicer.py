@@ -165,4 +165,4 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
     ) -> ownership_pb2.OwnershipGraph:
         as_of = parse_date(request.as_of, "as_of", default_today=True)
-        return self._read(lambda s: graph.export(s, as_of))
+        return self._read(lambda s: graph.export(s, as_of, request.if_none_match))

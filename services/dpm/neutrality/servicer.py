@@ -130,20 +130,40 @@ def assessment_to_proto(result: Assessment) -> neutrality_pb2.VendorNeutrality:
 
 
 class GraphCache:
-    """The last few built graphs, keyed by (graph version, as_of); built once each."""
+    """The last few built graphs, keyed by (etag, as_of); each built once.
+
+    The catalog sends the whole graph only when the etag we hold for that
+    as_of is no longer current, so an unchanged graph costs one small call.
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._graphs: OrderedDict[tuple[int, str], OwnershipGraph] = OrderedDict()
+        self._graphs: OrderedDict[tuple[str, str], OwnershipGraph] = OrderedDict()
         self._lock = threading.Lock()
         self.builds = 0
 
-    def get(self, msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
-        key = (msg.version, msg.as_of)
+    @staticmethod
+    def _key(msg: ownership_pb2.OwnershipGraph) -> tuple[str, str]:
+        return (msg.etag or f"v{msg.version}", msg.as_of)
+
+    def etag_for(self, as_of: str) -> str:
+        """The etag of the newest graph held for as_of, or "" when none is."""
+        with self._lock:
+            for etag, date in reversed(self._graphs):
+                if date == as_of:
+                    return etag
+        return ""
+
+    def get(self, msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph | None:
+        """The graph for msg, built on first sight; None for a not-modified
+        answer whose graph has meanwhile been evicted (ask again in full)."""
+        key = self._key(msg)
         with self._lock:
             if key in self._graphs:
                 self._graphs.move_to_end(key)
                 return self._graphs[key]
+        if msg.not_modified:
+            return None
         with tracer.start_as_current_span("dpm.neutrality.build_graph") as span:
             span.set_attribute("dpm.graph_version", msg.version)
             try:
@@ -207,17 +227,14 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
                 )
         except NotFound:
             raise NotFound(f"{request.client} does not exist") from None
-        with calling("catalog"):
-            graph_msg = self._catalog.ExportOwnershipGraph(
-                catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of.isoformat()), timeout=timeout
-            )
+        graph_msg, graph = self._graph(as_of.isoformat(), timeout)
         if request.min_graph_version > graph_msg.version:
             raise FailedPrecondition(
                 f"the ownership graph is at version {graph_msg.version}, older than the "
                 f"requested min_graph_version {request.min_graph_version}; retry shortly",
                 reason="GRAPH_VERSION_BEHIND",
             )
-        known = {slug(o) for o in graph_msg.organizations}
+        known = set(graph.nodes)
         if wanted:
             check = Violations()
             for i, ident in enumerate(wanted):
@@ -227,7 +244,6 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             check.raise_if_any()
         else:
             wanted = self._all_vendors(timeout)
-        graph = self.graphs.get(graph_msg)
         policy = policy_from_proto(client.neutrality_policy)
         graph_date = dt.date.fromisoformat(graph_msg.as_of) if graph_msg.as_of else as_of
         with tracer.start_as_current_span("dpm.neutrality.score") as span:
@@ -239,6 +255,20 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             requirements_revision=client.revision,
             as_of=graph_date.isoformat(),
         )
+
+    def _graph(
+        self, as_of: str, timeout: float
+    ) -> tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]:
+        for etag in (self.graphs.etag_for(as_of), ""):
+            with calling("catalog"):
+                msg = self._catalog.ExportOwnershipGraph(
+                    catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of, if_none_match=etag),
+                    timeout=timeout,
+                )
+            graph = self.graphs.get(msg)
+            if graph is not None:
+                return msg, graph
+        raise AssertionError("a full graph export always builds")  # pragma: no cover
 
     def _all_vendors(self, timeout: float) -> list[str]:
         vendors: list[str] = []

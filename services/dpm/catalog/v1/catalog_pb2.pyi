@@ -196,7 +196,9 @@ class ListOwnershipEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_ownership_pb2.OwnershipEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportOwnershipGraphRequest(_message.Message):
-    __slots__ = ("as_of",)
+    __slots__ = ("as_of", "if_none_match")
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
     as_of: str
-    def __init__(self, as_of: _Optional[str] = ...) -> None: ...
+    if_none_match: str
+    def __init__(self, as_of: _Optional[str] = ..., if_none_match: _Optional[str] = ...) -> None: ...

@@ -164,15 +164,19 @@ class Tie(_message.Message):
     def __init__(self, kind: _Optional[_Union[TieKind, str]] = ..., organization: _Optional[str] = ..., counterparty: _Optional[str] = ..., person: _Optional[str] = ..., role: _Optional[str] = ..., effective_date: _Optional[str] = ..., source_url: _Optional[str] = ..., event_id: _Optional[str] = ...) -> None: ...
 
 class OwnershipGraph(_message.Message):
-    __slots__ = ("version", "as_of", "holdings", "ties", "organizations")
+    __slots__ = ("version", "as_of", "holdings", "ties", "organizations", "etag", "not_modified")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     HOLDINGS_FIELD_NUMBER: _ClassVar[int]
     TIES_FIELD_NUMBER: _ClassVar[int]
     ORGANIZATIONS_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     version: int
     as_of: str
     holdings: _containers.RepeatedCompositeFieldContainer[Holding]
     ties: _containers.RepeatedCompositeFieldContainer[Tie]
     organizations: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, version: _Optional[int] = ..., as_of: _Optional[str] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., ties: _Optional[_Iterable[_Union[Tie, _Mapping]]] = ..., organizations: _Optional[_Iterable[str]] = ...) -> None: ...
+    etag: str
+    not_modified: bool
+    def __init__(self, version: _Optional[int] = ..., as_of: _Optional[str] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., ties: _Optional[_Iterable[_Union[Tie, _Mapping]]] = ..., organizations: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ...) -> None: ...
