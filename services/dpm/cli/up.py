@@ -65,6 +65,7 @@ class LocalStack:
         self.children: list[Child] = []
         self.redis: EmbeddedRedis | None = None
         self.stopping = threading.Event()
+        self.owns_stack_file = False
 
     def _addresses(self) -> dict[str, str]:
         addresses = {}
@@ -86,6 +87,16 @@ class LocalStack:
                 start_new_session=True,  # Ctrl-C reaches us; we stop children in order
             )
         self.children.append(Child(name, process))
+
+    def refuse_if_running(self) -> None:
+        if not (self.dir / "stack.json").exists():
+            return
+        running = [a for a in Stack.load(self.dir).addresses.values() if serving(a)]
+        if running:
+            raise SystemExit(
+                f"dpmatch: a stack using {self.dir} is already running ({', '.join(running)}); "
+                "stop it first, or set DPM_DATA_DIR to another directory"
+            )
 
     def start(self) -> Stack:
         secret = token_secret(self.dir)
@@ -109,6 +120,7 @@ class LocalStack:
         )
         stack = Stack(addresses, auth.admin_token(secret), redis_url)
         stack.save(self.dir)
+        self.owns_stack_file = True
         self._wait_ready(addresses)
         return stack
 
@@ -150,7 +162,8 @@ class LocalStack:
                 child.process.wait()
         if self.redis:
             self.redis.stop()
-        (self.dir / "stack.json").unlink(missing_ok=True)
+        if self.owns_stack_file:
+            (self.dir / "stack.json").unlink(missing_ok=True)
 
 
 def print_banner(stack: Stack, directory: Path) -> None:
@@ -174,6 +187,7 @@ def run_up(seed: bool, demo: bool, exit_after: bool, auto_ports: bool, concurren
 
     directory = Path(os.environ.get("DPM_DATA_DIR", ".dpmatch"))
     local = LocalStack(directory, auto_ports, concurrency)
+    local.refuse_if_running()
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # unwinds to the finally below, wherever we are
