@@ -7,7 +7,10 @@ its own (skipped where those do not answer, never in CI).
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -186,6 +189,16 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
 def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
     """What `./dev demo` runs on a fresh machine: `dpmatch up` with nothing else installed."""
     with dpmatch_up(tmp_path / "data") as (stack, process, output):
+        # A second `dpmatch up` on the same data directory is refused, leaving the first alone.
+        second = subprocess.run(
+            [sys.executable, "-m", "dpm.cli.main", "up", "--auto-ports"],
+            env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0 and "already running" in second.stderr, second.stderr
+        assert (tmp_path / "data" / "stack.json").exists()
         cache = RecommendationCache(redis.Redis.from_url(stack.redis_url), "dpm:")
         play_scenario(stack, cache)
         process.send_signal(signal.SIGTERM)
