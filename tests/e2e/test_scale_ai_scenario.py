@@ -18,15 +18,17 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
+from google.protobuf import field_mask_pb2
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack
+from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
 from dpm.matching.compute import RecommendationBuilder, Upstreams
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
-from dpm.requirements.v1 import requirements_pb2_grpc
+from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 from tests.conftest import (
     IN_CI,
     RABBITMQ_URL,
@@ -164,7 +166,13 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     assert META_STAKE.event_id in (refused.value.details() or "")
 
     # The CEO's move shows up in Scale AI's explanation for Google.
-    record(stack, CEO_MOVE)
+    move = record(stack, CEO_MOVE)
+    eventually(
+        lambda: all(
+            (v := cache.versions(lab)) is not None and v.graph_version >= move.graph_version
+            for lab in LABS
+        )
+    )
     with stack.channel("neutrality", stack.client_tokens["google"]) as channel:
         scored = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
             neutrality_pb2.ScoreVendorsRequest(
@@ -174,6 +182,61 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     explanation = " ".join(scored.vendors[0].reasons)
     assert "Alexandr Wang" in explanation and "meta" in explanation, explanation
     assert scored.vendors[0].verdict == neutrality_pb2.VERDICT_CONFLICTED
+
+    # A lab changes its own policy: the worker re-matches that lab alone.
+    others_before = {lab: cache.versions(lab) for lab in LABS if lab != "google"}
+    with stack.channel("requirements", stack.client_tokens["google"]) as channel:
+        updated = requirements_pb2_grpc.RequirementsServiceStub(channel).UpdateClient(
+            requirements_pb2.UpdateClientRequest(
+                client=requirements_pb2.Client(
+                    name="clients/google",
+                    neutrality_policy=requirements_pb2.NeutralityPolicy(
+                        max_competitor_equity=0.6, max_competitor_voting=0.25
+                    ),
+                ),
+                update_mask=field_mask_pb2.FieldMask(
+                    paths=["neutrality_policy.max_competitor_equity"]
+                ),
+            )
+        )
+
+    def google_updated() -> bool:
+        rec = cache.get("google")
+        return rec is not None and rec.versions.requirements_revision >= updated.revision
+
+    eventually(google_updated)
+    assert "scale-ai" in [short(r.vendor) for r in cache.get("google").ranked]  # type: ignore[union-attr]
+    assert {lab: cache.versions(lab) for lab in others_before} == others_before
+
+    # The admin changes a vendor's profile: every lab is re-matched from the new catalog.
+    profile_name = "organizations/labelbox/vendorProfile"
+    with stack.channel("catalog") as channel:
+        catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        profile = catalog.GetVendorProfile(catalog_pb2.GetVendorProfileRequest(name=profile_name))
+        profile.capabilities.add(
+            modality=common_pb2.MODALITY_CODE,
+            monthly_capacity=50_000,
+            quality=0.97,
+            unit_price_usd=9,
+        )
+        changed_profile = catalog.UpdateVendorProfile(
+            catalog_pb2.UpdateVendorProfileRequest(
+                vendor_profile=profile,
+                update_mask=field_mask_pb2.FieldMask(paths=["capabilities"]),
+            )
+        )
+
+    def catalog_rematched() -> bool:
+        for lab in LABS:
+            rec = cache.get(lab)
+            if rec is None or rec.versions.catalog_version < changed_profile.catalog_version:
+                return False
+        return True
+
+    eventually(catalog_rematched)
+    for lab in LABS:
+        (labelbox,) = [r for r in cache.get(lab).ranked if short(r.vendor) == "labelbox"]  # type: ignore[union-attr]
+        assert common_pb2.MODALITY_CODE in labelbox.covered_modalities, lab
 
     # A lab cannot read another lab's recommendations.
     with (
