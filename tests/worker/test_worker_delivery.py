@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,18 @@ class Blackhole:
         self.sock.close()
 
 
-@pytest.fixture
-def rabbitmq() -> str:
+REDIS_BROKER_DB = 14
+
+
+@pytest.fixture(params=["rabbitmq", "redis"])
+def broker(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
+    """Both brokers: RabbitMQ requeues at once, Redis after the visibility timeout."""
+    if request.param == "redis":
+        url = redis_url.rpartition("/")[0] + f"/{REDIS_BROKER_DB}"
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        redis.Redis.from_url(url).flushdb()
+        return
     try:
         with Connection(RABBITMQ_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1)
@@ -67,7 +78,7 @@ def rabbitmq() -> str:
         if IN_CI:
             raise
         pytest.skip(f"no RabbitMQ at {RABBITMQ_URL}: {exc}")
-    return RABBITMQ_URL
+    yield RABBITMQ_URL
 
 
 def test_worker_killed_mid_task_loses_nothing(
@@ -75,7 +86,7 @@ def test_worker_killed_mid_task_loses_nothing(
     token_secret: str,
     redis_url: str,
     redis_namespace: str,
-    rabbitmq: str,
+    broker: str,
     servers: dict[str, object],
 ) -> None:
     req_port = int(servers["requirements_port"])  # type: ignore[call-overload]
@@ -88,7 +99,8 @@ def test_worker_killed_mid_task_loses_nothing(
         **{k: v for k, v in os.environ.items() if not k.startswith("DPM_")},
         "DPM_TOKEN_SECRET": token_secret,
         "DPM_REDIS_URL": redis_url,
-        "DPM_BROKER_URL": rabbitmq,
+        "DPM_BROKER_URL": broker,
+        "DPM_BROKER_VISIBILITY_TIMEOUT_SECONDS": "3",
         "DPM_CACHE_PREFIX": redis_namespace,
         "DPM_CATALOG_ADDR": f"127.0.0.1:{servers['catalog_port']}",
         "DPM_REQUIREMENTS_ADDR": f"127.0.0.1:{req_port}",
@@ -98,7 +110,7 @@ def test_worker_killed_mid_task_loses_nothing(
     cache = RecommendationCache(redis.Redis.from_url(redis_url), redis_namespace)
     first = start_worker(env, tmp_path / "worker-1.log")
     try:
-        celery_publisher(rabbitmq)(
+        celery_publisher(broker)(
             Task.CLIENT_CHANGED.value,
             Queue.REMATCH.value,
             {"client": "clients/google", "revision": 1},

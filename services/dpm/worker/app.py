@@ -27,7 +27,15 @@ def create_app(settings: WorkerSettings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=Queue.REMATCH.value,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"confirm_publish": True},
+        broker_transport_options={
+            "confirm_publish": True,
+            # Redis: how soon a dead worker's unacknowledged task is taken up again.
+            "visibility_timeout": settings.broker_visibility_timeout_seconds,
+            "unacked_restore_interval": max(
+                1, round(settings.broker_visibility_timeout_seconds / 3)
+            ),
+            "unacked_restore_throttle": 1,
+        },
         worker_hijack_root_logger=False,
         beat_schedule=beat_schedule(settings),
     )

@@ -9,3 +9,7 @@ class WorkerSettings(CommonSettings):
     rematch_chunk_size: int = 50
     # Seconds between full reconciliations (run by the beat scheduler).
     reconcile_interval_seconds: float = 600.0
+    # Redis broker only: a task taken by a worker that died unacknowledged goes
+    # back to the queue after this long (RabbitMQ requeues it at once). Must
+    # exceed the longest retry countdown (60 s).
+    broker_visibility_timeout_seconds: float = 300.0
