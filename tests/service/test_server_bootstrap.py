@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from dpm.matching.server import create_server as create_matching
 from dpm.matching.settings import MatchingSettings
 from dpm.platform.embedded_redis import free_port
+from dpm.platform.grpc_server import LIVENESS
 from tests.inprocess import inprocess_stack
 
 
@@ -48,6 +49,8 @@ def test_not_serving_while_dependencies_are_down(
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         assert _status(address) == not_serving
         assert _status(address, "dpm.matching.v1.MatchingService") == not_serving
+        # ... while the liveness entry says the process itself is fine.
+        assert _status(address, LIVENESS) == health_pb2.HealthCheckResponse.SERVING
     finally:
         server.stop(0)
 

@@ -23,6 +23,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from dpm.platform import config
+from dpm.platform.grpc_server import LIVENESS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -451,6 +452,10 @@ def test_k8s_grpc_deployments_probe_their_port_and_drain() -> None:
             assert container_env(container).get("DPM_PORT") in (None, str(port)), name
             for probe in ("readinessProbe", "livenessProbe"):
                 assert container[probe]["grpc"]["port"] == port, f"{name} {probe}"
+            # Liveness asks the always-SERVING entry: a dependency outage must not
+            # restart pods, only take them out of the Service (readiness).
+            assert container["livenessProbe"]["grpc"].get("service") == LIVENESS, name
+            assert container["readinessProbe"]["grpc"].get("service", "") == "", name
             if "startupProbe" in container:
                 assert container["startupProbe"]["grpc"]["port"] == port
             sleep = container["lifecycle"]["preStop"]["exec"]["command"]

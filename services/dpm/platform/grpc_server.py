@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 Registrar = Callable[[grpc.Server], None]
 # Returns None when every dependency answers, else what is missing.
 ReadinessCheck = Callable[[], str | None]
+# Health entry that says only "the process is alive" (for liveness probes): a
+# dependency outage makes a server not ready, and restarting it would not help.
+LIVENESS = "liveness"
 S = TypeVar("S", bound=ServerSettings)
 
 
@@ -94,6 +97,7 @@ def build_server(
     server.start()
     running = RunningServer(server, port, health_servicer, service_names)
     running.set_serving(False)
+    health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     watch_readiness(running, readiness)
     return running
 
