@@ -79,7 +79,13 @@ def build_server(
             server_interceptor(filter_=filters.negate(filters.health_check())),
             ServiceInterceptor(settings.token_secret),
         ],
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            # Clients reconnect (and re-resolve) at least this often, so new
+            # replicas get traffic after a scale-out.
+            ("grpc.max_connection_age_ms", 300_000),
+            ("grpc.max_connection_age_grace_ms", 30_000),
+        ],
     )
     for register in registrars:
         register(server)

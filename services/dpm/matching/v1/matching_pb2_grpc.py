@@ -60,7 +60,9 @@ class MatchingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchRecommendations(self, request, context):
-        """Sends the current set, then each newer one as it is computed.
+        """Sends the current set, then each newer one as it is computed. The server
+        closes streams after some minutes (so load spreads over new replicas):
+        call again, the first message is the current set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
