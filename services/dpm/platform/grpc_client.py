@@ -54,8 +54,14 @@ class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
         return continuation(self._details(client_call_details), request)
 
 
+# Spread calls over every address the name resolves to (each pod behind a
+# headless Kubernetes Service); with one address it behaves like pick_first.
+CHANNEL_OPTIONS = [("grpc.lb_policy_name", "round_robin")]
+
+
 def open_channel(address: str, token: str, timeout: float) -> grpc.Channel:
     """A channel whose calls carry ``token`` and time out after ``timeout`` seconds by default."""
+    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     # OpenTelemetry's interceptor is a grpcext one: it needs grpcext.intercept_channel.
-    traced = grpcext.intercept_channel(grpc.insecure_channel(address), client_interceptor())
+    traced = grpcext.intercept_channel(channel, client_interceptor())
     return grpc.intercept_channel(traced, _DefaultsInterceptor(token, timeout))
