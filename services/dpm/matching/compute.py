@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import grpc
 
@@ -59,6 +60,11 @@ def open_upstreams(settings: CommonSettings, token: str) -> Upstreams:
     )
 
 
+class Candidates(NamedTuple):
+    vendors: list[engine.Candidate]
+    catalog_version: int
+
+
 def recommendations_name(client_id: str) -> str:
     return f"clients/{client_id}/recommendations"
 
@@ -67,7 +73,8 @@ class RecommendationBuilder:
     def __init__(self, upstreams: Upstreams) -> None:
         self._up = upstreams
 
-    def _candidates(self) -> tuple[list[engine.Candidate], int]:
+    def candidates(self) -> Candidates:
+        """Every vendor with a profile, and the catalog version they were read at."""
         names: dict[str, str] = {}
         token = ""
         while True:
@@ -92,10 +99,15 @@ class RecommendationBuilder:
                 candidates.append(engine.Candidate(org, names.get(org, org), profile))
             token = page.next_page_token
             if not token:
-                return candidates, catalog_version
+                return Candidates(candidates, catalog_version)
 
-    def build(self, client_id: str) -> matching_pb2.RecommendationSet | None:
-        """Compute from fresh inputs; None when the client no longer exists."""
+    def build(
+        self, client_id: str, snapshot: Candidates | None = None
+    ) -> matching_pb2.RecommendationSet | None:
+        """Compute from fresh inputs; None when the client no longer exists.
+
+        ``snapshot`` lets a batch of clients share one read of the catalog.
+        """
         client_name = f"clients/{client_id}"
         with tracer.start_as_current_span("dpm.matching.build") as span:
             span.set_attribute("dpm.client", client_name)
@@ -106,7 +118,7 @@ class RecommendationBuilder:
                     )
             except NotFound:
                 return None
-            candidates, catalog_version = self._candidates()
+            candidates, catalog_version = snapshot or self.candidates()
             try:
                 with calling("neutrality"):
                     scores = self._up.neutrality.ScoreVendors(
@@ -138,14 +150,18 @@ class RecommendationBuilder:
 
 
 def refresh(
-    builder: RecommendationBuilder, cache: RecommendationCache, client_id: str
+    builder: RecommendationBuilder,
+    cache: RecommendationCache,
+    client_id: str,
+    snapshot: Candidates | None = None,
 ) -> matching_pb2.RecommendationSet | None:
     """Recompute one client and store it unless something newer is already stored.
 
     Returns what the cache holds afterwards (None when the client is gone).
+    A conflict (another computation saw newer inputs) retries from fresh reads.
     """
-    for _ in range(CONFLICT_RETRIES):
-        rec = builder.build(client_id)
+    for attempt in range(CONFLICT_RETRIES):
+        rec = builder.build(client_id, snapshot if attempt == 0 else None)
         if rec is None:
             cache.delete(client_id)
             return None

@@ -153,8 +153,9 @@ def client_changed(self: CeleryTask, client: str, revision: int) -> None:
 @app.task(name=Task.REMATCH_CLIENTS.value, **RETRYING)
 def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
     rt = runtime()
+    snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
     for client_id in clients:
-        refresh(rt.builder, rt.cache, client_id)
+        refresh(rt.builder, rt.cache, client_id, snapshot)
     log.info("re-matched %d clients after %s", len(clients), reason)
     return len(clients)
 
