@@ -264,6 +264,22 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "stack.json").exists()
         cache = RecommendationCache(redis.Redis.from_url(stack.redis_url), "dpm:")
         play_scenario(stack, cache)
+
+        def dpmatch(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "dpm.cli.main", *args],
+                env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        listing = dpmatch("recommendations", "microsoft")
+        assert "surge-ai" in listing and "x scale-ai" in listing and "49%" in listing, listing
+        why = dpmatch("explain", "microsoft", "outlier")
+        assert "CONFLICTED" in why and "meta → scale-ai → outlier (49.0%)" in why, why
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, "".join(output)
     assert "stopped." in "".join(output)

@@ -84,6 +84,22 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommendations(args: argparse.Namespace) -> int:
+    from dpm.cli.inspect import show_recommendations
+    from dpm.cli.stackfile import Stack, data_dir
+
+    show_recommendations(Stack.load(data_dir()), args.lab, args.limit)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from dpm.cli.inspect import explain
+    from dpm.cli.stackfile import Stack, data_dir
+
+    explain(Stack.load(data_dir()), args.lab, args.vendor)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dpmatch", description="Neutral data-provider matching.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -102,6 +118,16 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo", help="play the Scale AI scenario against the running stack"
     ).set_defaults(func=cmd_demo)
+
+    recs = sub.add_parser("recommendations", help="a lab's recommendations (running stack)")
+    recs.add_argument("lab", help="client id, e.g. google")
+    recs.add_argument("--limit", type=int, default=30)
+    recs.set_defaults(func=cmd_recommendations)
+
+    explain = sub.add_parser("explain", help="why a vendor is (not) neutral for a lab")
+    explain.add_argument("lab", help="client id, e.g. google")
+    explain.add_argument("vendor", help="organization id, e.g. scale-ai")
+    explain.set_defaults(func=cmd_explain)
 
     serve = sub.add_parser("serve", help="run one gRPC server (configured by DPM_* variables)")
     serve.add_argument("service", choices=SERVERS)
