@@ -91,6 +91,17 @@ def eventually(check: Callable[[], bool], seconds: float = WITHIN_SECONDS) -> fl
     return time.monotonic() - started
 
 
+def every_lab_cached(
+    cache: RecommendationCache, graph_version: int = 0, catalog_version: int = 0
+) -> bool:
+    """Every lab has a cached set computed from at least these versions."""
+    for lab in LABS:
+        v = cache.versions(lab)
+        if v is None or v.graph_version < graph_version or v.catalog_version < catalog_version:
+            return False
+    return True
+
+
 def assert_cache_equals_full_recompute(stack: Stack, cache: RecommendationCache) -> None:
     channels = [stack.channel(name) for name in ("catalog", "requirements", "neutrality")]
     upstreams = Upstreams(
@@ -122,14 +133,7 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     assert recorded.graph_version > before["google"].versions.graph_version
 
     # Nobody asks for a recomputation: the worker must update the cache itself.
-    def excluded_everywhere() -> bool:
-        for lab in LABS:
-            rec = cache.get(lab)
-            if rec is None or rec.versions.graph_version < recorded.graph_version:
-                return False
-        return True
-
-    eventually(excluded_everywhere)
+    eventually(lambda: every_lab_cached(cache, graph_version=recorded.graph_version))
 
     for lab in LABS:
         after = cache.get(lab)
@@ -167,12 +171,7 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
 
     # The CEO's move shows up in Scale AI's explanation for Google.
     move = record(stack, CEO_MOVE)
-    eventually(
-        lambda: all(
-            (v := cache.versions(lab)) is not None and v.graph_version >= move.graph_version
-            for lab in LABS
-        )
-    )
+    eventually(lambda: every_lab_cached(cache, graph_version=move.graph_version))
     with stack.channel("neutrality", stack.client_tokens["google"]) as channel:
         scored = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
             neutrality_pb2.ScoreVendorsRequest(
@@ -226,14 +225,7 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
             )
         )
 
-    def catalog_rematched() -> bool:
-        for lab in LABS:
-            rec = cache.get(lab)
-            if rec is None or rec.versions.catalog_version < changed_profile.catalog_version:
-                return False
-        return True
-
-    eventually(catalog_rematched)
+    eventually(lambda: every_lab_cached(cache, catalog_version=changed_profile.catalog_version))
     for lab in LABS:
         (labelbox,) = [r for r in cache.get(lab).ranked if short(r.vendor) == "labelbox"]  # type: ignore[union-attr]
         assert common_pb2.MODALITY_CODE in labelbox.covered_modalities, lab
