@@ -110,3 +110,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def metric_reader() -> Iterator[object]:
+    """The process's OpenTelemetry meter provider, read in memory (set once per session)."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    yield reader
+
+
+def metric_points(reader: object, name: str) -> dict[tuple[tuple[str, object], ...], float]:
+    """Current value of each data point of metric ``name``, keyed by its attributes."""
+    data = reader.get_metrics_data()  # type: ignore[attr-defined]
+    points: dict[tuple[tuple[str, object], ...], float] = {}
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        key = tuple(sorted(point.attributes.items()))
+                        points[key] = getattr(point, "value", getattr(point, "count", 0))
+    return points

@@ -24,6 +24,7 @@ from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from tests.conftest import metric_points
 from tests.inprocess import inprocess_stack
 
 pytestmark = pytest.mark.timeout(120)
@@ -270,3 +271,17 @@ def test_no_or_forged_token_is_unauthenticated(stack: Stack) -> None:
             matching_pb2.GetRecommendationsRequest(name="clients/google/recommendations"), timeout=5
         )
     assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_reads_are_counted_by_cache_outcome(stack: Stack, metric_reader: object) -> None:
+    def reads() -> dict[str, float]:
+        points = metric_points(metric_reader, "dpm.recommendations.reads")
+        return {dict(key)["cache"]: value for key, value in points.items()}  # type: ignore[misc]
+
+    before = reads()
+    stack.get("google")  # miss: computed
+    stack.get("google")  # hit
+    stack.get("google")  # hit
+    after = reads()
+    assert after.get("miss", 0) - before.get("miss", 0) == 1
+    assert after.get("hit", 0) - before.get("hit", 0) == 2

@@ -19,6 +19,7 @@ from dpm.platform.db import transaction
 from dpm.platform.errors import InvalidArgument
 from dpm.platform.names import parse_name
 from dpm.platform.pagination import PageTokens, page_size
+from dpm.platform.telemetry import ledger_events
 
 T = TypeVar("T")
 
@@ -132,8 +133,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def RecordOwnershipEvent(
         self, request: catalog_pb2.RecordOwnershipEventRequest, context: grpc.ServicerContext
     ) -> ownership_pb2.OwnershipEvent:
-        event = self._write(lambda s: ledger.record_event(s, request.event).event)
-        log.info("ownership event %s is graph version %d", event.event_id, event.graph_version)
+        recorded = self._write(lambda s: ledger.record_event(s, request.event))
+        event = recorded.event
+        if recorded.written:
+            ledger_events.add(1)
+            log.info("ownership event %s is graph version %d", event.event_id, event.graph_version)
         return event
 
     def GetOwnershipEvent(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -22,7 +23,7 @@ from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.platform.config import CommonSettings
 from dpm.platform.errors import NotFound
 from dpm.platform.grpc_client import open_channel
-from dpm.platform.telemetry import tracer
+from dpm.platform.telemetry import recommendation_computations, tracer
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 
@@ -109,6 +110,7 @@ class RecommendationBuilder:
         ``snapshot`` lets a batch of clients share one read of the catalog.
         """
         client_name = f"clients/{client_id}"
+        started = time.perf_counter()
         with tracer.start_as_current_span("dpm.matching.build") as span:
             span.set_attribute("dpm.client", client_name)
             try:
@@ -146,6 +148,7 @@ class RecommendationBuilder:
             )
             rec.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
             span.set_attribute("dpm.graph_version", scores.graph_version)
+            recommendation_computations.record(time.perf_counter() - started)
             return rec
 
 

@@ -14,6 +14,7 @@ from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform.auth import require_client_access
 from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from dpm.platform.names import parse_name
+from dpm.platform.telemetry import recommendation_reads
 
 # Seconds between recomputations while waiting for a minimum graph version.
 RETRY_INTERVAL = 0.25
@@ -51,6 +52,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
             rec = self._cache.get(client_id)
             if _fresh_enough(rec, min_graph_version):
                 assert rec is not None
+                recommendation_reads.add(1, {"cache": "hit"})
                 return rec
             if time.monotonic() >= deadline:
                 raise DeadlineExceeded(
@@ -64,6 +66,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
                 try:
                     rec = self._cache.get(client_id)
                     if not _fresh_enough(rec, min_graph_version):
+                        recommendation_reads.add(1, {"cache": "miss"})
                         rec = refresh(self._builder, self._cache, client_id)
                         if rec is None:
                             raise NotFound(f"clients/{client_id} not found")

@@ -21,6 +21,8 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from sqlalchemy import JSON, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from dpm.platform.telemetry import outbox_published
+
 log = logging.getLogger(__name__)
 
 # (task name, queue, kwargs) -> None; raises when the broker does not take it.
@@ -144,6 +146,7 @@ class OutboxRelay:
                 finally:
                     otel_context.detach(trace_context)
                 row.sent_at = dt.datetime.now(dt.UTC)
+                outbox_published.add(1, {"task": row.task})
                 sent += 1
             return sent
 

@@ -81,3 +81,20 @@ def shutdown_telemetry() -> None:
 
 tracer = trace.get_tracer("dpm")
 meter = metrics.get_meter("dpm")
+
+# The few numbers an operator watches; all names start with "dpm.".
+recommendation_reads = meter.create_counter(
+    "dpm.recommendations.reads", description="GetRecommendations answers, by cache outcome"
+)
+recommendation_computations = meter.create_histogram(
+    "dpm.recommendations.compute_duration", unit="s", description="One client's recomputation"
+)
+ledger_events = meter.create_counter(
+    "dpm.ledger.events", description="Ownership events recorded (replays not counted)"
+)
+outbox_published = meter.create_counter(
+    "dpm.outbox.published", description="Outbox rows handed to the broker"
+)
+rematched_clients = meter.create_counter(
+    "dpm.rematch.clients", description="Clients re-matched by the workers, by trigger"
+)

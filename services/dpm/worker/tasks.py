@@ -24,7 +24,7 @@ from dpm.matching.v1 import matching_pb2
 from dpm.platform import auth
 from dpm.platform.errors import Unavailable
 from dpm.platform.logs import configure_logging
-from dpm.platform.telemetry import configure_telemetry
+from dpm.platform.telemetry import configure_telemetry, rematched_clients
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2
 from dpm.worker.app import app, settings
@@ -148,6 +148,7 @@ def client_changed(self: CeleryTask, client: str, revision: int) -> None:
         return
     rt = runtime()
     refresh(rt.builder, rt.cache, client_id)
+    rematched_clients.add(1, {"trigger": "client"})
 
 
 @app.task(name=Task.REMATCH_CLIENTS.value, **RETRYING)
@@ -156,6 +157,7 @@ def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
     snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
     for client_id in clients:
         refresh(rt.builder, rt.cache, client_id, snapshot)
+    rematched_clients.add(len(clients), {"trigger": reason.split(" ", 1)[0]})
     log.info("re-matched %d clients after %s", len(clients), reason)
     return len(clients)
 
