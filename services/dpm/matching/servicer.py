@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
 import grpc
 import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from dpm.matching.cache import ChangeNotice, RecommendationCache
 from dpm.matching.compute import RecommendationBuilder, refresh
@@ -15,6 +18,8 @@ from dpm.platform.auth import require_client_access
 from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from dpm.platform.names import parse_name
 from dpm.platform.telemetry import recommendation_reads
+
+log = logging.getLogger(__name__)
 
 # Seconds between recomputations while waiting for a minimum graph version.
 RETRY_INTERVAL = 0.25
@@ -25,6 +30,13 @@ LOCK_SECONDS = 60.0
 
 def _client_id(name: str) -> str:
     return parse_name(name, "clients", "name", suffix="/recommendations")
+
+
+def _release(lock: Lock) -> None:
+    try:
+        lock.release()
+    except LockError:  # expired while we computed; the result is stored either way
+        log.warning("single-flight lock %s expired during the computation", lock.name)
 
 
 def _fresh_enough(rec: matching_pb2.RecommendationSet | None, min_graph_version: int) -> bool:
@@ -71,7 +83,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
                         if rec is None:
                             raise NotFound(f"clients/{client_id} not found")
                 finally:
-                    lock.release()
+                    _release(lock)
                 if _fresh_enough(rec, min_graph_version):
                     assert rec is not None
                     return rec
