@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import redis
+
 from dpm.cli import seed as seed_cmd
 from dpm.cli.stackfile import Stack
 from dpm.cli.up import serving
@@ -125,6 +127,10 @@ def separate_processes(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        shared = redis.Redis.from_url(redis_url)  # the machine's Redis: leave it as found
+        keys = list(shared.scan_iter(f"{prefix}*"))
+        if keys:
+            shared.delete(*keys)
 
 
 def _tokens(data_dir: Path) -> dict[str, str]:
