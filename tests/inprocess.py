@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dpm.catalog.server import create_server as create_catalog
 from dpm.catalog.settings import CatalogSettings
@@ -17,6 +21,24 @@ from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import Publisher
 from dpm.requirements.server import create_server as create_requirements
 from dpm.requirements.settings import RequirementsSettings
+
+
+def wait_serving(address: str, service: str = "", timeout: float = 15.0) -> None:
+    """Wait until the server's health says SERVING (its dependencies answer)."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                status = stub.Check(
+                    health_pb2.HealthCheckRequest(service=service), timeout=1
+                ).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    raise AssertionError(f"{service or 'server'} at {address} never became SERVING")
 
 
 def no_broker(*_: object) -> None:

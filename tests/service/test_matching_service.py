@@ -14,7 +14,6 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
@@ -25,7 +24,7 @@ from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 from tests.conftest import metric_points
-from tests.inprocess import inprocess_stack
+from tests.inprocess import inprocess_stack, wait_serving
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -114,21 +113,6 @@ def _lab(slug: str) -> requirements_pb2.CreateClientRequest:
     )
 
 
-def _wait_serving(address: str) -> None:
-    deadline = time.monotonic() + 20
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.05)
-    raise AssertionError(f"{address} never SERVING")
-
-
 @pytest.fixture
 def stack(
     tmp_path: Path, token_secret: str, redis_url: str, redis_namespace: str
@@ -146,7 +130,7 @@ def stack(
             lab: req_stub.CreateClient(_lab(lab)).access_token for lab in ("google", "microsoft")
         }
         tokens["admin"] = admin
-        _wait_serving(running.addresses["matching"])
+        wait_serving(running.addresses["matching"])
         redis_client = redis.Redis.from_url(redis_url)
         cache = RecommendationCache(redis_client, redis_namespace)
         yield Stack(token_secret, running.addresses["matching"], catalog_stub, cache, tokens)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from dpm.platform.grpc_server import RunningServer
 from dpm.requirements.server import create_server as create_requirements
 from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from tests.inprocess import wait_serving
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -62,23 +62,6 @@ class Stack:
 
 def org(slug: str) -> str:
     return f"organizations/{slug}"
-
-
-def wait_serving(address: str, service: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                status = stub.Check(
-                    health_pb2.HealthCheckRequest(service=service), timeout=1
-                ).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.05)
-    raise AssertionError(f"{service} at {address} never became SERVING")
 
 
 def seed(catalog: catalog_pb2_grpc.CatalogServiceStub) -> int:

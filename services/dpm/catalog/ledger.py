@@ -45,7 +45,7 @@ from dpm.platform.errors import (
     NotFound,
     Violations,
 )
-from dpm.platform.names import EVENT_ID, org_name, parse_name
+from dpm.platform.names import EVENT_ID, org_id, org_name, parse_name
 from dpm.platform.outbox import add_outbox_row
 from dpm.worker.queues import Queue, Task
 
@@ -342,11 +342,8 @@ def _apply(
             )
         )
 
-    def ident(value: str) -> str:
-        return value.removeprefix("organizations/")
-
     if kind in ("stake_acquired", "stake_changed"):
-        holder, held = ident(msg.holder), ident(msg.held)
+        holder, held = org_id(msg.holder), org_id(msg.held)
         cur = _current(session, holder, held)
         if cur is None and kind == "stake_changed":
             raise FailedPrecondition(
@@ -364,7 +361,7 @@ def _apply(
             _close(cur, effective)
         open_(holder, held, equity, voting, seats)
     elif kind == "stake_divested":
-        holder, held = ident(msg.holder), ident(msg.held)
+        holder, held = org_id(msg.holder), org_id(msg.held)
         cur = _current(session, holder, held)
         if cur is None:
             raise FailedPrecondition(
@@ -373,7 +370,7 @@ def _apply(
             )
         _close(cur, effective)
     elif kind == "full_acquisition":
-        acquirer, target = ident(msg.acquirer), ident(msg.target)
+        acquirer, target = org_id(msg.acquirer), org_id(msg.target)
         rows = session.scalars(
             select(Holding).where(Holding.held == target, Holding.valid_to.is_(None))
         ).all()
@@ -386,7 +383,7 @@ def _apply(
             _close(row, effective)
         open_(acquirer, target, 1.0, 1.0, seats)
     elif kind in ("board_seat_granted", "board_seat_removed"):
-        holder, held = ident(msg.holder), ident(msg.held)
+        holder, held = org_id(msg.holder), org_id(msg.held)
         seats = msg.seats or 1
         cur = _current(session, holder, held)
         if kind == "board_seat_granted":
@@ -412,8 +409,8 @@ def _apply(
         session.add(
             Tie(
                 kind=ownership_pb2.TIE_KIND_LEADERSHIP_MOVE,
-                organization=ident(msg.from_organization),
-                counterparty=ident(msg.to_organization),
+                organization=org_id(msg.from_organization),
+                counterparty=org_id(msg.to_organization),
                 person=msg.person.strip(),
                 role=msg.role.strip(),
                 effective_date=effective,
@@ -425,8 +422,8 @@ def _apply(
         session.add(
             Tie(
                 kind=msg.kind,
-                organization=ident(msg.organization),
-                counterparty=ident(msg.counterparty),
+                organization=org_id(msg.organization),
+                counterparty=org_id(msg.counterparty),
                 person="",
                 role="",
                 effective_date=effective,

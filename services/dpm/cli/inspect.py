@@ -7,6 +7,7 @@ from dpm.cli.demo import VERDICT, print_excluded, print_ranked, recommendations
 from dpm.cli.stackfile import Stack
 from dpm.matching.v1 import matching_pb2
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
+from dpm.platform.names import org_id
 
 
 def _token(stack: Stack, lab: str) -> str:
@@ -39,14 +40,14 @@ def explain(stack: Stack, lab: str, vendor: str) -> None:
     )
     for exposure in scored.exposures:
         print(
-            f"  {exposure.competitor.removeprefix('organizations/')}: "
+            f"  {org_id(exposure.competitor)}: "
             f"{exposure.integrated_equity:.1%} of the equity, "
             f"{exposure.integrated_voting:.1%} of the votes"
             + (", controls it" if exposure.controls else "")
             + (", undisclosed stake on a chain" if exposure.undisclosed_stake else "")
         )
         for chain in exposure.top_chains:
-            path = " → ".join(o.removeprefix("organizations/") for o in chain.organizations)
+            path = " → ".join(org_id(o) for o in chain.organizations)
             print(f"      {path} ({chain.equity:.1%})")
     for reason in scored.reasons:
         print(f"  - {reason}")

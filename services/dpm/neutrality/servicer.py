@@ -22,14 +22,14 @@ from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import require_client_access
 from dpm.platform.dates import parse_date
 from dpm.platform.errors import FailedPrecondition, NotFound, Violations
-from dpm.platform.names import SLUG, org_name, parse_name
+from dpm.platform.names import ORG_PREFIX, SLUG, org_name, parse_name
+from dpm.platform.names import org_id as slug
 from dpm.platform.telemetry import tracer
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-ORG_PREFIX = "organizations/"
 PROFILE_SUFFIX = "/vendorProfile"
 
 _TIE_KINDS = {
@@ -48,10 +48,6 @@ _VERDICTS = {
     Verdict.CAUTION: neutrality_pb2.VERDICT_CAUTION,
     Verdict.CONFLICTED: neutrality_pb2.VERDICT_CONFLICTED,
 }
-
-
-def slug(name: str) -> str:
-    return name.removeprefix(ORG_PREFIX)
 
 
 def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:

@@ -33,8 +33,16 @@ def parse_name(value: str, collection: str, field: str, suffix: str = "") -> str
     return ident
 
 
+ORG_PREFIX = "organizations/"
+
+
 def org_name(org_id: str) -> str:
-    return f"organizations/{org_id}"
+    return f"{ORG_PREFIX}{org_id}"
+
+
+def org_id(name: str) -> str:
+    """ "organizations/scale-ai" -> "scale-ai" (no validation: for names already checked)."""
+    return name.removeprefix(ORG_PREFIX)
 
 
 def client_name(client_id: str) -> str:

@@ -11,13 +11,12 @@ import re
 
 from dpm.common.v1 import common_pb2
 from dpm.platform.errors import Violations
-from dpm.platform.names import SLUG
+from dpm.platform.names import ORG_PREFIX, SLUG
 from dpm.requirements.v1 import requirements_pb2 as pb
 
 DISPLAY_NAME_MAX = 200
 # ISO 3166-1 alpha-2 country codes, plus "EU" for the European Union as a whole.
 REGION = re.compile(r"^[A-Z]{2}$")
-ORG_PREFIX = "organizations/"
 
 _MODALITIES = frozenset(common_pb2.Modality.values()) - {common_pb2.MODALITY_UNSPECIFIED}
 _CERTIFICATIONS = frozenset(common_pb2.Certification.values()) - {

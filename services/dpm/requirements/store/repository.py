@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dpm.platform.db import transaction
 from dpm.platform.errors import AlreadyExists, NotFound
-from dpm.platform.names import client_name
+from dpm.platform.names import client_name, org_id
 from dpm.platform.outbox import add_outbox_row
 from dpm.requirements.store.models import (
     ClientCompetitorRow,
@@ -28,7 +28,6 @@ from dpm.requirements.store.models import (
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.worker.queues import Queue, Task
 
-ORG_PREFIX = "organizations/"
 # Given the stored client, returns the client to store, or raises (nothing is then written).
 Change = Callable[[pb.Client], pb.Client]
 
@@ -64,7 +63,7 @@ def _write_fields(row: ClientRow, client: pb.Client) -> None:
 
 
 def _competitor_ids(client: pb.Client) -> set[str]:
-    return {c.removeprefix(ORG_PREFIX) for c in client.neutrality_policy.competitors}
+    return {org_id(c) for c in client.neutrality_policy.competitors}
 
 
 def _announce(session: Session, client_id: str, revision: int) -> None:
