@@ -26,7 +26,8 @@ from google.protobuf import json_format
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.seed import load_demo_data, seed_catalog
 from dpm.matching.cache import RecommendationCache
-from dpm.matching.compute import RecommendationBuilder, Upstreams
+from dpm.matching.compute import RecommendationBuilder
+from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2

@@ -24,7 +24,8 @@ from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack
 from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
-from dpm.matching.compute import RecommendationBuilder, Upstreams
+from dpm.matching.compute import RecommendationBuilder
+from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2

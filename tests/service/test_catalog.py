@@ -16,8 +16,8 @@ from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
+from dpm.platform.events import CatalogChanged, OwnershipChanged, Queue
 from dpm.platform.grpc_client import open_channel
-from dpm.worker.queues import Queue, Task
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -297,9 +297,9 @@ def test_vendor_profiles(catalog: Catalog) -> None:
     assert [p.name for p in page2.vendor_profiles] == [f"{org('surge-ai')}/vendorProfile"]
     assert page2.catalog_version >= page2.vendor_profiles[0].catalog_version > 0
     kwargs = catalog.published.wait_for(
-        Task.CATALOG_CHANGED, "catalog_version", page2.vendor_profiles[0].catalog_version
+        CatalogChanged.TASK, "catalog_version", page2.vendor_profiles[0].catalog_version
     )
-    assert kwargs["vendor"] == org("surge-ai")
+    assert kwargs["organization"] == org("surge-ai")
 
 
 @pytest.mark.parametrize(
@@ -367,10 +367,12 @@ def test_meta_scale_event_upstream_and_export(catalog: Catalog) -> None:
     assert recorded.graph_version == 4
     assert recorded.record_time.seconds > 0
 
-    kwargs = catalog.published.wait_for(Task.OWNERSHIP_CHANGED, "event_id", "meta-scale-2025")
+    kwargs = catalog.published.wait_for(
+        OwnershipChanged.TASK, "event", "ownershipEvents/meta-scale-2025"
+    )
     assert kwargs["graph_version"] == 4
-    assert kwargs["upstream"] == ["fund-parent", "meta", "meta-fund"]
-    queues = {q for t, q, _ in catalog.published.calls if t == Task.OWNERSHIP_CHANGED}
+    assert kwargs["upstream"] == [org("fund-parent"), org("meta"), org("meta-fund")]
+    queues = {q for t, q, _ in catalog.published.calls if t == OwnershipChanged.TASK}
     assert queues == {Queue.REMATCH}
 
     before = catalog.graph("2025-06-11")
@@ -443,8 +445,8 @@ def test_full_acquisition_board_seats_and_ties(catalog: Catalog) -> None:
     move.leadership_move.from_organization = org("scale-ai")
     move.leadership_move.to_organization = org("meta")
     catalog.record(move)
-    kwargs = catalog.published.wait_for(Task.OWNERSHIP_CHANGED, "event_id", "move")
-    assert kwargs["upstream"] == ["fund-parent", "meta", "meta-fund"]
+    kwargs = catalog.published.wait_for(OwnershipChanged.TASK, "event", "ownershipEvents/move")
+    assert kwargs["upstream"] == [org("fund-parent"), org("meta"), org("meta-fund")]
 
     graph = catalog.graph("2025-06-13")
     seats = {(h.holder, h.held): h for h in graph.holdings}
@@ -463,8 +465,14 @@ def test_full_acquisition_board_seats_and_ties(catalog: Catalog) -> None:
     take = ownership_pb2.OwnershipEvent(event_id="take", effective_date="2026-03-01")
     take.full_acquisition.acquirer, take.full_acquisition.target = org("meta"), org("scale-ai")
     catalog.record(take)
-    kwargs = catalog.published.wait_for(Task.OWNERSHIP_CHANGED, "event_id", "take")
-    assert kwargs["upstream"] == ["fund-parent", "google", "meta", "meta-fund", "vc"]
+    kwargs = catalog.published.wait_for(OwnershipChanged.TASK, "event", "ownershipEvents/take")
+    assert kwargs["upstream"] == [
+        org("fund-parent"),
+        org("google"),
+        org("meta"),
+        org("meta-fund"),
+        org("vc"),
+    ]
     holders = {
         h.holder: (h.equity_fraction, h.voting_fraction)
         for h in catalog.graph("2026-03-01").holdings
@@ -477,8 +485,8 @@ def test_full_acquisition_board_seats_and_ties(catalog: Catalog) -> None:
     contract.contract_tie.organization = org("scale-sub")
     contract.contract_tie.counterparty = org("google")
     catalog.record(contract)
-    kwargs = catalog.published.wait_for(Task.OWNERSHIP_CHANGED, "event_id", "contract")
-    assert kwargs["upstream"] == ["google"]
+    kwargs = catalog.published.wait_for(OwnershipChanged.TASK, "event", "ownershipEvents/contract")
+    assert kwargs["upstream"] == [org("google")]
 
     touching = catalog.stub.ListOwnershipEvents(
         catalog_pb2.ListOwnershipEventsRequest(organization=org("google"))
@@ -518,7 +526,7 @@ def test_idempotent_replay_and_conflicting_content(catalog: Catalog) -> None:
     meta_scale(catalog)
     event = stake("meta-scale", "meta", "scale-ai", "2025-06-12", 0.49, 0.0)
     first = catalog.record(event)
-    catalog.published.wait_for(Task.OWNERSHIP_CHANGED, "event_id", "meta-scale")
+    catalog.published.wait_for(OwnershipChanged.TASK, "event", "ownershipEvents/meta-scale")
     outbox_before = len(catalog.published.calls)
     again = catalog.record(event)
     assert again == first

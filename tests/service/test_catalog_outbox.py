@@ -15,7 +15,7 @@ from test_catalog_support import org, running_catalog, stake
 
 from dpm.catalog.v1 import catalog_pb2
 from dpm.ownership.v1 import ownership_pb2
-from dpm.worker.queues import Queue, Task
+from dpm.platform.events import CatalogChanged, OwnershipChanged, Queue
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,13 +60,14 @@ def test_event_and_profile_change_are_published_to_redis(
                     break
                 time.sleep(0.05)
         names = [t for t, _ in tasks]
-        assert names == [Task.CATALOG_CHANGED, Task.CATALOG_CHANGED, Task.OWNERSHIP_CHANGED]
+        assert names == [CatalogChanged.TASK, CatalogChanged.TASK, OwnershipChanged.TASK]
         assert tasks[2][1] == {
-            "event_id": "meta-scale-2025",
+            "v": 1,
+            "event": "ownershipEvents/meta-scale-2025",
             "graph_version": recorded.graph_version,
-            "upstream": ["meta"],
+            "upstream": [org("meta")],
         }
-        assert tasks[1][1] == {"catalog_version": 2, "vendor": org("scale-ai")}
+        assert tasks[1][1] == {"v": 1, "catalog_version": 2, "organization": org("scale-ai")}
     finally:
         client.delete(Queue.REMATCH.value)
         client.close()
@@ -98,7 +99,7 @@ def test_broker_outage_delays_but_loses_nothing(
         while len(sent) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert [t for t, _ in sent] == [
-        Task.CATALOG_CHANGED,
-        Task.CATALOG_CHANGED,
-        Task.OWNERSHIP_CHANGED,
+        CatalogChanged.TASK,
+        CatalogChanged.TASK,
+        OwnershipChanged.TASK,
     ]

@@ -17,8 +17,8 @@ from dpm.catalog.server import create_server as create_catalog
 from dpm.catalog.settings import CatalogSettings
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
+from dpm.neutrality.graph_cache import GraphCache
 from dpm.neutrality.server import create_server as create_neutrality
-from dpm.neutrality.servicer import GraphCache
 from dpm.neutrality.settings import NeutralitySettings
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2

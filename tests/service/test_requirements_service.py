@@ -37,13 +37,14 @@ from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import celery_publisher
 from dpm.platform.pagination import PageTokens
-from dpm.requirements.server import SERVICE_NAME, create_server
+from dpm.requirements.server import SPEC, create_server
 from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.store.models import Base, ClientCompetitorRow, OutboxRow
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.requirements.v1 import requirements_pb2_grpc as pb_grpc
 
 Stub = pb_grpc.RequirementsServiceStub
+SERVICE_NAME = SPEC.service.full_name
 
 
 @dataclass
@@ -173,6 +174,11 @@ def policy(*competitors: str) -> pb.NeutralityPolicy:
 
 def create(stub: Stub, client_id: str, client: pb.Client | None = None) -> pb.CreateClientResponse:
     return stub.CreateClient(pb.CreateClientRequest(client_id=client_id, client=client or google()))
+
+
+def changed(client: str, revision: int, deleted: bool = False) -> dict[str, Any]:
+    """The payload of the ClientChanged event the outbox publishes."""
+    return {"v": 1, "client": client, "revision": revision, "deleted": deleted}
 
 
 def code_of(call: Any, *args: Any) -> grpc.StatusCode:
@@ -425,10 +431,11 @@ def test_outbox_announces_every_change_with_its_revision(env: Env) -> None:
         )
     )
     env.admin.DeleteClient(pb.DeleteClientRequest(name="clients/google"))
+    # The delete is announced with the revision of its tombstone.
     expected = [
-        ("dpm.client_changed", "dpm.rematch", {"client": "clients/google", "revision": 1}),
-        ("dpm.client_changed", "dpm.rematch", {"client": "clients/google", "revision": 2}),
-        ("dpm.client_changed", "dpm.rematch", {"client": "clients/google", "revision": 0}),
+        ("dpm.client_changed", "dpm.rematch", changed("clients/google", 1)),
+        ("dpm.client_changed", "dpm.rematch", changed("clients/google", 2)),
+        ("dpm.client_changed", "dpm.rematch", changed("clients/google", 3, deleted=True)),
     ]
     assert env.recorder.wait_for(3) == expected
     deadline = time.monotonic() + 5
@@ -526,7 +533,7 @@ def test_real_publish_reaches_the_redis_broker(
             time.sleep(0.05)
         assert found == {
             "task": "dpm.client_changed",
-            "kwargs": {"client": f"clients/{client_id}", "revision": 1},
+            "kwargs": changed(f"clients/{client_id}", 1),
         }
     finally:
         running.stop(0)

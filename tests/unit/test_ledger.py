@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dpm.catalog import ledger
+from dpm.catalog.event_kinds import HANDLERS
 from dpm.catalog.store import MIGRATIONS_DIR
-from dpm.catalog.store.models import Holding, Organization, OutboxRow, OwnershipEvent
+from dpm.catalog.store.models import HoldingRow, OrganizationRow, OutboxRow, OwnershipEventRow
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import db
 from dpm.platform.errors import AlreadyExists, FailedPrecondition, InvalidArgument
@@ -40,7 +41,7 @@ def add_orgs(sessions: sessionmaker[Session], *names: str) -> None:
     with db.transaction(sessions) as s:
         for name in names:
             s.add(
-                Organization(
+                OrganizationRow(
                     id=slug(name),
                     display_name=name,
                     kind=1,
@@ -73,7 +74,7 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
     with sessions() as s:
         return tuple(  # type: ignore[return-value]
             int(s.scalar(select(func.count()).select_from(model)) or 0)
-            for model in (OwnershipEvent, Holding, OutboxRow)
+            for model in (OwnershipEventRow, HoldingRow, OutboxRow)
         )
 
 
@@ -149,8 +150,17 @@ def test_upstream_holds_ancestors_before_and_after(sessions: sessionmaker[Sessio
     record(sessions, acquire("4", "Other", "Vendor", 0.1))
     with db.transaction(sessions) as s:
         rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
-        assert rows[-2].payload["upstream"] == ["lab", "mid", "top"]
-        assert rows[-1].payload == {"event_id": "4", "graph_version": 4, "upstream": ["other"]}
+        assert rows[-2].payload["upstream"] == [
+            "organizations/lab",
+            "organizations/mid",
+            "organizations/top",
+        ]
+        assert rows[-1].payload == {
+            "v": 1,
+            "event": "ownershipEvents/4",
+            "graph_version": 4,
+            "upstream": ["organizations/other"],
+        }
 
 
 def test_back_dated_change_is_a_failed_precondition(sessions: sessionmaker[Session]) -> None:
@@ -160,3 +170,8 @@ def test_back_dated_change_is_a_failed_precondition(sessions: sessionmaker[Sessi
     late.effective_date = "2023-12-31"
     with pytest.raises(FailedPrecondition, match="out of order"):
         record(sessions, late)
+
+
+def test_every_member_of_the_change_oneof_has_a_handler() -> None:
+    oneof = ownership_pb2.OwnershipEvent.DESCRIPTOR.oneofs_by_name["change"]
+    assert set(HANDLERS) == {field.name for field in oneof.fields}

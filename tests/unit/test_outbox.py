@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.orm import DeclarativeBase
 
 from dpm.platform.db import make_engine, make_sessionmaker, new_metadata, transaction
+from dpm.platform.events import (
+    CatalogChanged,
+    ClientChanged,
+    OwnershipChanged,
+    UnknownEventVersion,
+)
+from dpm.platform.names import ClientName, OrganizationName, OwnershipEventName
 from dpm.platform.outbox import OutboxMixin, OutboxRelay, add_outbox_row
 
 
@@ -19,6 +28,10 @@ class Base(DeclarativeBase):
 
 class Row(OutboxMixin, Base):
     pass
+
+
+FIRST = CatalogChanged(catalog_version=1, organization=OrganizationName("labelbox"))
+SECOND = ClientChanged(ClientName("google"), revision=2)
 
 
 def _sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -31,8 +44,8 @@ def test_relay_publishes_in_order_marks_sent_and_keeps_the_trace(tmp_path: Path)
     sessions = _sessions(tmp_path)
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("the change") as span, transaction(sessions) as session:
-        add_outbox_row(session, Row, "dpm.first", "q", {"n": 1})
-        add_outbox_row(session, Row, "dpm.second", "q", {"n": 2})
+        add_outbox_row(session, Row, FIRST)
+        add_outbox_row(session, Row, SECOND)
     seen: list[tuple[str, dict[str, Any], int]] = []
 
     def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
@@ -43,7 +56,10 @@ def test_relay_publishes_in_order_marks_sent_and_keeps_the_trace(tmp_path: Path)
     assert relay.pending() == 2
     assert relay.relay_once() == 2
     trace_id = span.get_span_context().trace_id
-    assert seen == [("dpm.first", {"n": 1}, trace_id), ("dpm.second", {"n": 2}, trace_id)]
+    assert seen == [
+        (FIRST.TASK, FIRST.to_payload(), trace_id),
+        (SECOND.TASK, SECOND.to_payload(), trace_id),
+    ]
     assert relay.pending() == 0
     assert relay.relay_once() == 0  # sent rows are not sent again
 
@@ -51,7 +67,7 @@ def test_relay_publishes_in_order_marks_sent_and_keeps_the_trace(tmp_path: Path)
 def test_a_refusing_broker_delays_and_loses_nothing(tmp_path: Path) -> None:
     sessions = _sessions(tmp_path)
     with transaction(sessions) as session:
-        add_outbox_row(session, Row, "dpm.task", "q", {"n": 1})
+        add_outbox_row(session, Row, FIRST)
     broker_up = False
     delivered: list[dict[str, Any]] = []
 
@@ -65,4 +81,31 @@ def test_a_refusing_broker_delays_and_loses_nothing(tmp_path: Path) -> None:
     assert relay.pending() == 1
     broker_up = True
     assert relay.relay_once() == 1
-    assert delivered == [{"n": 1}]
+    assert delivered == [FIRST.to_payload()]
+
+
+def test_change_events_survive_the_json_trip() -> None:
+    events = [
+        FIRST,
+        SECOND,
+        ClientChanged(ClientName("google"), revision=3, deleted=True),
+        OwnershipChanged(
+            event=OwnershipEventName("2025-06-12-meta-scale-ai-49"),
+            graph_version=16,
+            upstream=(OrganizationName("meta"), OrganizationName("scale-ai")),
+        ),
+    ]
+    for event in events:
+        payload = json.loads(json.dumps(event.to_payload()))
+        assert type(event).from_payload(payload) == event
+    assert FIRST.to_payload() == {
+        "v": 1,
+        "catalog_version": 1,
+        "organization": "organizations/labelbox",
+    }
+
+
+def test_an_unknown_payload_version_is_refused_not_guessed() -> None:
+    payload = {**SECOND.to_payload(), "v": 2}
+    with pytest.raises(UnknownEventVersion, match="schema version 2"):
+        ClientChanged.from_payload(payload)

@@ -12,14 +12,16 @@ from pathlib import Path
 import redis
 
 from dpm.catalog.v1 import catalog_pb2_grpc
+from dpm.matching import rematch
 from dpm.matching.cache import PutResult, RecommendationCache
-from dpm.matching.compute import RecommendationBuilder, Upstreams
+from dpm.matching.compute import RecommendationBuilder
+from dpm.matching.upstreams import Upstreams
 from dpm.neutrality.v1 import neutrality_pb2_grpc
 from dpm.platform import auth
+from dpm.platform.events import Queue
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.outbox import celery_publisher
 from dpm.requirements.v1 import requirements_pb2_grpc
-from dpm.worker.queues import Queue, Task
 from tests.worker.conftest import start_worker
 
 BROKER_DB = 12
@@ -68,7 +70,7 @@ def test_reconcile_repairs_drift(
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     try:
-        celery_publisher(broker_url)(Task.RECONCILE.value, Queue.REMATCH.value, {})
+        celery_publisher(broker_url)(rematch.RECONCILE, Queue.REMATCH.value, {})
         deadline = time.monotonic() + 60
         while list((cache.get("google") or drifted).ranked) != list(correct.ranked):
             assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]

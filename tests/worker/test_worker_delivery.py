@@ -22,10 +22,11 @@ import redis
 from kombu import Connection
 
 from dpm.matching.cache import RecommendationCache
+from dpm.platform.events import ClientChanged, Queue
 from dpm.platform.grpc_server import RunningServer
+from dpm.platform.names import ClientName
 from dpm.platform.outbox import celery_publisher
 from dpm.requirements.server import create_server as create_requirements
-from dpm.worker.queues import Queue, Task
 from tests.conftest import IN_CI, RABBITMQ_URL
 from tests.worker.conftest import discard, start_worker
 
@@ -111,9 +112,9 @@ def test_worker_killed_mid_task_loses_nothing(
     first = start_worker(env, tmp_path / "worker-1.log")
     try:
         celery_publisher(broker)(
-            Task.CLIENT_CHANGED.value,
+            ClientChanged.TASK,
             Queue.REMATCH.value,
-            {"client": "clients/google", "revision": 1},
+            ClientChanged(ClientName("google"), revision=1).to_payload(),
         )
         assert blackhole.accepted.wait(60), (tmp_path / "worker-1.log").read_text()[-3000:]
         time.sleep(0.5)  # the task is now blocked on the silent "requirements" socket

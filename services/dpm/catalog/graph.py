@@ -1,17 +1,16 @@
-"""The ownership graph as of one effective date."""
+"""The ownership graph as of one effective date (ExportOwnershipGraph)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dpm.catalog import ledger, organizations
-from dpm.catalog.counters import read_counters
-from dpm.catalog.store.models import Holding, Tie
+from dpm.catalog.store.counters import CountersRepository
+from dpm.catalog.store.holdings import HoldingRepository, TieRepository
 from dpm.ownership.v1 import ownership_pb2
-from dpm.platform.names import org_name
+from dpm.platform.names import OrganizationName
 
 
 def export(
@@ -25,23 +24,15 @@ def export(
     current only the header is sent back.
     """
     version = ledger.graph_version(session)
-    etag = f"g{version}-c{read_counters(session).catalog_version}"
+    etag = f"g{version}-c{CountersRepository(session).read().catalog_version}"
     graph = ownership_pb2.OwnershipGraph(version=version, as_of=as_of.isoformat(), etag=etag)
     if if_none_match == etag:
         graph.not_modified = True
         return graph
-    holdings = session.scalars(
-        select(Holding)
-        .where(
-            Holding.valid_from <= as_of,
-            or_(Holding.valid_to.is_(None), Holding.valid_to > as_of),
-        )
-        .order_by(Holding.holder, Holding.held)
-    )
-    for h in holdings:
+    for h in HoldingRepository(session).as_of(as_of):
         item = ownership_pb2.Holding(
-            holder=org_name(h.holder),
-            held=org_name(h.held),
+            holder=str(OrganizationName(h.holder)),
+            held=str(OrganizationName(h.held)),
             board_seats=h.board_seats,
             valid_from=h.valid_from.isoformat(),
             valid_to=h.valid_to.isoformat() if h.valid_to else "",
@@ -53,15 +44,12 @@ def export(
         if h.voting is not None:
             item.voting_fraction = h.voting
         graph.holdings.append(item)
-    ties = session.scalars(
-        select(Tie).where(Tie.effective_date <= as_of).order_by(Tie.effective_date, Tie.id)
-    )
-    for t in ties:
+    for t in TieRepository(session).as_of(as_of):
         graph.ties.append(
             ownership_pb2.Tie(
                 kind=t.kind,  # type: ignore[arg-type]
-                organization=org_name(t.organization),
-                counterparty=org_name(t.counterparty),
+                organization=str(OrganizationName(t.organization)),
+                counterparty=str(OrganizationName(t.counterparty)),
                 person=t.person,
                 role=t.role,
                 effective_date=t.effective_date.isoformat(),
@@ -69,5 +57,5 @@ def export(
                 event_id=t.event_id,
             )
         )
-    graph.organizations.extend(organizations.all_names(session))
+    graph.organizations.extend(str(name) for name in organizations.all_names(session))
     return graph

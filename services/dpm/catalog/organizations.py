@@ -1,4 +1,8 @@
-"""Organizations: companies and funds with a stable slug id."""
+"""Organizations: companies and funds with a stable slug id.
+
+Every create and update takes the next catalog version and announces it
+(``CatalogChanged``) in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,24 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dpm.catalog.counters import bump_catalog_version
-from dpm.catalog.store.models import Organization, OutboxRow
+from dpm.catalog.store.counters import CountersRepository
+from dpm.catalog.store.models import OrganizationRow
+from dpm.catalog.store.organizations import OrganizationRepository
+from dpm.catalog.store.outbox import OutboxRepository
 from dpm.catalog.v1 import catalog_pb2
 from dpm.platform.errors import AlreadyExists, InvalidArgument, NotFound, Violations
-from dpm.platform.names import check_slug, org_name
-from dpm.platform.outbox import add_outbox_row
-from dpm.worker.queues import Queue, Task
+from dpm.platform.events import CatalogChanged
+from dpm.platform.names import OrganizationName, check_slug
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 UPDATABLE = ("display_name", "kind", "country", "source_urls")
 
 
-def to_proto(row: Organization) -> catalog_pb2.Organization:
+def to_proto(row: OrganizationRow) -> catalog_pb2.Organization:
     org = catalog_pb2.Organization(
-        name=org_name(row.id),
+        name=str(OrganizationName(row.id)),
         display_name=row.display_name,
         kind=row.kind,  # type: ignore[arg-type]
         country=row.country,
@@ -66,15 +70,10 @@ def _validate(org: catalog_pb2.Organization, paths: Sequence[str], prefix: str) 
     v.raise_if_any()
 
 
-def _announce(session: Session, org_id: str) -> int:
-    version = bump_catalog_version(session)
-    add_outbox_row(
-        session,
-        OutboxRow,
-        Task.CATALOG_CHANGED,
-        Queue.REMATCH,
-        {"catalog_version": version, "vendor": org_name(org_id)},
-    )
+def announce(session: Session, name: OrganizationName) -> int:
+    """Take the next catalog version (locking the counters) and announce the change."""
+    version = CountersRepository(session).next_catalog_version()
+    OutboxRepository(session).add(CatalogChanged(catalog_version=version, organization=name))
     return version
 
 
@@ -82,17 +81,19 @@ def create(
     session: Session, org_id: str, org: catalog_pb2.Organization
 ) -> catalog_pb2.Organization:
     check_slug(org_id, "organization_id")
-    if org.name and org.name != org_name(org_id):
+    name = OrganizationName(org_id)
+    if org.name and org.name != str(name):
         raise InvalidArgument.one(
-            "organization.name", f"must be empty or {org_name(org_id)!r} (from organization_id)"
+            "organization.name", f"must be empty or {str(name)!r} (from organization_id)"
         )
     _validate(org, UPDATABLE, "organization")
-    _announce(session, org_id)  # locks the counters row: creates are serialized
-    if session.get(Organization, org_id) is not None:
-        raise AlreadyExists(f"{org_name(org_id)} already exists")
+    announce(session, name)  # locks the counters row: creates are serialized
+    organizations = OrganizationRepository(session)
+    if organizations.exists(name.id):
+        raise AlreadyExists(f"{name} already exists")
     now = dt.datetime.now(dt.UTC)
-    row = Organization(
-        id=org_id,
+    row = OrganizationRow(
+        id=name.id,
         display_name=org.display_name.strip(),
         kind=int(org.kind),
         country=org.country,
@@ -100,35 +101,31 @@ def create(
         create_time=now,
         update_time=now,
     )
-    session.add(row)
-    session.flush()
+    organizations.add(row)
     return to_proto(row)
 
 
-def get_row(session: Session, org_id: str) -> Organization:
-    row = session.get(Organization, org_id)
+def require(session: Session, name: OrganizationName) -> OrganizationRow:
+    """The organization's row; NOT_FOUND when there is none."""
+    row = OrganizationRepository(session).get(name.id)
     if row is None:
-        raise NotFound(f"{org_name(org_id)} does not exist")
+        raise NotFound(f"{name} does not exist")
     return row
 
 
-def get(session: Session, org_id: str) -> catalog_pb2.Organization:
-    return to_proto(get_row(session, org_id))
+def get(session: Session, name: OrganizationName) -> catalog_pb2.Organization:
+    return to_proto(require(session, name))
 
 
 def list_page(
     session: Session, kind: int, after: str | None, limit: int
 ) -> list[catalog_pb2.Organization]:
-    query = select(Organization).order_by(Organization.id).limit(limit)
-    if kind:
-        query = query.where(Organization.kind == kind)
-    if after is not None:
-        query = query.where(Organization.id > after)
-    return [to_proto(row) for row in session.scalars(query)]
+    """Organizations in id order after the id ``after``; only those of ``kind`` unless 0."""
+    return [to_proto(row) for row in OrganizationRepository(session).page(kind, after, limit)]
 
 
 def update(
-    session: Session, org_id: str, org: catalog_pb2.Organization, paths: Sequence[str]
+    session: Session, name: OrganizationName, org: catalog_pb2.Organization, paths: Sequence[str]
 ) -> catalog_pb2.Organization:
     paths = list(paths) or list(UPDATABLE)
     for path in paths:
@@ -138,8 +135,8 @@ def update(
                 f"{path!r} cannot be updated; use {', '.join(UPDATABLE)}",
             )
     _validate(org, paths, "organization")
-    _announce(session, org_id)
-    row = get_row(session, org_id)
+    announce(session, name)
+    row = require(session, name)
     if "display_name" in paths:
         row.display_name = org.display_name.strip()
     if "kind" in paths:
@@ -149,9 +146,10 @@ def update(
     if "source_urls" in paths:
         row.source_urls = list(org.source_urls)
     row.update_time = dt.datetime.now(dt.UTC)
-    session.flush()
+    OrganizationRepository(session).save()
     return to_proto(row)
 
 
-def all_names(session: Session) -> list[str]:
-    return [org_name(i) for i in session.scalars(select(Organization.id).order_by(Organization.id))]
+def all_names(session: Session) -> list[OrganizationName]:
+    """Every organization, in id order."""
+    return [OrganizationName(i) for i in OrganizationRepository(session).ids()]

@@ -1,4 +1,9 @@
-"""CatalogService: proto in, domain call, proto out. Writes need the admin token."""
+"""CatalogService: proto in, domain call, proto out. Writes need the admin token.
+
+Request names are parsed here into typed names (``dpm.platform.names``); each
+call is one unit of work on the catalog ``Database``: ``write()`` for changes
+(then the outbox relay is woken), ``read()`` for reads.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import grpc
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from dpm.catalog import graph, ledger, organizations, vendor_profiles
-from dpm.catalog.counters import read_counters
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import current_principal, require_admin
 from dpm.platform.dates import parse_date
-from dpm.platform.db import transaction
+from dpm.platform.db import Database
 from dpm.platform.errors import InvalidArgument
-from dpm.platform.names import parse_name
+from dpm.platform.names import OrganizationName, OwnershipEventName, VendorProfileName
 from dpm.platform.pagination import PageTokens, page_size
 from dpm.platform.telemetry import ledger_events
 
@@ -29,25 +33,25 @@ log = logging.getLogger(__name__)
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        database: Database,
         token_secret: str,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
-        self._sessions = sessions
+        self._database = database
         self._tokens = PageTokens(token_secret, "catalog")
         # Called after a commit that added outbox rows (wakes the relay).
         self._on_commit = on_commit
 
     def _write(self, work: Callable[[Session], T]) -> T:
         require_admin()
-        with transaction(self._sessions) as session:
+        with self._database.write() as session:
             result = work(session)
         self._on_commit()
         return result
 
     def _read(self, work: Callable[[Session], T]) -> T:
         current_principal()
-        with self._sessions() as session, session.begin():
+        with self._database.read() as session:
             return work(session)
 
     # ------------------------------------------------------------ organizations
@@ -62,8 +66,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def GetOrganization(
         self, request: catalog_pb2.GetOrganizationRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.Organization:
-        org_id = parse_name(request.name, "organizations", "name")
-        return self._read(lambda s: organizations.get(s, org_id))
+        name = OrganizationName.parse(request.name, "name")
+        return self._read(lambda s: organizations.get(s, name))
 
     def ListOrganizations(
         self, request: catalog_pb2.ListOrganizationsRequest, context: grpc.ServicerContext
@@ -76,23 +80,24 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         rows = self._read(lambda s: organizations.list_page(s, int(request.kind), after, size + 1))
         response = catalog_pb2.ListOrganizationsResponse(organizations=rows[:size])
         if len(rows) > size:
-            response.next_page_token = self._tokens.issue(rows[size - 1].name.split("/")[1], query)
+            last = OrganizationName.trusted(rows[size - 1].name)
+            response.next_page_token = self._tokens.issue(last.id, query)
         return response
 
     def UpdateOrganization(
         self, request: catalog_pb2.UpdateOrganizationRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.Organization:
-        org_id = parse_name(request.organization.name, "organizations", "organization.name")
+        name = OrganizationName.parse(request.organization.name, "organization.name")
         paths = list(request.update_mask.paths)
-        return self._write(lambda s: organizations.update(s, org_id, request.organization, paths))
+        return self._write(lambda s: organizations.update(s, name, request.organization, paths))
 
     # ---------------------------------------------------------- vendor profiles
 
     def GetVendorProfile(
         self, request: catalog_pb2.GetVendorProfileRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.VendorProfile:
-        org_id = vendor_profiles.parse_profile_name(request.name, "name")
-        return self._read(lambda s: vendor_profiles.get(s, org_id))
+        name = VendorProfileName.parse(request.name, "name")
+        return self._read(lambda s: vendor_profiles.get(s, name))
 
     def ListVendorProfiles(
         self, request: catalog_pb2.ListVendorProfilesRequest, context: grpc.ServicerContext
@@ -106,11 +111,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         def read(s: Session) -> catalog_pb2.ListVendorProfilesResponse:
             rows = vendor_profiles.list_page(s, after, size + 1)
             response = catalog_pb2.ListVendorProfilesResponse(
-                vendor_profiles=rows[:size], catalog_version=read_counters(s).catalog_version
+                vendor_profiles=rows[:size], catalog_version=vendor_profiles.catalog_version(s)
             )
             if len(rows) > size:
-                last = vendor_profiles.parse_profile_name(rows[size - 1].name, "name")
-                response.next_page_token = self._tokens.issue(last, query)
+                last = VendorProfileName.trusted(rows[size - 1].name)
+                response.next_page_token = self._tokens.issue(last.id, query)
             return response
 
         return self._read(read)
@@ -118,13 +123,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def UpdateVendorProfile(
         self, request: catalog_pb2.UpdateVendorProfileRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.VendorProfile:
-        org_id = vendor_profiles.parse_profile_name(
-            request.vendor_profile.name, "vendor_profile.name"
-        )
+        name = VendorProfileName.parse(request.vendor_profile.name, "vendor_profile.name")
         paths = list(request.update_mask.paths)
         return self._write(
             lambda s: vendor_profiles.update(
-                s, org_id, request.vendor_profile, paths, request.allow_missing
+                s, name, request.vendor_profile, paths, request.allow_missing
             )
         )
 
@@ -143,19 +146,19 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def GetOwnershipEvent(
         self, request: catalog_pb2.GetOwnershipEventRequest, context: grpc.ServicerContext
     ) -> ownership_pb2.OwnershipEvent:
-        event_id = ledger.parse_event_name(request.name)
-        return self._read(lambda s: ledger.get_event(s, event_id))
+        name = OwnershipEventName.parse(request.name, "name")
+        return self._read(lambda s: ledger.get_event(s, name))
 
     def ListOwnershipEvents(
         self, request: catalog_pb2.ListOwnershipEventsRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.ListOwnershipEventsResponse:
         size = page_size(request.page_size)
         org = (
-            parse_name(request.organization, "organizations", "organization")
+            OrganizationName.parse(request.organization, "organization")
             if request.organization
             else None
         )
-        query = {"list": "ownershipEvents", "organization": org}
+        query = {"list": "ownershipEvents", "organization": org.id if org else None}
         after = self._tokens.read(request.page_token, query)
         if after is not None and not isinstance(after, int):
             raise InvalidArgument.one("page_token", "is malformed")

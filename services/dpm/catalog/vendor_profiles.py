@@ -1,4 +1,8 @@
-"""Vendor profiles: what an organization offers as a data vendor."""
+"""Vendor profiles: what an organization offers as a data vendor.
+
+An update takes the next catalog version, stamps it on the profile and
+announces it (``CatalogChanged``) in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,20 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dpm.catalog import organizations
-from dpm.catalog.counters import lock_counters
-from dpm.catalog.store.models import OutboxRow, VendorProfile
+from dpm.catalog.store.counters import CountersRepository
+from dpm.catalog.store.models import VendorProfileRow
+from dpm.catalog.store.outbox import OutboxRepository
+from dpm.catalog.store.vendor_profiles import VendorProfileRepository
 from dpm.catalog.v1 import catalog_pb2
 from dpm.common.v1 import common_pb2
 from dpm.platform.errors import InvalidArgument, NotFound, Violations
-from dpm.platform.names import org_name, parse_name
-from dpm.platform.outbox import add_outbox_row
-from dpm.worker.queues import Queue, Task
+from dpm.platform.events import CatalogChanged
+from dpm.platform.names import VendorProfileName
 
 REGION = re.compile(r"^(?:[A-Z]{2})$")
-SUFFIX = "/vendorProfile"
 UPDATABLE = (
     "service_model",
     "capabilities",
@@ -33,17 +36,9 @@ UPDATABLE = (
 )
 
 
-def profile_name(org_id: str) -> str:
-    return f"{org_name(org_id)}{SUFFIX}"
-
-
-def parse_profile_name(name: str, field: str) -> str:
-    return parse_name(name, "organizations", field, SUFFIX)
-
-
-def to_proto(row: VendorProfile) -> catalog_pb2.VendorProfile:
+def to_proto(row: VendorProfileRow) -> catalog_pb2.VendorProfile:
     profile = catalog_pb2.VendorProfile(
-        name=profile_name(row.organization_id),
+        name=str(VendorProfileName(row.organization_id)),
         service_model=row.service_model,  # type: ignore[arg-type]
         capabilities=[
             catalog_pb2.Capability(
@@ -122,23 +117,26 @@ def _validate(profile: catalog_pb2.VendorProfile, paths: Sequence[str]) -> None:
     v.raise_if_any()
 
 
-def get(session: Session, org_id: str) -> catalog_pb2.VendorProfile:
-    row = session.get(VendorProfile, org_id)
+def get(session: Session, name: VendorProfileName) -> catalog_pb2.VendorProfile:
+    row = VendorProfileRepository(session).get(name.id)
     if row is None:
-        raise NotFound(f"{profile_name(org_id)} does not exist")
+        raise NotFound(f"{name} does not exist")
     return to_proto(row)
 
 
 def list_page(session: Session, after: str | None, limit: int) -> list[catalog_pb2.VendorProfile]:
-    query = select(VendorProfile).order_by(VendorProfile.organization_id).limit(limit)
-    if after is not None:
-        query = query.where(VendorProfile.organization_id > after)
-    return [to_proto(row) for row in session.scalars(query)]
+    """Profiles in organization id order after the id ``after``."""
+    return [to_proto(row) for row in VendorProfileRepository(session).page(after, limit)]
+
+
+def catalog_version(session: Session) -> int:
+    """The newest catalog version (no lock: for readers)."""
+    return CountersRepository(session).read().catalog_version
 
 
 def update(
     session: Session,
-    org_id: str,
+    name: VendorProfileName,
     profile: catalog_pb2.VendorProfile,
     paths: Sequence[str],
     allow_missing: bool,
@@ -149,23 +147,25 @@ def update(
             raise InvalidArgument.one(
                 "update_mask.paths", f"{path!r} cannot be updated; use {', '.join(UPDATABLE)}"
             )
-    counters = lock_counters(session)
-    row = session.get(VendorProfile, org_id)
+    counters = CountersRepository(session)
+    counters.lock()
+    profiles = VendorProfileRepository(session)
+    row = profiles.get(name.id)
     if row is None:
         if not allow_missing:
-            raise NotFound(f"{profile_name(org_id)} does not exist; set allow_missing to create it")
-        organizations.get_row(session, org_id)
+            raise NotFound(f"{name} does not exist; set allow_missing to create it")
+        organizations.require(session, name.organization)
         # A new profile needs a service model whatever the mask says.
         paths = sorted(set(paths) | {"service_model"})
-        row = VendorProfile(
-            organization_id=org_id,
+        row = VendorProfileRow(
+            organization_id=name.id,
             capabilities=[],
             certifications=[],
             workforce_regions=[],
             data_residency_regions=[],
             security_clearance=False,
         )
-        session.add(row)
+        profiles.add(row)
     _validate(profile, paths)
     if "service_model" in paths:
         row.service_model = int(profile.service_model)
@@ -188,15 +188,10 @@ def update(
         row.data_residency_regions = list(dict.fromkeys(profile.data_residency_regions))
     if "security_clearance" in paths:
         row.security_clearance = profile.security_clearance
-    counters.catalog_version += 1
-    row.catalog_version = counters.catalog_version
+    row.catalog_version = counters.next_catalog_version()
     row.update_time = dt.datetime.now(dt.UTC)
-    add_outbox_row(
-        session,
-        OutboxRow,
-        Task.CATALOG_CHANGED,
-        Queue.REMATCH,
-        {"catalog_version": counters.catalog_version, "vendor": org_name(org_id)},
+    OutboxRepository(session).add(
+        CatalogChanged(catalog_version=row.catalog_version, organization=name.organization)
     )
-    session.flush()
+    profiles.save()
     return to_proto(row)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from google.protobuf import json_format
@@ -19,6 +20,7 @@ from dpm.cli.stackfile import Stack
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.names import ClientName, OrganizationName, RecommendationsName
 
 WAIT_SECONDS = 30.0
 VERDICT = {1: "neutral", 2: "caution", 3: "CONFLICTED"}
@@ -31,7 +33,7 @@ def short(name: str) -> str:
 def recommendations(stack: Stack, lab: str) -> matching_pb2.RecommendationSet:
     with stack.channel("matching", stack.client_tokens[lab]) as channel:
         return matching_pb2_grpc.MatchingServiceStub(channel).GetRecommendations(
-            matching_pb2.GetRecommendationsRequest(name=f"clients/{lab}/recommendations")
+            matching_pb2.GetRecommendationsRequest(name=str(RecommendationsName(lab)))
         )
 
 
@@ -73,8 +75,27 @@ def where(rec: matching_pb2.RecommendationSet, vendor: str) -> str:
     return "not listed"
 
 
-def record(stack: Stack, event: dict[str, object]) -> ownership_pb2.OwnershipEvent:
-    message = json_format.ParseDict(event, ownership_pb2.OwnershipEvent())
+# Fields of an event's change that name an organization (the demo data holds bare ids).
+ORGANIZATION_FIELDS = (
+    "holder",
+    "held",
+    "acquirer",
+    "target",
+    "from_organization",
+    "to_organization",
+    "organization",
+    "counterparty",
+)
+
+
+def record(stack: Stack, event: dict[str, Any]) -> ownership_pb2.OwnershipEvent:
+    """Record a scenario event; its organizations are given by id."""
+    kind = next(k for k, v in event.items() if isinstance(v, dict))
+    change = {
+        k: str(OrganizationName(v)) if k in ORGANIZATION_FIELDS else v
+        for k, v in event[kind].items()
+    }
+    message = json_format.ParseDict({**event, kind: change}, ownership_pb2.OwnershipEvent())
     with stack.channel("catalog") as channel:
         return catalog_pb2_grpc.CatalogServiceStub(channel).RecordOwnershipEvent(
             catalog_pb2.RecordOwnershipEventRequest(event=message)
@@ -136,7 +157,8 @@ def play(stack: Stack) -> None:
         while True:
             scored = stub.ScoreVendors(
                 neutrality_pb2.ScoreVendorsRequest(
-                    client="clients/google", vendors=["organizations/scale-ai"]
+                    client=str(ClientName("google")),
+                    vendors=[str(OrganizationName("scale-ai"))],
                 )
             ).vendors[0]
             if scored.ties or time.monotonic() > deadline:

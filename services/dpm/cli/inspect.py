@@ -7,7 +7,7 @@ from dpm.cli.demo import VERDICT, print_excluded, print_ranked, recommendations
 from dpm.cli.stackfile import Stack
 from dpm.matching.v1 import matching_pb2
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
-from dpm.platform.names import org_id
+from dpm.platform.names import ClientName, OrganizationName
 
 
 def _token(stack: Stack, lab: str) -> str:
@@ -30,7 +30,7 @@ def explain(stack: Stack, lab: str, vendor: str) -> None:
     with stack.channel("neutrality", _token(stack, lab)) as channel:
         reply = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
             neutrality_pb2.ScoreVendorsRequest(
-                client=f"clients/{lab}", vendors=[f"organizations/{vendor}"]
+                client=str(ClientName(lab)), vendors=[str(OrganizationName(vendor))]
             )
         )
     (scored,) = reply.vendors
@@ -40,14 +40,14 @@ def explain(stack: Stack, lab: str, vendor: str) -> None:
     )
     for exposure in scored.exposures:
         print(
-            f"  {org_id(exposure.competitor)}: "
+            f"  {OrganizationName.trusted(exposure.competitor).id}: "
             f"{exposure.integrated_equity:.1%} of the equity, "
             f"{exposure.integrated_voting:.1%} of the votes"
             + (", controls it" if exposure.controls else "")
             + (", undisclosed stake on a chain" if exposure.undisclosed_stake else "")
         )
         for chain in exposure.top_chains:
-            path = " → ".join(org_id(o) for o in chain.organizations)
+            path = " → ".join(OrganizationName.trusted(o).id for o in chain.organizations)
             print(f"      {path} ({chain.equity:.1%})")
     for reason in scored.reasons:
         print(f"  - {reason}")

@@ -19,12 +19,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from dpm.worker.app import app
-    from dpm.worker.queues import Queue
+    from dpm.worker.queues import CONSUMED
 
     argv = [
         "worker",
         "-Q",
-        Queue.REMATCH.value,
+        ",".join(CONSUMED),
         "--concurrency",
         str(args.concurrency),
         "--loglevel",
@@ -41,15 +41,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from dpm.platform.config import load
+    from dpm.platform.config import DatabaseSettings, load
     from dpm.platform.db import migrate
 
-    settings_module = importlib.import_module(f"dpm.{args.service}.settings")
-    settings_cls = getattr(settings_module, f"{args.service.capitalize()}Settings")
-    store = importlib.import_module(f"dpm.{args.service}.store")
-    settings = load(settings_cls)
-    migrations = Path(str(store.__file__)).parent / "migrations"
-    migrate(settings.resolved_database_url(args.service), migrations)
+    spec = importlib.import_module(f"dpm.{args.service}.server").SPEC
+    settings = load(spec.settings)
+    assert isinstance(settings, DatabaseSettings) and spec.migrations is not None
+    migrate(settings.resolved_database_url(spec.name), spec.migrations)
     print(f"{args.service}: database at the newest revision")
     return 0
 

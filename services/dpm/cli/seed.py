@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack, save_client_tokens
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.names import OrganizationName, VendorProfileName
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 
 KINDS = {
@@ -96,7 +97,7 @@ def seed_catalog(
         message = json_format.ParseDict(
             {
                 **profile,
-                "name": f"organizations/{vendor}/vendorProfile",
+                "name": str(VendorProfileName(vendor)),
                 "service_model": f"SERVICE_MODEL_{profile['service_model']}",
                 "capabilities": [
                     {**c, "modality": f"MODALITY_{c['modality']}"} for c in profile["capabilities"]
@@ -111,8 +112,8 @@ def seed_catalog(
     holdings = holdings_as_of(facts, demo)
     for row in holdings:
         change = ownership_pb2.StakeChange(
-            holder=f"organizations/{row['holder']}",
-            held=f"organizations/{row['held']}",
+            holder=str(OrganizationName(row["holder"])),
+            held=str(OrganizationName(row["held"])),
             board_seats=row.get("board_seats") or 0,
         )
         if row["equity_fraction"] is not None:
@@ -145,7 +146,7 @@ def seed_clients(
         client = json_format.ParseDict(
             {
                 "display_name": names.get(lab, lab),
-                "organization": f"organizations/{lab}",
+                "organization": str(OrganizationName(lab)),
                 "requirements": {
                     **demo["lab_requirements"],
                     "needs": [
@@ -156,7 +157,9 @@ def seed_clients(
                 "neutrality_policy": {
                     **demo["lab_policy"],
                     "competitors": [
-                        f"organizations/{c}" for c in facts["competitor_sets"][lab] if c in names
+                        str(OrganizationName(c))
+                        for c in facts["competitor_sets"][lab]
+                        if c in names
                     ],
                 },
             },

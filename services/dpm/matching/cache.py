@@ -25,9 +25,7 @@ from redis.client import PubSub
 from redis.lock import Lock
 
 from dpm.matching.v1 import matching_pb2
-from dpm.platform.names import parse_name
-
-RECOMMENDATIONS_SUFFIX = "/recommendations"
+from dpm.platform.names import RecommendationsName
 
 # KEYS[1] = hash; ARGV = g, c, r, data, channel, notice, replace_equal ('1' or '0').
 # Returns 1 written, 0 stale, -1 conflict (incomparable versions).
@@ -88,11 +86,6 @@ class ChangeNotice:
         )
 
 
-def client_id_of(rec_name: str) -> str:
-    """ "google" for "clients/google/recommendations" (INVALID_ARGUMENT otherwise)."""
-    return parse_name(rec_name, "clients", "name", suffix=RECOMMENDATIONS_SUFFIX)
-
-
 def dominates(a: matching_pb2.SourceVersions, b: matching_pb2.SourceVersions) -> bool:
     """True when ``a`` is at least as new as ``b`` in every component."""
     return (
@@ -150,7 +143,7 @@ class RecommendationCache:
         ``replace_equal`` also replaces a set computed from the very same versions:
         only the reconciliation uses it, to repair a set that drifted.
         """
-        client_id = client_id_of(rec.name)
+        client_id = RecommendationsName.parse(rec.name, "name").id
         v = rec.versions
         notice = json.dumps(
             {

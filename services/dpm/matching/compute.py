@@ -10,22 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from typing import NamedTuple
 
-import grpc
-
-from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from dpm.matching import engine
+from dpm.catalog.v1 import catalog_pb2
+from dpm.matching import convert, engine
 from dpm.matching.cache import PutResult, RecommendationCache
+from dpm.matching.model import Candidate
+from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
-from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
-from dpm.platform.config import CommonSettings
+from dpm.neutrality.v1 import neutrality_pb2
 from dpm.platform.errors import NotFound
-from dpm.platform.grpc_client import open_channel
+from dpm.platform.names import ClientName, OrganizationName, VendorProfileName
 from dpm.platform.telemetry import recommendation_computations, tracer
 from dpm.platform.upstream import calling
-from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from dpm.requirements.v1 import requirements_pb2
 
 log = logging.getLogger(__name__)
 
@@ -34,40 +32,9 @@ log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
 
 
-@dataclass
-class Upstreams:
-    catalog: catalog_pb2_grpc.CatalogServiceStub
-    requirements: requirements_pb2_grpc.RequirementsServiceStub
-    neutrality: neutrality_pb2_grpc.NeutralityServiceStub
-    channels: list[grpc.Channel]
-
-    def close(self) -> None:
-        for channel in self.channels:
-            channel.close()
-
-
-def open_upstreams(settings: CommonSettings, token: str) -> Upstreams:
-    def channel(addr: str) -> grpc.Channel:
-        return open_channel(addr, token, settings.rpc_timeout_seconds)
-
-    catalog = channel(settings.catalog_addr)
-    requirements = channel(settings.requirements_addr)
-    neutrality = channel(settings.neutrality_addr)
-    return Upstreams(
-        catalog_pb2_grpc.CatalogServiceStub(catalog),
-        requirements_pb2_grpc.RequirementsServiceStub(requirements),
-        neutrality_pb2_grpc.NeutralityServiceStub(neutrality),
-        [catalog, requirements, neutrality],
-    )
-
-
 class Candidates(NamedTuple):
-    vendors: list[engine.Candidate]
+    vendors: list[Candidate]
     catalog_version: int
-
-
-def recommendations_name(client_id: str) -> str:
-    return f"clients/{client_id}/recommendations"
 
 
 class RecommendationBuilder:
@@ -76,18 +43,20 @@ class RecommendationBuilder:
 
     def candidates(self) -> Candidates:
         """Every vendor with a profile, and the catalog version they were read at."""
-        names: dict[str, str] = {}
+        names: dict[OrganizationName, str] = {}
         token = ""
         while True:
             with calling("catalog"):
                 orgs = self._up.catalog.ListOrganizations(
                     catalog_pb2.ListOrganizationsRequest(page_size=1000, page_token=token)
                 )
-            names.update((o.name, o.display_name) for o in orgs.organizations)
+            names.update(
+                (OrganizationName.trusted(o.name), o.display_name) for o in orgs.organizations
+            )
             token = orgs.next_page_token
             if not token:
                 break
-        candidates: list[engine.Candidate] = []
+        candidates: list[Candidate] = []
         catalog_version = 0
         while True:
             with calling("catalog"):
@@ -96,8 +65,10 @@ class RecommendationBuilder:
                 )
             catalog_version = catalog_version or page.catalog_version
             for profile in page.vendor_profiles:
-                org = profile.name.removesuffix("/vendorProfile")
-                candidates.append(engine.Candidate(org, names.get(org, org), profile))
+                org = VendorProfileName.trusted(profile.name).organization
+                candidates.append(
+                    Candidate(org, names.get(org, str(org)), convert.profile_from_proto(profile))
+                )
             token = page.next_page_token
             if not token:
                 return Candidates(candidates, catalog_version)
@@ -109,14 +80,14 @@ class RecommendationBuilder:
 
         ``snapshot`` lets a batch of clients share one read of the catalog.
         """
-        client_name = f"clients/{client_id}"
+        client_name = ClientName(client_id)
         started = time.perf_counter()
         with tracer.start_as_current_span("dpm.matching.build") as span:
-            span.set_attribute("dpm.client", client_name)
+            span.set_attribute("dpm.client", str(client_name))
             try:
                 with calling("requirements"):
                     client = self._up.requirements.GetClient(
-                        requirements_pb2.GetClientRequest(name=client_name)
+                        requirements_pb2.GetClientRequest(name=str(client_name))
                     )
             except NotFound:
                 return None
@@ -125,18 +96,20 @@ class RecommendationBuilder:
                 with calling("neutrality"):
                     scores = self._up.neutrality.ScoreVendors(
                         neutrality_pb2.ScoreVendorsRequest(
-                            client=client_name, vendors=[c.name for c in candidates]
+                            client=str(client_name), vendors=[str(c.name) for c in candidates]
                         )
                     )
             except NotFound:
                 return None
             ranked, excluded = engine.rank(
-                client, candidates, {v.vendor: v for v in scores.vendors}
+                convert.requirements_from_proto(client.requirements),
+                candidates,
+                convert.neutrality_from_proto(scores.vendors),
             )
             rec = matching_pb2.RecommendationSet(
-                name=recommendations_name(client_id),
-                ranked=ranked,
-                excluded=excluded,
+                name=str(client_name.recommendations),
+                ranked=[convert.ranked_to_proto(r) for r in ranked],
+                excluded=[convert.excluded_to_proto(e) for e in excluded],
                 versions=matching_pb2.SourceVersions(
                     graph_version=scores.graph_version,
                     catalog_version=catalog_version,

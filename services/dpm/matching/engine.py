@@ -1,7 +1,8 @@
 """Ranking vendors for one client: hard filters, a weighted score, a deterministic order.
 
-Pure: no I/O and no gRPC; protobuf messages in, protobuf messages out, so the
-same function serves the cache-miss path, the workers and what-if runs.
+Pure: no I/O, no gRPC and no wire types; the dataclasses of
+``dpm.matching.model`` in and out (``dpm.matching.convert`` maps the protos),
+so the same function serves the cache-miss path, the workers and what-if runs.
 
 Hard filters (each failing one becomes an ``ExclusionReason``):
 
@@ -36,52 +37,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dpm.catalog.v1 import catalog_pb2
-from dpm.common.v1 import common_pb2
-from dpm.matching.v1 import matching_pb2
-from dpm.neutrality.v1 import neutrality_pb2
-from dpm.requirements.v1 import requirements_pb2
+from dpm.matching.model import (
+    Candidate,
+    Capability,
+    Certification,
+    ExcludedVendor,
+    ExclusionKind,
+    ExclusionReason,
+    Modality,
+    Need,
+    RankedVendor,
+    Requirements,
+    ScoreBreakdown,
+    VendorNeutrality,
+    VendorProfile,
+    Verdict,
+    Weights,
+)
+from dpm.platform.names import OrganizationName
 
 SCORE_DIGITS = 6
 
 T = TypeVar("T")
 
-Kind = matching_pb2.ExclusionKind
-Verdict = neutrality_pb2.Verdict
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A vendor that may be recommended: "organizations/{id}", its name and its profile."""
-
-    name: str
-    display_name: str
-    profile: catalog_pb2.VendorProfile
-
-
-@dataclass(frozen=True)
-class Weights:
-    fit: float
-    quality: float
-    price: float
-    neutrality: float
-
-
 DEFAULT_WEIGHTS = Weights(fit=0.4, quality=0.3, price=0.1, neutrality=0.2)
 
-CERTIFICATION_LABELS: Mapping[int, str] = {
-    common_pb2.CERTIFICATION_SOC2: "SOC 2",
-    common_pb2.CERTIFICATION_SOC2_TYPE_II: "SOC 2 Type II",
-    common_pb2.CERTIFICATION_ISO_27001: "ISO 27001",
-    common_pb2.CERTIFICATION_HIPAA: "HIPAA",
-    common_pb2.CERTIFICATION_GDPR: "GDPR",
-    common_pb2.CERTIFICATION_FEDRAMP: "FedRAMP",
-    common_pb2.CERTIFICATION_CCPA: "CCPA",
-}
-
 # A certification held satisfies these requirements besides itself.
-CERTIFICATION_ALSO_SATISFIES: Mapping[int, frozenset[int]] = {
-    common_pb2.CERTIFICATION_SOC2_TYPE_II: frozenset({common_pb2.CERTIFICATION_SOC2}),
+CERTIFICATION_ALSO_SATISFIES: Mapping[Certification, frozenset[Certification]] = {
+    Certification.SOC2_TYPE_II: frozenset({Certification.SOC2}),
 }
 
 # Member states, ISO 3166-1 alpha-2 (Greece as GR).
@@ -89,19 +72,7 @@ _EU_CODES = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT R
 EU_MEMBERS = frozenset(_EU_CODES.split())
 
 
-def modality_label(modality: int) -> str:
-    """ "rlhf" for MODALITY_RLHF."""
-    return common_pb2.Modality.Name(modality).removeprefix("MODALITY_").lower()
-
-
-def certification_label(certification: int) -> str:
-    return CERTIFICATION_LABELS.get(
-        certification,
-        common_pb2.Certification.Name(certification).removeprefix("CERTIFICATION_"),
-    )
-
-
-def normalized_weights(weights: requirements_pb2.RankingWeights) -> Weights:
+def normalized_weights(weights: Weights) -> Weights:
     """The client's weights scaled to sum 1; negative or non-finite ones count as 0;
     all zero means ``DEFAULT_WEIGHTS``."""
     raw = [weights.fit, weights.quality, weights.price, weights.neutrality]
@@ -113,7 +84,7 @@ def normalized_weights(weights: requirements_pb2.RankingWeights) -> Weights:
     return Weights(fit=fit, quality=quality, price=price, neutrality=neutrality)
 
 
-def covers(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> bool:
+def covers(capability: Capability, need: Need) -> bool:
     return (
         capability.modality == need.modality
         and capability.quality >= need.min_quality
@@ -121,22 +92,20 @@ def covers(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> b
     )
 
 
-def _covered_fraction(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> float:
+def _covered_fraction(capability: Capability, need: Need) -> float:
     """Share of the need's volume the capability can take (capacity 0 = unknown = all)."""
     if capability.monthly_capacity <= 0 or need.monthly_volume <= 0:
         return 1.0
     return min(1.0, capability.monthly_capacity / need.monthly_volume)
 
 
-def _units(capability: catalog_pb2.Capability, need: requirements_pb2.Need) -> int:
+def _units(capability: Capability, need: Need) -> int:
     if capability.monthly_capacity <= 0:
         return max(0, need.monthly_volume)
     return max(0, min(capability.monthly_capacity, need.monthly_volume))
 
 
-def best_capability(
-    profile: catalog_pb2.VendorProfile, need: requirements_pb2.Need
-) -> catalog_pb2.Capability | None:
+def best_capability(profile: VendorProfile, need: Need) -> Capability | None:
     """The vendor's capability used for a need: of those covering it, the one taking
     the most volume, then the best quality, then the cheapest."""
     covering = [c for c in profile.capabilities if covers(c, need)]
@@ -148,7 +117,7 @@ def best_capability(
     )
 
 
-def _need_weights(needs: Sequence[requirements_pb2.Need]) -> list[float]:
+def _need_weights(needs: Sequence[Need]) -> list[float]:
     """Each need weighs its monthly volume; when no volume is given at all, needs weigh alike."""
     volumes = [float(max(0, n.monthly_volume)) for n in needs]
     if sum(volumes) > 0:
@@ -166,18 +135,14 @@ def _unique(items: Sequence[T]) -> list[T]:
     return out
 
 
-def _reason(kind: matching_pb2.ExclusionKind, message: str) -> matching_pb2.ExclusionReason:
-    return matching_pb2.ExclusionReason(kind=kind, message=message)
-
-
-def _satisfied_certifications(held: Sequence[int]) -> set[int]:
+def _satisfied_certifications(held: Sequence[Certification]) -> set[Certification]:
     out = set(held)
     for cert in held:
         out |= CERTIFICATION_ALSO_SATISFIES.get(cert, frozenset())
     return out
 
 
-def _region_ok(profile: catalog_pb2.VendorProfile, allowed: Sequence[str]) -> bool:
+def _region_ok(profile: VendorProfile, allowed: Sequence[str]) -> bool:
     allowed_set = {r.strip().upper() for r in allowed if r.strip()}
     if not allowed_set:
         return True
@@ -189,60 +154,54 @@ def _region_ok(profile: catalog_pb2.VendorProfile, allowed: Sequence[str]) -> bo
 
 
 def exclusion_reasons(
-    requirements: requirements_pb2.Requirements,
+    requirements: Requirements,
     candidate: Candidate,
-    coverage: Sequence[catalog_pb2.Capability | None],
-    neutrality: neutrality_pb2.VendorNeutrality | None,
-) -> list[matching_pb2.ExclusionReason]:
+    coverage: Sequence[Capability | None],
+    neutrality: VendorNeutrality | None,
+) -> list[ExclusionReason]:
     """Every hard filter the candidate fails, in a fixed order; empty when it passes."""
     profile = candidate.profile
-    reasons: list[matching_pb2.ExclusionReason] = []
+    reasons: list[ExclusionReason] = []
 
     needs = requirements.needs
     if needs and all(c is None for c in coverage):
-        wanted = ", ".join(modality_label(m) for m in _unique([n.modality for n in needs]))
+        wanted = ", ".join(m.value for m in _unique([n.modality for n in needs]))
         reasons.append(
-            _reason(
-                Kind.EXCLUSION_KIND_CAPABILITY,
+            ExclusionReason(
+                ExclusionKind.CAPABILITY,
                 f"offers none of {wanted} at the required quality and price",
             )
         )
 
-    satisfied = _satisfied_certifications(list(profile.certifications))
-    missing = [
-        c
-        for c in _unique(list(requirements.required_certifications))
-        if c != common_pb2.CERTIFICATION_UNSPECIFIED and c not in satisfied
-    ]
+    satisfied = _satisfied_certifications(profile.certifications)
+    missing = [c for c in _unique(requirements.required_certifications) if c not in satisfied]
     if missing:
-        labels = ", ".join(certification_label(c) for c in missing)
-        reasons.append(_reason(Kind.EXCLUSION_KIND_CERTIFICATION, f"lacks {labels}"))
+        labels = ", ".join(c.value for c in missing)
+        reasons.append(ExclusionReason(ExclusionKind.CERTIFICATION, f"lacks {labels}"))
 
     if not _region_ok(profile, requirements.allowed_regions):
         allowed = ", ".join(requirements.allowed_regions)
         reasons.append(
-            _reason(
-                Kind.EXCLUSION_KIND_REGION,
+            ExclusionReason(
+                ExclusionKind.REGION,
                 f"has neither workforce nor data residency in {allowed}",
             )
         )
 
     if requirements.requires_security_clearance and not profile.security_clearance:
-        reasons.append(_reason(Kind.EXCLUSION_KIND_CLEARANCE, "has no security clearance"))
+        reasons.append(ExclusionReason(ExclusionKind.CLEARANCE, "has no security clearance"))
 
-    if neutrality is None or neutrality.verdict == Verdict.VERDICT_UNSPECIFIED:
+    if neutrality is None:
         reasons.append(
-            _reason(Kind.EXCLUSION_KIND_NEUTRALITY, "neutrality not scored for this client")
+            ExclusionReason(ExclusionKind.NEUTRALITY, "neutrality not scored for this client")
         )
-    elif neutrality.verdict == Verdict.VERDICT_CONFLICTED:
+    elif neutrality.verdict is Verdict.CONFLICTED:
         message = "; ".join(neutrality.reasons) or "conflicted: a competitor owns or controls it"
-        reasons.append(_reason(Kind.EXCLUSION_KIND_NEUTRALITY, message))
+        reasons.append(ExclusionReason(ExclusionKind.NEUTRALITY, message))
     return reasons
 
 
-def _cheapest_prices(
-    needs: Sequence[requirements_pb2.Need], vendors: Sequence[Candidate]
-) -> list[float]:
+def _cheapest_prices(needs: Sequence[Need], vendors: Sequence[Candidate]) -> list[float]:
     """Per need, the lowest known (> 0) unit price any candidate covering it asks; 0 if none."""
     out: list[float] = []
     for need in needs:
@@ -260,18 +219,18 @@ def _cheapest_prices(
 class _Scored:
     candidate: Candidate
     score: float
-    breakdown: matching_pb2.ScoreBreakdown
-    neutrality: neutrality_pb2.VendorNeutrality
-    covered_modalities: list[common_pb2.Modality]
-    notes: list[str]
+    breakdown: ScoreBreakdown
+    neutrality: VendorNeutrality
+    covered_modalities: tuple[Modality, ...]
+    notes: tuple[str, ...]
 
 
 def _score(
     candidate: Candidate,
-    requirements: requirements_pb2.Requirements,
-    coverage: Sequence[catalog_pb2.Capability | None],
+    requirements: Requirements,
+    coverage: Sequence[Capability | None],
     cheapest: Sequence[float],
-    neutrality: neutrality_pb2.VendorNeutrality,
+    neutrality: VendorNeutrality,
     weights: Weights,
 ) -> _Scored:
     needs = requirements.needs
@@ -316,7 +275,7 @@ def _score(
         + weights.neutrality * neutral,
         SCORE_DIGITS,
     )
-    breakdown = matching_pb2.ScoreBreakdown(
+    breakdown = ScoreBreakdown(
         fit=round(fit, SCORE_DIGITS),
         quality=round(quality, SCORE_DIGITS),
         price=round(price, SCORE_DIGITS),
@@ -324,7 +283,7 @@ def _score(
     )
 
     notes: list[str] = []
-    if neutrality.verdict == Verdict.VERDICT_CAUTION:
+    if neutrality.verdict is Verdict.CAUTION:
         notes.extend(neutrality.reasons)
     budget = requirements.monthly_budget_usd
     if budget > 0:
@@ -339,51 +298,46 @@ def _score(
         score=score,
         breakdown=breakdown,
         neutrality=neutrality,
-        covered_modalities=_unique([need.modality for need, _, _, _ in covered]),
-        notes=notes,
+        covered_modalities=tuple(_unique([need.modality for need, _, _, _ in covered])),
+        notes=tuple(notes),
     )
 
 
 def rank(
-    client: requirements_pb2.Client,
+    requirements: Requirements,
     vendors: Sequence[Candidate],
-    neutrality: Mapping[str, neutrality_pb2.VendorNeutrality],
-) -> tuple[list[matching_pb2.RankedVendor], list[matching_pb2.ExcludedVendor]]:
-    """Rank the vendors for the client: (ranked best first, excluded by vendor name).
+    neutrality: Mapping[OrganizationName, VendorNeutrality],
+) -> tuple[list[RankedVendor], list[ExcludedVendor]]:
+    """Rank the vendors for a client's requirements: (ranked best first, excluded by name).
 
-    ``neutrality`` is keyed by vendor name ("organizations/{id}"); a vendor
-    missing from it is excluded as not scored. The result does not depend on
-    the order of ``vendors``. Raises ValueError on duplicate vendor names.
+    ``neutrality`` is keyed by vendor name; a vendor missing from it is
+    excluded as not scored. The result does not depend on the order of
+    ``vendors``. Raises ValueError on duplicate vendor names.
     """
     names = [v.name for v in vendors]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"duplicate vendors: {', '.join(dupes)}")
+        raise ValueError(f"duplicate vendors: {', '.join(str(n) for n in dupes)}")
 
-    requirements = client.requirements
-    needs = list(requirements.needs)
+    needs = requirements.needs
     weights = normalized_weights(requirements.weights)
     cheapest = _cheapest_prices(needs, vendors)
 
     scored: list[_Scored] = []
-    excluded: list[matching_pb2.ExcludedVendor] = []
+    excluded: list[ExcludedVendor] = []
     for candidate in vendors:
         coverage = [best_capability(candidate.profile, need) for need in needs]
         verdict = neutrality.get(candidate.name)
         reasons = exclusion_reasons(requirements, candidate, coverage, verdict)
         if reasons:
-            excluded.append(
-                matching_pb2.ExcludedVendor(
-                    vendor=candidate.name, display_name=candidate.display_name, reasons=reasons
-                )
-            )
+            excluded.append(ExcludedVendor(candidate.name, candidate.display_name, tuple(reasons)))
             continue
         assert verdict is not None  # a missing verdict is an exclusion
         scored.append(_score(candidate, requirements, coverage, cheapest, verdict, weights))
 
     scored.sort(key=lambda s: (-s.score, -s.neutrality.score, s.candidate.name))
     ranked = [
-        matching_pb2.RankedVendor(
+        RankedVendor(
             rank=i,
             vendor=s.candidate.name,
             display_name=s.candidate.display_name,

@@ -16,7 +16,7 @@ from dpm.matching.compute import RecommendationBuilder, refresh
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform.auth import require_client_access
 from dpm.platform.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
-from dpm.platform.names import parse_name
+from dpm.platform.names import RecommendationsName
 from dpm.platform.telemetry import recommendation_reads
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,6 @@ RETRY_INTERVAL = 0.25
 ANSWER_MARGIN = 0.5
 # A computation holding the single-flight lock longer than this is presumed dead.
 LOCK_SECONDS = 60.0
-
-
-def _client_id(name: str) -> str:
-    return parse_name(name, "clients", "name", suffix="/recommendations")
 
 
 def _release(lock: Lock) -> None:
@@ -68,8 +64,8 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
                 return rec
             if time.monotonic() >= deadline:
                 raise DeadlineExceeded(
-                    f"no recommendations for clients/{client_id} from graph version "
-                    f">= {min_graph_version} before the deadline"
+                    f"no recommendations for {RecommendationsName(client_id).client} from "
+                    f"graph version >= {min_graph_version} before the deadline"
                 )
             # Single flight: one computation per client across all replicas;
             # the others wait for the lock and then find the result cached.
@@ -81,7 +77,7 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
                         recommendation_reads.add(1, {"cache": "miss"})
                         rec = refresh(self._builder, self._cache, client_id)
                         if rec is None:
-                            raise NotFound(f"clients/{client_id} not found")
+                            raise NotFound(f"{RecommendationsName(client_id).client} not found")
                 finally:
                     _release(lock)
                 if _fresh_enough(rec, min_graph_version):
@@ -92,8 +88,9 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
     def GetRecommendations(
         self, request: matching_pb2.GetRecommendationsRequest, context: grpc.ServicerContext
     ) -> matching_pb2.RecommendationSet:
-        client_id = _client_id(request.name)
-        require_client_access(f"clients/{client_id}")
+        name = RecommendationsName.parse(request.name, "name")
+        require_client_access(str(name.client))
+        client_id = name.id
         if request.min_graph_version < 0:
             raise InvalidArgument.one("min_graph_version", "must not be negative")
         return self._get_or_compute(
@@ -103,8 +100,9 @@ class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
     def WatchRecommendations(
         self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.ServicerContext
     ) -> Iterator[matching_pb2.RecommendationSet]:
-        client_id = _client_id(request.name)
-        require_client_access(f"clients/{client_id}")
+        name = RecommendationsName.parse(request.name, "name")
+        require_client_access(str(name.client))
+        client_id = name.id
         # Subscribe before reading, so no change between the two is missed.
         pubsub = self._cache.subscribe(client_id)
         try:

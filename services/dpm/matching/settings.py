@@ -1,12 +1,26 @@
+"""Settings of the matching server and of the re-match tasks (DPM_ environment variables)."""
+
 from __future__ import annotations
 
-from dpm.platform.config import DEFAULT_PORTS, ServerSettings
+from pydantic import Field
+
+from dpm.platform.config import DEFAULT_PORTS, CommonSettings, ServerSettings
 
 
-class MatchingSettings(ServerSettings):
-    port: int = DEFAULT_PORTS["matching"]
-    # Prefix of every Redis key and channel this service uses.
+class CacheSettings(CommonSettings):
+    # Prefix of every Redis key and channel of the recommendation cache.
     cache_prefix: str = "dpm:"
+
+
+class MatchingSettings(CacheSettings, ServerSettings):
+    port: int = DEFAULT_PORTS["matching"]
     # Longest a GetRecommendations call waits for a minimum graph version when
     # the caller set no deadline.
     min_version_wait_seconds: float = 10.0
+
+
+class RematchSettings(CacheSettings):
+    """What the re-match tasks need in a worker process."""
+
+    # Clients per re-match task when a change fans out.
+    rematch_chunk_size: int = Field(default=50, ge=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,41 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+class Database:
+    """A service's database: where its repositories get their sessions.
+
+    Every store follows one style: repositories (``*Repository``) take the
+    ``Session`` of a unit of work and speak ``*Row`` models; the domain code
+    opens the unit with ``write()`` (one transaction, committed on success,
+    rolled back on any error) or ``read()``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = make_sessionmaker(engine)
+
+    @classmethod
+    def open(cls, url: str, migrations_dir: Path | None = None) -> Database:
+        """Migrate (when ``migrations_dir`` is given) and connect."""
+        if migrations_dir is not None:
+            migrate(url, migrations_dir)
+        return cls(make_engine(url))
+
+    def write(self) -> AbstractContextManager[Session]:
+        return transaction(self.sessions)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        ping(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 # Any constant: replicas starting together take turns migrating PostgreSQL.

@@ -133,7 +133,7 @@ def watch_readiness(
     return thread
 
 
-def serve(service: str, settings: S, create: Callable[[S], RunningServer]) -> None:
+def serve_until_stopped(service: str, settings: S, create: Callable[[S], RunningServer]) -> None:
     """Process entry point of a server: logs, telemetry, run until SIGTERM, drain, exit."""
     configure_logging(service, settings.log_level)
     configure_telemetry(f"dpm-{service}")

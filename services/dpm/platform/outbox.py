@@ -21,6 +21,7 @@ from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from sqlalchemy import JSON, DateTime, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from dpm.platform.events import ChangeEvent
 from dpm.platform.telemetry import outbox_published
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,13 @@ class OutboxMixin:
 TRACE_KEY = "_trace"
 
 
-def add_outbox_row(
-    session: Session, model: type[OutboxMixin], task: str, queue: str, payload: dict[str, Any]
-) -> None:
+def add_outbox_row(session: Session, model: type[OutboxMixin], event: ChangeEvent) -> None:
+    """Announce ``event`` when the caller's transaction commits (and only then)."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
+    payload = event.to_payload()
     row = model()
-    row.task, row.queue = task, queue
+    row.task, row.queue = event.TASK, event.QUEUE.value
     row.payload = {**payload, TRACE_KEY: carrier} if carrier else payload
     row.created_at, row.attempts = dt.datetime.now(dt.UTC), 0
     session.add(row)

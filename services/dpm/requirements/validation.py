@@ -11,7 +11,7 @@ import re
 
 from dpm.common.v1 import common_pb2
 from dpm.platform.errors import Violations
-from dpm.platform.names import ORG_PREFIX, SLUG
+from dpm.platform.names import OrganizationName, quote
 from dpm.requirements.v1 import requirements_pb2 as pb
 
 DISPLAY_NAME_MAX = 200
@@ -23,15 +23,6 @@ _CERTIFICATIONS = frozenset(common_pb2.Certification.values()) - {
     common_pb2.CERTIFICATION_UNSPECIFIED
 }
 _UNKNOWN_OWNERSHIP = frozenset(pb.UnknownOwnership.values())
-
-
-def is_org_name(value: str) -> bool:
-    return value.startswith(ORG_PREFIX) and bool(SLUG.match(value[len(ORG_PREFIX) :]))
-
-
-def org_id(value: str) -> str:
-    """The id in an already validated "organizations/{id}"."""
-    return value[len(ORG_PREFIX) :]
 
 
 def _fraction(value: float) -> bool:
@@ -52,9 +43,9 @@ def validate_client(client: pb.Client, field: str = "client") -> None:
         f"is required and must be at most {DISPLAY_NAME_MAX} characters",
     )
     v.check(
-        not client.organization or is_org_name(client.organization),
+        not client.organization or OrganizationName.matches(client.organization),
         f"{field}.organization",
-        f"{client.organization!r} must be empty or look like 'organizations/{{id}}'",
+        f"{quote(client.organization)} must be empty or look like {OrganizationName.template()!r}",
     )
     _check_requirements(v, client.requirements, f"{field}.requirements")
     _check_policy(v, client.neutrality_policy, client.organization, f"{field}.neutrality_policy")
@@ -90,7 +81,7 @@ def _check_requirements(v: Violations, req: pb.Requirements, field: str) -> None
     for i, region in enumerate(req.allowed_regions):
         at = f"{field}.allowed_regions[{i}]"
         if not REGION.match(region):
-            v.add(at, f"{region!r} must be a 2-letter upper-case country code or 'EU'")
+            v.add(at, f"{quote(region)} must be a 2-letter upper-case country code or 'EU'")
         elif region in seen_regions:
             v.add(at, f"{region!r} is listed twice")
         seen_regions.add(region)
@@ -113,8 +104,8 @@ def _check_policy(
     seen: set[str] = set()
     for i, competitor in enumerate(policy.competitors):
         at = f"{field}.competitors[{i}]"
-        if not is_org_name(competitor):
-            v.add(at, f"{competitor!r} must look like 'organizations/{{id}}'")
+        if not OrganizationName.matches(competitor):
+            v.add(at, f"{quote(competitor)} must look like {OrganizationName.template()!r}")
         elif competitor in seen:
             v.add(at, f"{competitor!r} is listed twice")
         elif own_organization and competitor == own_organization:

@@ -1,22 +1,31 @@
-"""The Celery application: broker, serialization and delivery guarantees.
+"""The Celery application: broker, serialization, delivery guarantees, process setup.
 
-Tasks are idempotent (they take ids and versions and re-read everything), so
-they are acknowledged late: a worker killed mid-task leaves the message on the
-broker for another worker.
+The tasks it runs are matching's (``dpm.matching.rematch``); they are
+idempotent (they take ids and versions and re-read everything), so they are
+acknowledged late: a worker killed mid-task leaves the message on the broker
+for another worker.
 """
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
+from celery import Celery
+from celery.signals import setup_logging, worker_process_init
+from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+from dpm.matching import rematch
 from dpm.platform.config import load
-from dpm.worker.queues import Queue
+from dpm.platform.events import Queue
+from dpm.platform.logs import configure_logging
+from dpm.platform.telemetry import configure_telemetry
+from dpm.worker.queues import ROUTES
 from dpm.worker.schedule import beat_schedule
 from dpm.worker.settings import WorkerSettings
 
 
 def create_app(settings: WorkerSettings) -> Celery:
-    app = Celery("dpm", broker=settings.celery_broker_url, include=["dpm.worker.tasks"])
+    app = Celery("dpm", broker=settings.celery_broker_url, include=[rematch.__name__])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -26,6 +35,7 @@ def create_app(settings: WorkerSettings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue=Queue.REMATCH.value,
+        task_routes=ROUTES,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "confirm_publish": True,
@@ -40,6 +50,21 @@ def create_app(settings: WorkerSettings) -> Celery:
         beat_schedule=beat_schedule(settings),
     )
     return app
+
+
+@setup_logging.connect
+def _logging(**_: Any) -> None:
+    configure_logging("worker", settings.log_level)
+
+
+@worker_process_init.connect
+def _process_init(**_: Any) -> None:
+    """After the fork: telemetry exporters and gRPC channels belong to the child."""
+    configure_telemetry("dpm-worker")
+    instrumentor = CeleryInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+    rematch.runtime()
 
 
 settings = load(WorkerSettings)

@@ -1,28 +1,27 @@
-"""The contract between producers (outbox relays) and the worker: queues and task names.
+"""The queues a worker consumes, and which queue each task it runs goes to.
 
-Producers publish by name (``dpm.platform.outbox``) and never import the
-worker's task code; this module is the only thing both sides share.
+Queue names belong to the change-event contract (``dpm.platform.events``),
+so producers publish without importing the worker.
 """
 
 from __future__ import annotations
 
-import enum
+from typing import Any
 
+from dpm.matching import rematch
+from dpm.platform.events import CatalogChanged, ClientChanged, OwnershipChanged, Queue
 
-class Queue(enum.StrEnum):
-    # Consumed by `dpmatch worker` (celery -Q rematch): changes that need re-matching.
-    REMATCH = "dpm.rematch"
+# What `dpmatch worker` listens to.
+CONSUMED: tuple[Queue, ...] = (Queue.REMATCH,)
 
-
-class Task(enum.StrEnum):
-    # kwargs: event_id: str, graph_version: int, upstream: list[str] (org ids whose
-    # competitor groups may see a changed exposure: the changed holders and their ancestors)
-    OWNERSHIP_CHANGED = "dpm.ownership_changed"
-    # kwargs: catalog_version: int, vendor: str ("organizations/{id}")
-    CATALOG_CHANGED = "dpm.catalog_changed"
-    # kwargs: client: str ("clients/{id}"), revision: int (0 when the client was deleted)
-    CLIENT_CHANGED = "dpm.client_changed"
-    # kwargs: clients: list[str], reason: str. Internal fan-out chunk.
-    REMATCH_CLIENTS = "dpm.rematch_clients"
-    # No kwargs. Periodic: re-match every client and report drift.
-    RECONCILE = "dpm.reconcile"
+# Celery's task_routes: every task on the queue that carries its kind of work.
+ROUTES: dict[str, dict[str, Any]] = {
+    task: {"queue": Queue.REMATCH.value}
+    for task in (
+        OwnershipChanged.TASK,
+        CatalogChanged.TASK,
+        ClientChanged.TASK,
+        rematch.REMATCH_CLIENTS,
+        rematch.RECONCILE,
+    )
+}

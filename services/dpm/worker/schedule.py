@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from dpm.worker.queues import Queue, Task
+from dpm.matching import rematch
+from dpm.platform.events import Queue
 from dpm.worker.settings import WorkerSettings
 
 
 def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
     return {
         "reconcile-all-clients": {
-            "task": Task.RECONCILE.value,
+            "task": rematch.RECONCILE,
             "schedule": settings.reconcile_interval_seconds,
             "options": {"queue": Queue.REMATCH.value},
         }

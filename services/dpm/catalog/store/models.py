@@ -1,4 +1,4 @@
-"""Tables of the catalog database.
+"""Tables of the catalog database, one ``*Row`` model each.
 
 The ownership graph is bitemporal: ``holdings`` rows carry the effective period
 [valid_from, valid_to) and ``ownership_events`` (the append-only ledger) carry
@@ -32,7 +32,9 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-class Organization(Base):
+class OrganizationRow(Base):
+    """A company or fund; ``id`` is its slug."""
+
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
@@ -44,7 +46,9 @@ class Organization(Base):
     update_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class VendorProfile(Base):
+class VendorProfileRow(Base):
+    """What an organization offers as a data vendor."""
+
     __tablename__ = "vendor_profiles"
 
     organization_id: Mapped[str] = mapped_column(
@@ -61,7 +65,7 @@ class VendorProfile(Base):
     catalog_version: Mapped[int] = mapped_column(Integer)
 
 
-class OwnershipEvent(Base):
+class OwnershipEventRow(Base):
     """The ledger. ``seq`` is assigned densely under the counters lock: it is the graph version."""
 
     __tablename__ = "ownership_events"
@@ -76,7 +80,7 @@ class OwnershipEvent(Base):
     record_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class EventOrganization(Base):
+class EventOrganizationRow(Base):
     """Which organizations an event touches (ListOwnershipEvents' filter)."""
 
     __tablename__ = "ownership_event_organizations"
@@ -87,7 +91,7 @@ class EventOrganization(Base):
     __table_args__ = (Index("ix_ownership_event_organizations_org_seq", "organization_id", "seq"),)
 
 
-class Holding(Base):
+class HoldingRow(Base):
     """One period of one edge holder -> held; a change closes the row and opens a new one."""
 
     __tablename__ = "holdings"
@@ -110,7 +114,9 @@ class Holding(Base):
     )
 
 
-class Tie(Base):
+class TieRow(Base):
+    """A dated tie between two organizations (a leadership move, a contract...)."""
+
     __tablename__ = "ties"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -124,7 +130,7 @@ class Tie(Base):
     event_id: Mapped[str] = mapped_column(String(128))
 
 
-class Counters(Base):
+class CountersRow(Base):
     """One row (id 1). Writers lock it first, so ledger and catalog writes are serialized."""
 
     __tablename__ = "counters"
@@ -135,4 +141,4 @@ class Counters(Base):
 
 
 class OutboxRow(OutboxMixin, Base):
-    pass
+    """Change events waiting for the relay (``dpm.platform.outbox``)."""

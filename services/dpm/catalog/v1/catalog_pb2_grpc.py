@@ -125,7 +125,7 @@ class CatalogServiceServicer:
 
     def GetVendorProfile(self, request, context):
         """Vendor profiles are singletons under their organization:
-        "organizations/{id}/vendorProfile".
+        organizations/{id}/vendorProfile.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

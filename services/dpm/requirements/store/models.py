@@ -26,7 +26,7 @@ class ClientRow(Base):
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    # "organizations/{id}" or "".
+    # An OrganizationName as text, or "" for none.
     organization: Mapped[str] = mapped_column(String(100), default="")
     requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
     neutrality_policy: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,23 +1,23 @@
-"""Reading and writing clients; every change commits with its outbox row.
+"""The SQL of the requirements database, over the ``*Row`` models.
 
-The repository speaks the ``Client`` message (the domain model of this
-service): requirements and policy are stored as proto JSON, and the policy's
-competitors are mirrored one per row for ListClients' filter.
+``ClientRepository`` works inside the caller's unit of work (the ``Session``
+that ``Database.write()`` or ``.read()`` opened): it never commits and applies
+no rule; ``dpm.requirements.clients`` decides. Requirements and policy are
+stored as proto JSON, and a policy's competitors are mirrored one per row in
+``client_competitors`` for ListClients' filter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Collection
 
 from google.protobuf import json_format
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from dpm.platform.db import transaction
-from dpm.platform.errors import AlreadyExists, NotFound
-from dpm.platform.names import client_name, org_id
+from dpm.platform.events import ClientChanged
+from dpm.platform.names import ClientName, OrganizationName
 from dpm.platform.outbox import add_outbox_row
 from dpm.requirements.store.models import (
     ClientCompetitorRow,
@@ -26,10 +26,6 @@ from dpm.requirements.store.models import (
     OutboxRow,
 )
 from dpm.requirements.v1 import requirements_pb2 as pb
-from dpm.worker.queues import Queue, Task
-
-# Given the stored client, returns the client to store, or raises (nothing is then written).
-Change = Callable[[pb.Client], pb.Client]
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -37,9 +33,10 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def to_message(row: ClientRow) -> pb.Client:
+def to_client(row: ClientRow) -> pb.Client:
+    """The ``Client`` message a stored row stands for."""
     client = pb.Client(
-        name=client_name(row.id),
+        name=str(ClientName(row.id)),
         display_name=row.display_name,
         organization=row.organization,
         revision=row.revision,
@@ -51,7 +48,8 @@ def to_message(row: ClientRow) -> pb.Client:
     return client
 
 
-def _write_fields(row: ClientRow, client: pb.Client) -> None:
+def write_fields(row: ClientRow, client: pb.Client) -> None:
+    """Copy the mutable fields of ``client`` into ``row`` (not its id, revision or times)."""
     row.display_name = client.display_name
     row.organization = client.organization
     row.requirements = json_format.MessageToDict(
@@ -62,123 +60,91 @@ def _write_fields(row: ClientRow, client: pb.Client) -> None:
     )
 
 
-def _competitor_ids(client: pb.Client) -> set[str]:
-    return {org_id(c) for c in client.neutrality_policy.competitors}
+class ClientRepository:
+    """Clients, their competitor index, their tombstones and their outbox, in one session."""
 
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-def _announce(session: Session, client_id: str, revision: int) -> None:
-    add_outbox_row(
-        session,
-        OutboxRow,
-        Task.CLIENT_CHANGED,
-        Queue.REMATCH,
-        {"client": client_name(client_id), "revision": revision},
-    )
+    def get(self, client: ClientName) -> ClientRow | None:
+        return self._session.get(ClientRow, client.id)
 
+    def get_for_update(self, client: ClientName) -> ClientRow | None:
+        """The row, locked until the unit of work ends (a no-op on SQLite, which locks it all)."""
+        return self._session.scalars(
+            select(ClientRow).where(ClientRow.id == client.id).with_for_update()
+        ).one_or_none()
 
-class ClientStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def add(self, row: ClientRow) -> None:
+        """Insert ``row`` now: a taken id fails here with ``IntegrityError``."""
+        self._session.add(row)
+        self._session.flush()
 
-    def create(self, client_id: str, client: pb.Client) -> pb.Client:
-        """Insert a new client; ALREADY_EXISTS when the id is taken.
+    def page(
+        self, competitors: Collection[OrganizationName], after: ClientName | None, limit: int
+    ) -> tuple[list[ClientRow], bool]:
+        """Up to ``limit`` rows ordered by id after ``after``; True when more follow.
 
-        Its revision is 1, or one more than the last revision of a deleted client of that id.
-        """
-        now = dt.datetime.now(dt.UTC)
-        try:
-            with transaction(self._sessions) as session:
-                if session.get(ClientRow, client_id) is not None:
-                    raise AlreadyExists(f"{client_name(client_id)} already exists")
-                # A re-created client continues the revisions of the one deleted before it.
-                tombstone = session.get(ClientTombstoneRow, client_id)
-                revision = tombstone.revision + 1 if tombstone else 1
-                if tombstone:
-                    session.delete(tombstone)
-                row = ClientRow(id=client_id, revision=revision, create_time=now, update_time=now)
-                _write_fields(row, client)
-                session.add(row)
-                session.flush()
-                session.add_all(
-                    ClientCompetitorRow(client_id=client_id, competitor_id=c)
-                    for c in sorted(_competitor_ids(client))
-                )
-                _announce(session, client_id, row.revision)
-                return to_message(row)
-        except IntegrityError:  # a concurrent create of the same id won
-            raise AlreadyExists(f"{client_name(client_id)} already exists") from None
-
-    def get(self, client_id: str) -> pb.Client:
-        with self._sessions() as session:
-            row = session.get(ClientRow, client_id)
-            if row is None:
-                raise NotFound(f"{client_name(client_id)} does not exist")
-            return to_message(row)
-
-    def list(
-        self, competitor_ids: Sequence[str], after: str | None, limit: int
-    ) -> tuple[list[pb.Client], bool]:
-        """Clients ordered by id after ``after``; True when more follow.
-
-        With ``competitor_ids``, only clients whose policy names any of them.
+        With ``competitors``, only clients whose policy names any of them.
         """
         query = select(ClientRow).order_by(ClientRow.id).limit(limit + 1)
         if after is not None:
-            query = query.where(ClientRow.id > after)
-        if competitor_ids:
+            query = query.where(ClientRow.id > after.id)
+        if competitors:
             query = query.where(
                 ClientRow.id.in_(
                     select(ClientCompetitorRow.client_id).where(
-                        ClientCompetitorRow.competitor_id.in_(list(competitor_ids))
+                        ClientCompetitorRow.competitor_id.in_(sorted(o.id for o in competitors))
                     )
                 )
             )
-        with self._sessions() as session:
-            rows = session.scalars(query).all()
-            return [to_message(r) for r in rows[:limit]], len(rows) > limit
+        rows = self._session.scalars(query).all()
+        return list(rows[:limit]), len(rows) > limit
 
-    def update(self, client_id: str, change: Change) -> pb.Client:
-        """Apply ``change`` to the stored client under a row lock; revision grows by one."""
-        with transaction(self._sessions) as session:
-            row = session.scalars(
-                select(ClientRow).where(ClientRow.id == client_id).with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"{client_name(client_id)} does not exist")
-            before = to_message(row)
-            after = change(before)
-            _write_fields(row, after)
-            row.revision += 1
-            row.update_time = dt.datetime.now(dt.UTC)
-            old, new = _competitor_ids(before), _competitor_ids(after)
-            if old != new:
-                if old - new:
-                    session.execute(
-                        delete(ClientCompetitorRow).where(
-                            ClientCompetitorRow.client_id == client_id,
-                            ClientCompetitorRow.competitor_id.in_(sorted(old - new)),
-                        )
-                    )
-                session.add_all(
-                    ClientCompetitorRow(client_id=client_id, competitor_id=c)
-                    for c in sorted(new - old)
+    def replace_competitors(
+        self, client: ClientName, competitors: Collection[OrganizationName]
+    ) -> None:
+        """Make the competitor rows of ``client`` exactly ``competitors``; write only the change."""
+        stored = set(
+            self._session.scalars(
+                select(ClientCompetitorRow.competitor_id).where(
+                    ClientCompetitorRow.client_id == client.id
                 )
-            _announce(session, client_id, row.revision)
-            session.flush()
-            return to_message(row)
-
-    def delete(self, client_id: str) -> None:
-        with transaction(self._sessions) as session:
-            row = session.get(ClientRow, client_id)
-            if row is None:
-                raise NotFound(f"{client_name(client_id)} does not exist")
-            session.execute(
-                delete(ClientCompetitorRow).where(ClientCompetitorRow.client_id == client_id)
             )
-            tombstone = session.get(ClientTombstoneRow, client_id)
-            if tombstone is None:
-                session.add(ClientTombstoneRow(id=client_id, revision=row.revision + 1))
-            else:
-                tombstone.revision = row.revision + 1
-            session.delete(row)
-            _announce(session, client_id, 0)
+        )
+        wanted = {o.id for o in competitors}
+        if gone := stored - wanted:
+            self._session.execute(
+                delete(ClientCompetitorRow).where(
+                    ClientCompetitorRow.client_id == client.id,
+                    ClientCompetitorRow.competitor_id.in_(sorted(gone)),
+                )
+            )
+        self._session.add_all(
+            ClientCompetitorRow(client_id=client.id, competitor_id=c)
+            for c in sorted(wanted - stored)
+        )
+
+    def delete(self, row: ClientRow) -> None:
+        """Delete the client and its competitor rows."""
+        self._session.execute(
+            delete(ClientCompetitorRow).where(ClientCompetitorRow.client_id == row.id)
+        )
+        self._session.delete(row)
+
+    def tombstone(self, client: ClientName) -> ClientTombstoneRow | None:
+        return self._session.get(ClientTombstoneRow, client.id)
+
+    def remove_tombstone(self, tombstone: ClientTombstoneRow) -> None:
+        self._session.delete(tombstone)
+
+    def set_tombstone(self, client: ClientName, revision: int) -> None:
+        tombstone = self.tombstone(client)
+        if tombstone is None:
+            self._session.add(ClientTombstoneRow(id=client.id, revision=revision))
+        else:
+            tombstone.revision = revision
+
+    def announce(self, event: ClientChanged) -> None:
+        """Write ``event`` to the outbox: it is published once the unit of work commits."""
+        add_outbox_row(self._session, OutboxRow, event)

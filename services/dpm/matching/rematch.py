@@ -1,8 +1,12 @@
-"""Re-matching tasks. Each takes ids and versions, re-reads its inputs and is idempotent.
+"""Re-matching: the tasks that keep cached recommendation sets fresh when their inputs change.
 
-A change arrives (ownership event, catalog change, client change), the worker
-works out which clients it can affect, fans them out in chunks, and each
-chunk recomputes its clients and compare-and-sets the results into Redis.
+A change event arrives (``dpm.platform.events``: ownership, catalog or
+client), the task works out which clients it can affect, fans them out in
+chunks, and each chunk recomputes its clients and compare-and-sets the
+results into Redis. Every task takes ids and versions, re-reads its inputs
+and is idempotent, so the worker acknowledges late and a redelivery is
+harmless. The worker process (``dpm.worker``) runs these; nothing here
+knows about it.
 """
 
 from __future__ import annotations
@@ -15,22 +19,26 @@ from typing import Any
 
 import redis
 from celery import Task as CeleryTask
-from celery.signals import setup_logging, worker_process_init
-from opentelemetry.instrumentation.celery import CeleryInstrumentor
+from celery import shared_task
 
 from dpm.matching.cache import RecommendationCache
-from dpm.matching.compute import RecommendationBuilder, Upstreams, open_upstreams, refresh
+from dpm.matching.compute import RecommendationBuilder, refresh
+from dpm.matching.settings import RematchSettings
+from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
-from dpm.platform import auth
+from dpm.platform.config import load
 from dpm.platform.errors import Unavailable
-from dpm.platform.logs import configure_logging
-from dpm.platform.telemetry import configure_telemetry, rematched_clients
+from dpm.platform.events import CatalogChanged, ClientChanged, OwnershipChanged, Queue
+from dpm.platform.names import ClientName, OrganizationName
+from dpm.platform.telemetry import rematched_clients
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2
-from dpm.worker.app import app, settings
-from dpm.worker.queues import Queue, Task
 
 log = logging.getLogger(__name__)
+
+# Matching's own tasks (not change events: nobody outside matching sends them).
+REMATCH_CLIENTS = "dpm.rematch_clients"  # kwargs: clients: list[str] (ids), reason: str
+RECONCILE = "dpm.reconcile"  # periodic, no kwargs
 
 
 @dataclass
@@ -38,6 +46,7 @@ class Runtime:
     """Per-process connections, made after the fork (never shared across processes)."""
 
     pid: int
+    settings: RematchSettings
     upstreams: Upstreams
     cache: RecommendationCache
     builder: RecommendationBuilder
@@ -47,71 +56,63 @@ _runtime: Runtime | None = None
 
 
 def runtime() -> Runtime:
+    """This process's connections, opened on first use (call it in worker_process_init)."""
     global _runtime
     if _runtime is None or _runtime.pid != os.getpid():
-        _init_telemetry()
-        upstreams = open_upstreams(settings, auth.service_token(settings.token_secret, "worker"))
+        settings = load(RematchSettings)
+        upstreams = Upstreams.open(settings, "worker")
         cache = RecommendationCache(
             redis.Redis.from_url(settings.redis_url, socket_timeout=10), settings.cache_prefix
         )
-        _runtime = Runtime(os.getpid(), upstreams, cache, RecommendationBuilder(upstreams))
+        _runtime = Runtime(
+            os.getpid(), settings, upstreams, cache, RecommendationBuilder(upstreams)
+        )
     return _runtime
 
 
-def _init_telemetry() -> None:
-    configure_telemetry("dpm-worker")
-    instrumentor = CeleryInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument()
-
-
-@setup_logging.connect
-def _logging(**_: Any) -> None:
-    configure_logging("worker", settings.log_level)
-
-
-@worker_process_init.connect
-def _process_init(**_: Any) -> None:
-    runtime()
-
-
-def client_ids(competitors: list[str] | None) -> Iterator[str]:
-    """Every client, or those whose policy names one of ``competitors`` (org names)."""
+def client_ids(competitors: list[OrganizationName] | None) -> Iterator[str]:
+    """Every client, or those whose policy names one of ``competitors``."""
     stub = runtime().upstreams.requirements
     token = ""
     while True:
         with calling("requirements"):
             page = stub.ListClients(
                 requirements_pb2.ListClientsRequest(
-                    page_size=1000, page_token=token, competitors_any=competitors or []
+                    page_size=1000,
+                    page_token=token,
+                    competitors_any=[str(c) for c in competitors or []],
                 )
             )
         for client in page.clients:
-            yield client.name.removeprefix("clients/")
+            yield ClientName.trusted(client.name).id
         token = page.next_page_token
         if not token:
             return
 
 
 def fan_out(ids: Iterator[str], reason: str) -> int:
+    """Queue re-match tasks for ``ids`` in chunks; return how many clients were queued."""
+    size = runtime().settings.rematch_chunk_size
     chunk: list[str] = []
     total = 0
-    for client_id in ids:
-        chunk.append(client_id)
-        if len(chunk) == settings.rematch_chunk_size:
-            rematch_clients.apply_async(
-                kwargs={"clients": chunk, "reason": reason}, queue=Queue.REMATCH.value
-            )
-            total, chunk = total + len(chunk), []
-    if chunk:
+
+    def send() -> None:
         rematch_clients.apply_async(
             kwargs={"clients": chunk, "reason": reason}, queue=Queue.REMATCH.value
         )
+
+    for client_id in ids:
+        chunk.append(client_id)
+        if len(chunk) == size:
+            send()
+            total, chunk = total + len(chunk), []
+    if chunk:
+        send()
         total += len(chunk)
     return total
 
 
-RETRYING = {
+RETRYING: dict[str, Any] = {
     "bind": True,
     "autoretry_for": (Unavailable,),
     "retry_backoff": 1,
@@ -120,38 +121,39 @@ RETRYING = {
 }
 
 
-@app.task(name=Task.OWNERSHIP_CHANGED.value, **RETRYING)
-def ownership_changed(
-    self: CeleryTask, event_id: str, graph_version: int, upstream: list[str]
-) -> int:
+@shared_task(name=OwnershipChanged.TASK, **RETRYING)
+def ownership_changed(self: CeleryTask, **payload: Any) -> int:
     """Only clients that name an organization upstream of the change can see a new exposure."""
-    competitors = [f"organizations/{org}" for org in upstream]
-    if not competitors:
+    event = OwnershipChanged.from_payload(payload)
+    if not event.upstream:
         return 0
-    count = fan_out(client_ids(competitors), f"event {event_id} (graph v{graph_version})")
-    log.info("event %s (graph v%d) affects %d clients", event_id, graph_version, count)
+    reason = f"event {event.event.id} (graph v{event.graph_version})"
+    count = fan_out(client_ids(list(event.upstream)), reason)
+    log.info("%s affects %d clients", reason, count)
     return count
 
 
-@app.task(name=Task.CATALOG_CHANGED.value, **RETRYING)
-def catalog_changed(self: CeleryTask, catalog_version: int, vendor: str) -> int:
-    count = fan_out(client_ids(None), f"catalog v{catalog_version} ({vendor})")
-    log.info("catalog v%d (%s) re-matches %d clients", catalog_version, vendor, count)
+@shared_task(name=CatalogChanged.TASK, **RETRYING)
+def catalog_changed(self: CeleryTask, **payload: Any) -> int:
+    event = CatalogChanged.from_payload(payload)
+    reason = f"catalog v{event.catalog_version} ({event.organization})"
+    count = fan_out(client_ids(None), reason)
+    log.info("%s re-matches %d clients", reason, count)
     return count
 
 
-@app.task(name=Task.CLIENT_CHANGED.value, **RETRYING)
-def client_changed(self: CeleryTask, client: str, revision: int) -> None:
-    client_id = client.removeprefix("clients/")
-    if revision == 0:
-        runtime().cache.delete(client_id)
-        return
+@shared_task(name=ClientChanged.TASK, **RETRYING)
+def client_changed(self: CeleryTask, **payload: Any) -> None:
+    event = ClientChanged.from_payload(payload)
     rt = runtime()
-    refresh(rt.builder, rt.cache, client_id)
+    if event.deleted:
+        rt.cache.delete(event.client.id)
+        return
+    refresh(rt.builder, rt.cache, event.client.id)
     rematched_clients.add(1, {"trigger": "client"})
 
 
-@app.task(name=Task.REMATCH_CLIENTS.value, **RETRYING)
+@shared_task(name=REMATCH_CLIENTS, **RETRYING)
 def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
     rt = runtime()
     snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
@@ -162,7 +164,7 @@ def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
     return len(clients)
 
 
-@app.task(name=Task.RECONCILE.value, **RETRYING)
+@shared_task(name=RECONCILE, **RETRYING)
 def reconcile(self: CeleryTask) -> dict[str, int]:
     """Recompute every client from scratch; repair and count cached sets that differ (drift)."""
     rt = runtime()

@@ -1,0 +1,40 @@
+"""Reading and writing ``organizations`` rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dpm.catalog.store.models import OrganizationRow
+
+
+class OrganizationRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, org_id: str) -> OrganizationRow | None:
+        return self._session.get(OrganizationRow, org_id)
+
+    def exists(self, org_id: str) -> bool:
+        return self.get(org_id) is not None
+
+    def add(self, row: OrganizationRow) -> None:
+        self._session.add(row)
+        self._session.flush()
+
+    def save(self) -> None:
+        """Write the changes made to loaded rows."""
+        self._session.flush()
+
+    def page(self, kind: int, after: str | None, limit: int) -> list[OrganizationRow]:
+        """Rows in id order after ``after``; only those of ``kind`` unless it is 0."""
+        query = select(OrganizationRow).order_by(OrganizationRow.id).limit(limit)
+        if kind:
+            query = query.where(OrganizationRow.kind == kind)
+        if after is not None:
+            query = query.where(OrganizationRow.id > after)
+        return list(self._session.scalars(query))
+
+    def ids(self) -> list[str]:
+        """Every organization id, in order."""
+        return list(self._session.scalars(select(OrganizationRow.id).order_by(OrganizationRow.id)))

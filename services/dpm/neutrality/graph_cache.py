@@ -1,0 +1,65 @@
+"""The last few built ownership graphs, so an unchanged graph is fetched and built once."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from dpm.neutrality.convert import graph_from_proto
+from dpm.neutrality.graph import GraphError, OwnershipGraph
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.errors import FailedPrecondition
+from dpm.platform.telemetry import tracer
+
+
+class GraphCache:
+    """The last few built graphs, keyed by (etag, as_of); each built once.
+
+    The catalog sends the whole graph only when the etag we hold for that
+    as_of is no longer current, so an unchanged graph costs one small call.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._graphs: OrderedDict[tuple[str, str], OwnershipGraph] = OrderedDict()
+        self._lock = threading.Lock()
+        self.builds = 0
+
+    @staticmethod
+    def _key(msg: ownership_pb2.OwnershipGraph) -> tuple[str, str]:
+        return (msg.etag or f"v{msg.version}", msg.as_of)
+
+    def etag_for(self, as_of: str) -> str:
+        """The etag of the newest graph held for as_of, or "" when none is."""
+        with self._lock:
+            for etag, date in reversed(self._graphs):
+                if date == as_of:
+                    return etag
+        return ""
+
+    def get(self, msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph | None:
+        """The graph for msg, built on first sight; None for a not-modified
+        answer whose graph has meanwhile been evicted (ask again in full)."""
+        key = self._key(msg)
+        with self._lock:
+            if key in self._graphs:
+                self._graphs.move_to_end(key)
+                return self._graphs[key]
+        if msg.not_modified:
+            return None
+        with tracer.start_as_current_span("dpm.neutrality.build_graph") as span:
+            span.set_attribute("dpm.graph_version", msg.version)
+            try:
+                graph = graph_from_proto(msg)
+            except GraphError as exc:
+                raise FailedPrecondition(
+                    f"the ownership graph (version {msg.version}, as of {msg.as_of}) cannot be "
+                    f"scored: {exc}",
+                    reason="CLOSED_OWNERSHIP_CYCLE",
+                ) from None
+        with self._lock:
+            self.builds += 1
+            self._graphs[key] = graph
+            while len(self._graphs) > self._size:
+                self._graphs.popitem(last=False)
+        return graph

@@ -1,0 +1,125 @@
+"""Change events: the typed contract between producers and the code that reacts.
+
+Catalog and requirements announce a change by writing one of these to their
+outbox in the same transaction as the change (``dpm.platform.outbox``); the
+relay publishes it as a Celery task named by ``TASK`` on ``QUEUE``; matching's
+re-match tasks (``dpm.matching.rematch``) consume it with ``from_payload``.
+Neither side imports the other: both import this module.
+
+A payload is JSON: the event's fields, resource names as strings, and ``v``,
+the schema version. A consumer refuses a version it does not know rather than
+guess; a new field gets a default so older producers stay readable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from dpm.platform.names import ClientName, OrganizationName, OwnershipEventName
+
+SCHEMA_VERSION = 1
+VERSION_KEY = "v"
+
+
+class Queue(enum.StrEnum):
+    """Broker queues and who consumes them."""
+
+    # `dpmatch worker` (celery -Q dpm.rematch): changes that need re-matching.
+    REMATCH = "dpm.rematch"
+
+
+class UnknownEventVersion(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """Base of every change event; subclasses set TASK and declare their fields."""
+
+    TASK: ClassVar[str]
+    QUEUE: ClassVar[Queue] = Queue.REMATCH
+
+    def to_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {VERSION_KEY: SCHEMA_VERSION}
+        for item in dataclasses.fields(self):
+            payload[item.name] = _encode(getattr(self, item.name))
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Self:
+        version = payload.get(VERSION_KEY)
+        if version != SCHEMA_VERSION:
+            raise UnknownEventVersion(
+                f"{cls.TASK} payload has schema version {version!r}; this consumer reads "
+                f"{SCHEMA_VERSION}"
+            )
+        return cls(**cls._decode({k: v for k, v in payload.items() if k != VERSION_KEY}))
+
+    @classmethod
+    def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        return fields
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, OrganizationName | ClientName | OwnershipEventName):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class OwnershipChanged(ChangeEvent):
+    """An ownership event was recorded: the graph is at ``graph_version``.
+
+    ``upstream`` holds every organization whose competitor group may now see a
+    different exposure: the organizations the event touched on the holder side
+    and everything that holds them, directly or through chains, before and
+    after the change. Only clients naming one of them need re-matching.
+    """
+
+    TASK: ClassVar[str] = "dpm.ownership_changed"
+
+    event: OwnershipEventName
+    graph_version: int
+    upstream: tuple[OrganizationName, ...]
+
+    @classmethod
+    def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **fields,
+            "event": OwnershipEventName.trusted(fields["event"]),
+            "upstream": tuple(OrganizationName.trusted(o) for o in fields["upstream"]),
+        }
+
+
+@dataclass(frozen=True)
+class CatalogChanged(ChangeEvent):
+    """An organization or vendor profile changed: the catalog is at ``catalog_version``."""
+
+    TASK: ClassVar[str] = "dpm.catalog_changed"
+
+    catalog_version: int
+    organization: OrganizationName
+
+    @classmethod
+    def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        return {**fields, "organization": OrganizationName.trusted(fields["organization"])}
+
+
+@dataclass(frozen=True)
+class ClientChanged(ChangeEvent):
+    """A client was created, updated (``revision``) or deleted (``deleted``)."""
+
+    TASK: ClassVar[str] = "dpm.client_changed"
+
+    client: ClientName
+    revision: int
+    deleted: bool = False
+
+    @classmethod
+    def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        return {**fields, "client": ClientName.trusted(fields["client"])}

@@ -1,0 +1,180 @@
+"""One shape for every server: a spec each service fills in, and what it needs opened.
+
+A service's ``server.py`` declares a ``ServiceSpec`` (its gRPC service from
+the descriptor, how to register the servicer, its migrations, the upstream
+services it calls) and a function that builds the servicer from the opened
+``Parts``. ``start`` opens the parts, builds and starts the server, and closes
+everything it opened if any step fails; ``serve`` is the process entry point.
+
+    SPEC = ServiceSpec(
+        name="catalog",
+        service=catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"],
+        add_servicer=catalog_pb2_grpc.add_CatalogServiceServicer_to_server,
+        settings=CatalogSettings,
+        migrations=MIGRATIONS_DIR,
+    )
+
+    def create_server(settings):
+        return start(SPEC, settings, lambda parts: CatalogServicer(parts.database, ...))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import redis
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from dpm.platform import auth
+from dpm.platform.config import DatabaseSettings, ServerSettings, load
+from dpm.platform.db import Database
+from dpm.platform.grpc_client import open_channel
+from dpm.platform.grpc_server import RunningServer, build_server, serve_until_stopped
+from dpm.platform.outbox import OutboxMixin, OutboxRelay, Publisher, celery_publisher
+
+S = TypeVar("S", bound=ServerSettings)
+# Returns None when the dependency answers, else what is wrong.
+Check = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    # Short name: process, log and telemetry name ("catalog"), and its data file.
+    name: str
+    service: ServiceDescriptor
+    # The generated add_<Service>Servicer_to_server.
+    add_servicer: Callable[[Any, grpc.Server], None]
+    # Its settings class (environment variables with the DPM_ prefix).
+    settings: type[ServerSettings]
+    # Alembic migrations of the service's own database; None when it owns none.
+    migrations: Path | None = None
+    # Services it calls: short name -> full gRPC service name. The address comes
+    # from the settings (DPM_<NAME>_ADDR); the server is ready only while each answers SERVING.
+    upstreams: Mapping[str, str] = field(default_factory=dict)
+
+
+class Parts:
+    """What a server opened for its servicer; closed in reverse order of opening."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServerSettings) -> None:
+        self._spec = spec
+        self._settings = settings
+        self._checks: list[Check] = []
+        self._closers: list[Callable[[], None]] = []
+        self._database: Database | None = None
+        self.channels: dict[str, grpc.Channel] = {}
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            raise RuntimeError(f"{self._spec.name} declares no migrations: it owns no database")
+        return self._database
+
+    def open(self) -> None:
+        if self._spec.migrations is not None:
+            if not isinstance(self._settings, DatabaseSettings):
+                raise TypeError(f"{self._spec.name} needs DatabaseSettings for its database")
+            url = self._settings.resolved_database_url(self._spec.name)
+            database = Database.open(
+                url, self._spec.migrations if self._settings.migrate_on_start else None
+            )
+            self._database = database
+            self.on_close(database.close)
+            self.check(lambda: _answers("database", database.ping))
+        token = auth.service_token(self._settings.token_secret, self._spec.name)
+        for name, full_name in self._spec.upstreams.items():
+            address = getattr(self._settings, f"{name}_addr")
+            channel = open_channel(address, token, self._settings.rpc_timeout_seconds)
+            self.channels[name] = channel
+            self.on_close(channel.close)
+            self.check(_upstream_check(name, channel, full_name))
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        self._closers.append(close)
+
+    def check(self, check: Check) -> None:
+        """Add a readiness check: health says SERVING only while every check passes."""
+        self._checks.append(check)
+
+    def redis(self, url: str, socket_timeout: float = 5.0) -> redis.Redis:
+        client = redis.Redis.from_url(url, socket_timeout=socket_timeout)
+        self.on_close(client.close)
+        self.check(lambda: _answers("redis", client.ping))
+        return client
+
+    def outbox_relay(self, model: type[OutboxMixin], publisher: Publisher | None) -> OutboxRelay:
+        """Start the relay that publishes the database's outbox rows to the broker."""
+        settings = self._settings
+        assert isinstance(settings, DatabaseSettings)
+        relay = OutboxRelay(
+            self.database.sessions,
+            model,
+            publisher or celery_publisher(settings.celery_broker_url),
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        relay.start()
+        self.on_close(relay.stop)
+        return relay
+
+    def readiness(self) -> str | None:
+        for check in self._checks:
+            problem = check()
+            if problem:
+                return problem
+        return None
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+
+def _answers(what: str, ping: Callable[[], object]) -> str | None:
+    try:
+        ping()
+    except Exception as exc:
+        return f"{what}: {type(exc).__name__}"
+    return None
+
+
+def _upstream_check(name: str, channel: grpc.Channel, service: str) -> Check:
+    stub = health_pb2_grpc.HealthStub(channel)
+
+    def check() -> str | None:
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
+        except grpc.RpcError as exc:
+            return f"{name}: {exc.code().name}"
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            return f"{name}: not serving"
+        return None
+
+    return check
+
+
+def start(spec: ServiceSpec, settings: S, make_servicer: Callable[[Parts], Any]) -> RunningServer:
+    """Open the parts, build the servicer, start serving; on any failure close what was opened."""
+    parts = Parts(spec, settings)
+    try:
+        parts.open()
+        servicer = make_servicer(parts)
+        running = build_server(
+            settings,
+            [lambda server: spec.add_servicer(servicer, server)],
+            [spec.service.full_name],
+            readiness=parts.readiness,
+        )
+    except BaseException:
+        parts.close()
+        raise
+    running.closers.append(parts.close)
+    return running
+
+
+def serve(spec: ServiceSpec, create: Callable[[Any], RunningServer]) -> None:
+    """Process entry point of a server (``python -m dpm.<service>.server``)."""
+    serve_until_stopped(spec.name, load(spec.settings), create)
