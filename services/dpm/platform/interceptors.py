@@ -63,12 +63,20 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # client- and bidi-streaming: none in our APIs
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # bidi-streaming: none in our APIs
 
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
         return auth.principal_from_metadata(self._secret, context.invocation_metadata())
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+        """Unary and client-streaming calls (``request`` is then the request iterator)."""
+
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             try:
                 token = auth.set_current_principal(self._authenticate(context))

@@ -20,6 +20,7 @@ class OrganizationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORGANIZATION_KIND_LAB: _ClassVar[OrganizationKind]
     ORGANIZATION_KIND_INVESTOR: _ClassVar[OrganizationKind]
     ORGANIZATION_KIND_PARENT: _ClassVar[OrganizationKind]
+    ORGANIZATION_KIND_PERSON: _ClassVar[OrganizationKind]
 
 class ServiceModel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -33,6 +34,7 @@ ORGANIZATION_KIND_VENDOR: OrganizationKind
 ORGANIZATION_KIND_LAB: OrganizationKind
 ORGANIZATION_KIND_INVESTOR: OrganizationKind
 ORGANIZATION_KIND_PARENT: OrganizationKind
+ORGANIZATION_KIND_PERSON: OrganizationKind
 SERVICE_MODEL_UNSPECIFIED: ServiceModel
 SERVICE_MODEL_PLATFORM: ServiceModel
 SERVICE_MODEL_MANAGED_WORKFORCE: ServiceModel
@@ -196,9 +198,11 @@ class ListOwnershipEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_ownership_pb2.OwnershipEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportOwnershipGraphRequest(_message.Message):
-    __slots__ = ("as_of", "if_none_match")
+    __slots__ = ("as_of", "if_none_match", "as_known_at")
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    AS_KNOWN_AT_FIELD_NUMBER: _ClassVar[int]
     as_of: str
     if_none_match: str
-    def __init__(self, as_of: _Optional[str] = ..., if_none_match: _Optional[str] = ...) -> None: ...
+    as_known_at: _timestamp_pb2.Timestamp
+    def __init__(self, as_of: _Optional[str] = ..., if_none_match: _Optional[str] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

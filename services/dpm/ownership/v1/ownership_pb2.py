@@ -25,33 +25,41 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n dpm/ownership/v1/ownership.proto\x12\x10\x64pm.ownership.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x05\n\x0eOwnershipEvent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\x12\x12\n\nsource_url\x18\x04 \x01(\t\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x37\n\x0estake_acquired\x18\n \x01(\x0b\x32\x1d.dpm.ownership.v1.StakeChangeH\x00\x12\x36\n\rstake_changed\x18\x0b \x01(\x0b\x32\x1d.dpm.ownership.v1.StakeChangeH\x00\x12\x39\n\x0estake_divested\x18\x0c \x01(\x0b\x32\x1f.dpm.ownership.v1.StakeDivestedH\x00\x12=\n\x10\x66ull_acquisition\x18\r \x01(\x0b\x32!.dpm.ownership.v1.FullAcquisitionH\x00\x12;\n\x0fleadership_move\x18\x0e \x01(\x0b\x32 .dpm.ownership.v1.LeadershipMoveH\x00\x12?\n\x12\x62oard_seat_granted\x18\x0f \x01(\x0b\x32!.dpm.ownership.v1.BoardSeatChangeH\x00\x12?\n\x12\x62oard_seat_removed\x18\x10 \x01(\x0b\x32!.dpm.ownership.v1.BoardSeatChangeH\x00\x12\x35\n\x0c\x63ontract_tie\x18\x11 \x01(\x0b\x32\x1d.dpm.ownership.v1.ContractTieH\x00\x12\x15\n\rgraph_version\x18\x14 \x01(\x03\x12/\n\x0brecord_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06\x63hange\"\xa4\x01\n\x0bStakeChange\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12\x1c\n\x0f\x65quity_fraction\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0fvoting_fraction\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x62oard_seats\x18\x05 \x01(\x05\x42\x12\n\x10_equity_fractionB\x12\n\x10_voting_fraction\"-\n\rStakeDivested\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\"3\n\x0f\x46ullAcquisition\x12\x10\n\x08\x61\x63quirer\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"b\n\x0eLeadershipMove\x12\x0e\n\x06person\x18\x01 \x01(\t\x12\x19\n\x11\x66rom_organization\x18\x02 \x01(\t\x12\x17\n\x0fto_organization\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\">\n\x0f\x42oardSeatChange\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12\r\n\x05seats\x18\x03 \x01(\x05\"b\n\x0b\x43ontractTie\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.dpm.ownership.v1.TieKind\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x03 \x01(\t\"\xec\x01\n\x07Holding\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12\x1c\n\x0f\x65quity_fraction\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0fvoting_fraction\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x62oard_seats\x18\x05 \x01(\x05\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x10\n\x08valid_to\x18\x07 \x01(\t\x12\x12\n\nsource_url\x18\x08 \x01(\t\x12\x10\n\x08\x65vent_id\x18\t \x01(\tB\x12\n\x10_equity_fractionB\x12\n\x10_voting_fraction\"\xb6\x01\n\x03Tie\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.dpm.ownership.v1.TieKind\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x03 \x01(\t\x12\x0e\n\x06person\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\t\x12\x12\n\nsource_url\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\"\xbd\x01\n\x0eOwnershipGraph\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12+\n\x08holdings\x18\x03 \x03(\x0b\x32\x19.dpm.ownership.v1.Holding\x12#\n\x04ties\x18\x04 \x03(\x0b\x32\x15.dpm.ownership.v1.Tie\x12\x15\n\rorganizations\x18\x05 \x03(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x14\n\x0cnot_modified\x18\x07 \x01(\x08*\xbc\x01\n\x07TieKind\x12\x18\n\x14TIE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18TIE_KIND_LEADERSHIP_MOVE\x10\x01\x12\x1c\n\x18TIE_KIND_BOARD_INTERLOCK\x10\x02\x12\x1f\n\x1bTIE_KIND_EXCLUSIVE_CONTRACT\x10\x03\x12\x1f\n\x1bTIE_KIND_REVENUE_DEPENDENCY\x10\x04\x12\x19\n\x15TIE_KIND_DATA_SHARING\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n dpm/ownership/v1/ownership.proto\x12\x10\x64pm.ownership.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x06\n\x0eOwnershipEvent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x03 \x01(\t\x12\x12\n\nsource_url\x18\x04 \x01(\t\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\x30\n\nprovenance\x18\x06 \x01(\x0b\x32\x1c.dpm.ownership.v1.Provenance\x12\x12\n\nsupersedes\x18\x07 \x01(\t\x12\x37\n\x0estake_acquired\x18\n \x01(\x0b\x32\x1d.dpm.ownership.v1.StakeChangeH\x00\x12\x36\n\rstake_changed\x18\x0b \x01(\x0b\x32\x1d.dpm.ownership.v1.StakeChangeH\x00\x12\x39\n\x0estake_divested\x18\x0c \x01(\x0b\x32\x1f.dpm.ownership.v1.StakeDivestedH\x00\x12=\n\x10\x66ull_acquisition\x18\r \x01(\x0b\x32!.dpm.ownership.v1.FullAcquisitionH\x00\x12;\n\x0fleadership_move\x18\x0e \x01(\x0b\x32 .dpm.ownership.v1.LeadershipMoveH\x00\x12?\n\x12\x62oard_seat_granted\x18\x0f \x01(\x0b\x32!.dpm.ownership.v1.BoardSeatChangeH\x00\x12?\n\x12\x62oard_seat_removed\x18\x10 \x01(\x0b\x32!.dpm.ownership.v1.BoardSeatChangeH\x00\x12\x35\n\x0c\x63ontract_tie\x18\x11 \x01(\x0b\x32\x1d.dpm.ownership.v1.ContractTieH\x00\x12\x32\n\nretraction\x18\x12 \x01(\x0b\x32\x1c.dpm.ownership.v1.RetractionH\x00\x12\x15\n\rgraph_version\x18\x14 \x01(\x03\x12/\n\x0brecord_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsuperseded_by\x18\x16 \x01(\tB\x08\n\x06\x63hange\"\x82\x01\n\nProvenance\x12\x31\n\x0bsource_type\x18\x01 \x01(\x0e\x32\x1c.dpm.ownership.v1.SourceType\x12\x13\n\x0b\x61sserted_by\x18\x02 \x01(\t\x12\x16\n\x0estatement_date\x18\x03 \x01(\t\x12\x14\n\x0cstatement_id\x18\x04 \x01(\t\"\x86\x01\n\nShareRange\x12\x14\n\x07minimum\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07maximum\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x19\n\x11\x65xclusive_minimum\x18\x03 \x01(\x08\x12\x19\n\x11\x65xclusive_maximum\x18\x04 \x01(\x08\x42\n\n\x08_minimumB\n\n\x08_maximum\"\x0c\n\nRetraction\"\x8c\x02\n\x0bStakeChange\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12\x1c\n\x0f\x65quity_fraction\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0fvoting_fraction\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x62oard_seats\x18\x05 \x01(\x05\x12\x32\n\x0c\x65quity_range\x18\x06 \x01(\x0b\x32\x1c.dpm.ownership.v1.ShareRange\x12\x32\n\x0cvoting_range\x18\x07 \x01(\x0b\x32\x1c.dpm.ownership.v1.ShareRangeB\x12\n\x10_equity_fractionB\x12\n\x10_voting_fraction\"-\n\rStakeDivested\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\"3\n\x0f\x46ullAcquisition\x12\x10\n\x08\x61\x63quirer\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\"b\n\x0eLeadershipMove\x12\x0e\n\x06person\x18\x01 \x01(\t\x12\x19\n\x11\x66rom_organization\x18\x02 \x01(\t\x12\x17\n\x0fto_organization\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\">\n\x0f\x42oardSeatChange\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12\r\n\x05seats\x18\x03 \x01(\x05\"b\n\x0b\x43ontractTie\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.dpm.ownership.v1.TieKind\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x03 \x01(\t\"\x86\x03\n\x07Holding\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12\x1c\n\x0f\x65quity_fraction\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0fvoting_fraction\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12\x13\n\x0b\x62oard_seats\x18\x05 \x01(\x05\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x10\n\x08valid_to\x18\x07 \x01(\t\x12\x12\n\nsource_url\x18\x08 \x01(\t\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\x12\x32\n\x0c\x65quity_range\x18\n \x01(\x0b\x32\x1c.dpm.ownership.v1.ShareRange\x12\x32\n\x0cvoting_range\x18\x0b \x01(\x0b\x32\x1c.dpm.ownership.v1.ShareRange\x12\x30\n\nprovenance\x18\x0c \x01(\x0b\x32\x1c.dpm.ownership.v1.ProvenanceB\x12\n\x10_equity_fractionB\x12\n\x10_voting_fraction\"\xe8\x01\n\x03Tie\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.dpm.ownership.v1.TieKind\x12\x14\n\x0corganization\x18\x02 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x03 \x01(\t\x12\x0e\n\x06person\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x06 \x01(\t\x12\x12\n\nsource_url\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\x12\x30\n\nprovenance\x18\t \x01(\x0b\x32\x1c.dpm.ownership.v1.Provenance\"\xee\x01\n\x0eOwnershipGraph\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12+\n\x08holdings\x18\x03 \x03(\x0b\x32\x19.dpm.ownership.v1.Holding\x12#\n\x04ties\x18\x04 \x03(\x0b\x32\x15.dpm.ownership.v1.Tie\x12\x15\n\rorganizations\x18\x05 \x03(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x14\n\x0cnot_modified\x18\x07 \x01(\x08\x12/\n\x0b\x61s_known_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc7\x01\n\nSourceType\x12\x1b\n\x17SOURCE_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1cSOURCE_TYPE_SELF_DECLARATION\x10\x01\x12!\n\x1dSOURCE_TYPE_OFFICIAL_REGISTER\x10\x02\x12\x1b\n\x17SOURCE_TYPE_THIRD_PARTY\x10\x03\x12 \n\x1cSOURCE_TYPE_PRIMARY_RESEARCH\x10\x04\x12\x18\n\x14SOURCE_TYPE_VERIFIED\x10\x05*\xbc\x01\n\x07TieKind\x12\x18\n\x14TIE_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18TIE_KIND_LEADERSHIP_MOVE\x10\x01\x12\x1c\n\x18TIE_KIND_BOARD_INTERLOCK\x10\x02\x12\x1f\n\x1bTIE_KIND_EXCLUSIVE_CONTRACT\x10\x03\x12\x1f\n\x1bTIE_KIND_REVENUE_DEPENDENCY\x10\x04\x12\x19\n\x15TIE_KIND_DATA_SHARING\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.ownership.v1.ownership_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TIEKIND']._serialized_start=1910
-  _globals['_TIEKIND']._serialized_end=2098
+  _globals['_SOURCETYPE']._serialized_start=2696
+  _globals['_SOURCETYPE']._serialized_end=2895
+  _globals['_TIEKIND']._serialized_start=2898
+  _globals['_TIEKIND']._serialized_end=3086
   _globals['_OWNERSHIPEVENT']._serialized_start=88
-  _globals['_OWNERSHIPEVENT']._serialized_end=760
-  _globals['_STAKECHANGE']._serialized_start=763
-  _globals['_STAKECHANGE']._serialized_end=927
-  _globals['_STAKEDIVESTED']._serialized_start=929
-  _globals['_STAKEDIVESTED']._serialized_end=974
-  _globals['_FULLACQUISITION']._serialized_start=976
-  _globals['_FULLACQUISITION']._serialized_end=1027
-  _globals['_LEADERSHIPMOVE']._serialized_start=1029
-  _globals['_LEADERSHIPMOVE']._serialized_end=1127
-  _globals['_BOARDSEATCHANGE']._serialized_start=1129
-  _globals['_BOARDSEATCHANGE']._serialized_end=1191
-  _globals['_CONTRACTTIE']._serialized_start=1193
-  _globals['_CONTRACTTIE']._serialized_end=1291
-  _globals['_HOLDING']._serialized_start=1294
-  _globals['_HOLDING']._serialized_end=1530
-  _globals['_TIE']._serialized_start=1533
-  _globals['_TIE']._serialized_end=1715
-  _globals['_OWNERSHIPGRAPH']._serialized_start=1718
-  _globals['_OWNERSHIPGRAPH']._serialized_end=1907
+  _globals['_OWNERSHIPEVENT']._serialized_end=905
+  _globals['_PROVENANCE']._serialized_start=908
+  _globals['_PROVENANCE']._serialized_end=1038
+  _globals['_SHARERANGE']._serialized_start=1041
+  _globals['_SHARERANGE']._serialized_end=1175
+  _globals['_RETRACTION']._serialized_start=1177
+  _globals['_RETRACTION']._serialized_end=1189
+  _globals['_STAKECHANGE']._serialized_start=1192
+  _globals['_STAKECHANGE']._serialized_end=1460
+  _globals['_STAKEDIVESTED']._serialized_start=1462
+  _globals['_STAKEDIVESTED']._serialized_end=1507
+  _globals['_FULLACQUISITION']._serialized_start=1509
+  _globals['_FULLACQUISITION']._serialized_end=1560
+  _globals['_LEADERSHIPMOVE']._serialized_start=1562
+  _globals['_LEADERSHIPMOVE']._serialized_end=1660
+  _globals['_BOARDSEATCHANGE']._serialized_start=1662
+  _globals['_BOARDSEATCHANGE']._serialized_end=1724
+  _globals['_CONTRACTTIE']._serialized_start=1726
+  _globals['_CONTRACTTIE']._serialized_end=1824
+  _globals['_HOLDING']._serialized_start=1827
+  _globals['_HOLDING']._serialized_end=2217
+  _globals['_TIE']._serialized_start=2220
+  _globals['_TIE']._serialized_end=2452
+  _globals['_OWNERSHIPGRAPH']._serialized_start=2455
+  _globals['_OWNERSHIPGRAPH']._serialized_end=2693
 # @@protoc_insertion_point(module_scope)
