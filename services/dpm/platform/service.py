@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,14 @@ Check = Callable[[], str | None]
 
 
 @dataclass(frozen=True)
+class Binding:
+    """Another gRPC service the same server serves (e.g. catalog's BodsService)."""
+
+    service: ServiceDescriptor
+    add_servicer: Callable[[Any, grpc.Server], None]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     # Short name: process, log and telemetry name ("catalog"), and its data file.
     name: str
@@ -56,6 +65,13 @@ class ServiceSpec:
     # Services it calls: short name -> full gRPC service name. The address comes
     # from the settings (DPM_<NAME>_ADDR); the server is ready only while each answers SERVING.
     upstreams: Mapping[str, str] = field(default_factory=dict)
+    # Further services on the same server and port; the servicer factory then
+    # returns a tuple: the main servicer first, then one per binding, in order.
+    more: tuple[Binding, ...] = ()
+
+    @property
+    def bindings(self) -> tuple[Binding, ...]:
+        return (Binding(self.service, self.add_servicer), *self.more)
 
 
 class Parts:
@@ -161,11 +177,17 @@ def start(spec: ServiceSpec, settings: S, make_servicer: Callable[[Parts], Any])
     parts = Parts(spec, settings)
     try:
         parts.open()
-        servicer = make_servicer(parts)
+        made = make_servicer(parts)
+        servicers = made if spec.more else (made,)
+        if len(servicers) != len(spec.bindings):
+            raise TypeError(f"{spec.name}: expected {len(spec.bindings)} servicers")
         running = build_server(
             settings,
-            [lambda server: spec.add_servicer(servicer, server)],
-            [spec.service.full_name],
+            [
+                partial(binding.add_servicer, servicer)
+                for binding, servicer in zip(spec.bindings, servicers, strict=True)
+            ],
+            [binding.service.full_name for binding in spec.bindings],
             readiness=parts.readiness,
         )
     except BaseException:
