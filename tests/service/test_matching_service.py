@@ -269,3 +269,71 @@ def test_reads_are_counted_by_cache_outcome(stack: Stack, metric_reader: object)
     after = reads()
     assert after.get("miss", 0) - before.get("miss", 0) == 1
     assert after.get("hit", 0) - before.get("hit", 0) == 2
+
+
+def test_a_long_wait_for_an_unreachable_version_is_capped_and_computes_once(
+    stack: Stack, metric_reader: object
+) -> None:
+    def misses() -> float:
+        points = metric_points(metric_reader, "dpm.recommendations.reads")
+        return sum(v for k, v in points.items() if dict(k)["cache"] == "miss")
+
+    stack.get("google")
+    before = misses()
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        stack.get("google", min_graph_version=10_000, timeout=20)
+    waited = time.monotonic() - started
+    assert err.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    # The server's wait limit (2 s in this stack) caps a long caller deadline ...
+    assert waited < 4, waited
+    # ... it says why, and it looked at the ledger once instead of polling it.
+    assert "graph version 0" in (err.value.details() or "")
+    assert misses() - before == 1
+
+
+def test_a_set_behind_the_ledger_says_it_is_stale_and_why(stack: Stack) -> None:
+    fresh = stack.get("google")
+    assert not fresh.freshness.stale
+    # What a worker does when an event concerning google arrives: mark, then recompute.
+    stack.cache.mark_pending(["google"], 7)
+    served = stack.get("google")
+    assert served.freshness.stale and served.freshness.latest_graph_version == 7
+    assert "re-matching for graph version 7 is in progress" in served.freshness.reason
+    stack.cache.record_failure("google", "re-matching failed: neutrality said no")
+    assert stack.get("google").freshness.reason == "re-matching failed: neutrality said no"
+    # The write that reaches the version clears both.
+    caught_up = matching_pb2.RecommendationSet()
+    caught_up.CopyFrom(fresh)
+    caught_up.versions.graph_version = 7
+    stack.cache.put(caught_up)
+    assert not stack.get("google").freshness.stale
+
+
+def test_redis_down_is_unavailable_not_internal(
+    tmp_path: Path, token_secret: str, redis_namespace: str
+) -> None:
+    from dpm.platform.embedded_redis import start_embedded_redis
+
+    server = start_embedded_redis(tmp_path / "redis")
+    try:
+        with inprocess_stack(tmp_path, token_secret, server.url, redis_namespace) as running:
+            admin = auth.admin_token(token_secret)
+            with open_channel(running.addresses["requirements"], admin, 10) as channel:
+                requirements_pb2_grpc.RequirementsServiceStub(channel).CreateClient(_lab("google"))
+            wait_serving(running.addresses["matching"])
+            server.stop()
+            with open_channel(running.addresses["matching"], admin, 10) as channel:
+                stub = matching_pb2_grpc.MatchingServiceStub(channel)
+                for _ in range(3):
+                    with pytest.raises(grpc.RpcError) as err:
+                        stub.GetRecommendations(
+                            matching_pb2.GetRecommendationsRequest(
+                                name="clients/google/recommendations"
+                            ),
+                            timeout=10,
+                        )
+                    assert err.value.code() is grpc.StatusCode.UNAVAILABLE, err.value.details()
+                    assert "cache" in (err.value.details() or "")
+    finally:
+        server.stop()

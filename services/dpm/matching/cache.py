@@ -8,6 +8,12 @@ Layout, per client id (the slug, "google"):
 - ``{prefix}recs:changed:{id}``: pub/sub channel; a JSON notice is published
   on every write and delete.
 - ``{prefix}lock:recs:{id}``: lock held while one process computes a missing set.
+- In the same hash, ``p``: the newest graph version a re-match of this client
+  was queued for (cleared by the write that reaches it), and ``err``: why the
+  last re-match failed. Together they tell a reader the set is stale, and why.
+- ``{prefix}graph:latest`` / channel ``{prefix}graph:changed``: the newest
+  graph version the workers were told about (waiters for a minimum version
+  listen there).
 
 A write happens only when its versions are >= the stored ones in every
 component and differ in at least one, checked and applied (with the notice)
@@ -43,8 +49,37 @@ if cur[1] then
   end
 end
 redis.call('HSET', KEYS[1], 'g', ARGV[1], 'c', ARGV[2], 'r', ARGV[3], 'data', ARGV[4])
+redis.call('HDEL', KEYS[1], 'err')
+local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
+if pending <= g then
+  redis.call('HDEL', KEYS[1], 'p')
+end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
+"""
+
+# KEYS = hashes; ARGV[1] = graph version. Raises each client's pending version to it.
+_PENDING_SCRIPT = """
+local v = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local cur = tonumber(redis.call('HGET', key, 'p') or '0')
+  local g = tonumber(redis.call('HGET', key, 'g') or '0')
+  if v > cur and v > g then
+    redis.call('HSET', key, 'p', ARGV[1])
+  end
+end
+return #KEYS
+"""
+
+# KEYS[1] = latest key; ARGV = version, channel. Returns 1 when it moved forward.
+_LATEST_SCRIPT = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[1])
+  return 1
+end
+return 0
 """
 
 # KEYS[1] = hash; ARGV = channel, notice. Returns 1 when something was deleted.
@@ -105,6 +140,8 @@ class RecommendationCache:
         self._prefix = prefix
         self._put = redis_client.register_script(_PUT_SCRIPT)
         self._delete = redis_client.register_script(_DELETE_SCRIPT)
+        self._pending = redis_client.register_script(_PENDING_SCRIPT)
+        self._latest = redis_client.register_script(_LATEST_SCRIPT)
 
     # Names -----------------------------------------------------------------
 
@@ -117,6 +154,14 @@ class RecommendationCache:
     def lock_name(self, client_id: str) -> str:
         return f"{self._prefix}lock:recs:{client_id}"
 
+    @property
+    def latest_key(self) -> str:
+        return f"{self._prefix}graph:latest"
+
+    @property
+    def graph_channel(self) -> str:
+        return f"{self._prefix}graph:changed"
+
     # Reads -----------------------------------------------------------------
 
     def get(self, client_id: str) -> matching_pb2.RecommendationSet | None:
@@ -125,6 +170,28 @@ class RecommendationCache:
             return None
         assert isinstance(data, bytes)  # decode_responses=False, checked in __init__
         return matching_pb2.RecommendationSet.FromString(data)
+
+    def get_served(self, client_id: str) -> matching_pb2.RecommendationSet | None:
+        """The set as a caller sees it: with its freshness (stale, and why), one round trip."""
+        data, pending, error = self._redis.hmget(self.key(client_id), ["data", "p", "err"])
+        if data is None:
+            return None
+        assert isinstance(data, bytes)
+        rec = matching_pb2.RecommendationSet.FromString(data)
+        behind = int(pending or 0)
+        if behind > rec.versions.graph_version:
+            reason = (
+                error.decode(errors="replace")
+                if isinstance(error, bytes)
+                else f"re-matching for graph version {behind} is in progress"
+            )
+            rec.freshness.CopyFrom(
+                matching_pb2.Freshness(stale=True, latest_graph_version=behind, reason=reason)
+            )
+        return rec
+
+    def latest_graph_version(self) -> int:
+        return int(self._redis.get(self.latest_key) or 0)
 
     def versions(self, client_id: str) -> matching_pb2.SourceVersions | None:
         """The stored versions without reading the set itself."""
@@ -173,6 +240,19 @@ class RecommendationCache:
         n = self._delete(keys=[self.key(client_id)], args=[self.channel(client_id), notice])
         return int(n) > 0
 
+    def announce_graph_version(self, version: int) -> bool:
+        """Record that the ledger reached ``version`` (waiters are woken); True if it is new."""
+        return bool(int(self._latest(keys=[self.latest_key], args=[version, self.graph_channel])))
+
+    def mark_pending(self, client_ids: list[str], graph_version: int) -> None:
+        """These clients' sets are to be recomputed for ``graph_version``: stale until then."""
+        if client_ids:
+            self._pending(keys=[self.key(c) for c in client_ids], args=[graph_version])
+
+    def record_failure(self, client_id: str, reason: str) -> None:
+        """Why the last re-match of the client failed (cleared by the next write)."""
+        self._redis.hset(self.key(client_id), "err", reason[:500])
+
     # Coordination ----------------------------------------------------------
 
     def lock(self, client_id: str, timeout: float, blocking_timeout: float | None = None) -> Lock:
@@ -192,6 +272,12 @@ class RecommendationCache:
         """
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.channel(client_id))
+        return pubsub
+
+    def subscribe_for_version(self, client_id: str) -> PubSub:
+        """A PubSub on the client's notices and on new graph versions; the caller closes it."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.channel(client_id), self.graph_channel)
         return pubsub
 
     def subscribe_all(self) -> PubSub:

@@ -27,7 +27,7 @@ from dpm.matching.settings import RematchSettings
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
 from dpm.platform.config import load
-from dpm.platform.errors import Unavailable
+from dpm.platform.errors import DomainError, Unavailable
 from dpm.platform.events import CatalogChanged, ClientChanged, OwnershipChanged, Queue
 from dpm.platform.names import ClientName, OrganizationName
 from dpm.platform.telemetry import rematched_clients
@@ -90,13 +90,20 @@ def client_ids(competitors: list[OrganizationName] | None) -> Iterator[str]:
             return
 
 
-def fan_out(ids: Iterator[str], reason: str) -> int:
-    """Queue re-match tasks for ``ids`` in chunks; return how many clients were queued."""
-    size = runtime().settings.rematch_chunk_size
+def fan_out(ids: Iterator[str], reason: str, graph_version: int = 0) -> int:
+    """Queue re-match tasks for ``ids`` in chunks; return how many clients were queued.
+
+    With ``graph_version``, each client's cached set is marked stale for that
+    version first, so readers see it is being recomputed.
+    """
+    rt = runtime()
+    size = rt.settings.rematch_chunk_size
     chunk: list[str] = []
     total = 0
 
     def send() -> None:
+        if graph_version:
+            rt.cache.mark_pending(chunk, graph_version)
         rematch_clients.apply_async(
             kwargs={"clients": chunk, "reason": reason}, queue=Queue.REMATCH.value
         )
@@ -125,10 +132,11 @@ RETRYING: dict[str, Any] = {
 def ownership_changed(self: CeleryTask, **payload: Any) -> int:
     """Only clients that name an organization upstream of the change can see a new exposure."""
     event = OwnershipChanged.from_payload(payload)
+    runtime().cache.announce_graph_version(event.graph_version)
     if not event.upstream:
         return 0
     reason = f"event {event.event.id} (graph v{event.graph_version})"
-    count = fan_out(client_ids(list(event.upstream)), reason)
+    count = fan_out(client_ids(list(event.upstream)), reason, event.graph_version)
     log.info("%s affects %d clients", reason, count)
     return count
 
@@ -158,7 +166,15 @@ def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
     rt = runtime()
     snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
     for client_id in clients:
-        refresh(rt.builder, rt.cache, client_id, snapshot)
+        try:
+            refresh(rt.builder, rt.cache, client_id, snapshot)
+        except Unavailable:
+            raise  # a dependency is down: retry the chunk later
+        except Exception as exc:
+            # One client's failure must not hold back the others; readers of
+            # its set see it is stale and why.
+            log.exception("re-matching %s after %s failed", client_id, reason)
+            rt.cache.record_failure(client_id, f"re-matching failed: {_describe(exc)}")
     rematched_clients.add(len(clients), {"trigger": reason.split(" ", 1)[0]})
     log.info("re-matched %d clients after %s", len(clients), reason)
     return len(clients)
@@ -187,6 +203,10 @@ def reconcile(self: CeleryTask) -> dict[str, int]:
         rt.cache.put(fresh, replace_equal=True)
     log.info("reconciled %d clients: %d drifted, %d filled", checked, drifted, filled)
     return {"checked": checked, "drifted": drifted, "filled": filled}
+
+
+def _describe(exc: Exception) -> str:
+    return exc.message if isinstance(exc, DomainError) else type(exc).__name__
 
 
 def _same_result(a: matching_pb2.RecommendationSet, b: matching_pb2.RecommendationSet) -> bool:

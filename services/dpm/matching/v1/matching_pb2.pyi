@@ -52,20 +52,32 @@ class SourceVersions(_message.Message):
     def __init__(self, graph_version: _Optional[int] = ..., catalog_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ...) -> None: ...
 
 class RecommendationSet(_message.Message):
-    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of")
+    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of", "freshness")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RANKED_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    FRESHNESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     ranked: _containers.RepeatedCompositeFieldContainer[RankedVendor]
     excluded: _containers.RepeatedCompositeFieldContainer[ExcludedVendor]
     versions: SourceVersions
     compute_time: _timestamp_pb2.Timestamp
     as_of: str
-    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ...) -> None: ...
+    freshness: Freshness
+    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ...) -> None: ...
+
+class Freshness(_message.Message):
+    __slots__ = ("stale", "latest_graph_version", "reason")
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    LATEST_GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    stale: bool
+    latest_graph_version: int
+    reason: str
+    def __init__(self, stale: _Optional[bool] = ..., latest_graph_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("fit", "quality", "price", "neutrality")
