@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -242,6 +243,16 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
 
+def assert_private(data: Path) -> None:
+    """Databases, secrets, tokens, logs and Redis' files are readable by their owner only."""
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in files), files
+    exposed = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    exposed = {p: mode for p, mode in exposed.items() if int(mode, 8) & 0o077}
+    assert exposed == {}
+
+
 def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
     """What `./dev demo` runs on a fresh machine: `dpmatch up` with nothing else installed."""
     with dpmatch_up(tmp_path / "data") as (stack, process, output):
@@ -255,6 +266,7 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         )
         assert second.returncode != 0 and "already running" in second.stderr, second.stderr
         assert (tmp_path / "data" / "stack.json").exists()
+        assert_private(tmp_path / "data")
         cache = RecommendationCache(redis.Redis.from_url(stack.redis_url), "dpm:")
         play_scenario(stack, cache)
 

@@ -147,6 +147,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from dpm.platform.files import restrict_new_files
+
+    restrict_new_files()  # databases, tokens, logs and Redis' files: owner only
     args = parser().parse_args(argv)
     sys.exit(args.func(args))
 

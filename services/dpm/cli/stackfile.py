@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 
+from dpm.platform.files import write_private
 from dpm.platform.grpc_client import open_channel
 
 STACK_FILE = "stack.json"
@@ -32,10 +33,7 @@ class Stack:
         return open_channel(self.addresses[service], token or self.admin_token, timeout)
 
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / STACK_FILE
-        path.write_text(json.dumps(asdict(self), indent=1))
-        path.chmod(0o600)
+        write_private(directory / STACK_FILE, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, directory: Path) -> Stack:
@@ -50,6 +48,4 @@ class Stack:
 
 
 def save_client_tokens(directory: Path, tokens: dict[str, str]) -> None:
-    path = directory / CLIENT_TOKENS_FILE
-    path.write_text(json.dumps(tokens, indent=1))
-    path.chmod(0o600)
+    write_private(directory / CLIENT_TOKENS_FILE, json.dumps(tokens, indent=1))

@@ -24,6 +24,7 @@ from dpm.cli.stackfile import Stack
 from dpm.platform import auth
 from dpm.platform.config import DEFAULT_PORTS
 from dpm.platform.embedded_redis import EmbeddedRedis, free_port, start_embedded_redis
+from dpm.platform.files import write_private
 
 SERVERS = ("catalog", "requirements", "neutrality", "matching")
 START_TIMEOUT = 90.0
@@ -40,9 +41,7 @@ def token_secret(directory: Path) -> str:
         return os.environ["DPM_TOKEN_SECRET"]
     path = directory / "token-secret"
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 

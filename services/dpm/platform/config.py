@@ -14,6 +14,8 @@ from typing import TypeVar
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dpm.platform.files import private_dir
+
 DEFAULT_PORTS = {"catalog": 50051, "requirements": 50052, "neutrality": 50053, "matching": 50054}
 
 
@@ -60,7 +62,7 @@ class DatabaseSettings(ServerSettings):
     def resolved_database_url(self, service: str) -> str:
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
 
 

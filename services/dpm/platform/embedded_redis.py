@@ -10,6 +10,8 @@ from pathlib import Path
 
 import redis
 
+from dpm.platform.files import private_dir
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -46,7 +48,7 @@ class EmbeddedRedis:
 def start_embedded_redis(data_dir: Path, port: int = 0, timeout: float = 10.0) -> EmbeddedRedis:
     """Start redis-server on 127.0.0.1 (persisting to data_dir) and wait until it answers."""
     port = port or free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     process = subprocess.Popen(
         [
             redis_server_binary(),

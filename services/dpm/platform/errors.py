@@ -14,6 +14,12 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "dpmatch.dev"
+# Longest error message a caller gets (violations are bounded separately, below).
+MAX_MESSAGE_CHARS = 2000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class DomainError(Exception):
     reason: str = "FAILED_PRECONDITION"
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
+        message = _clip(message, MAX_MESSAGE_CHARS)
         super().__init__(message)
         self.message = message
         if reason:
@@ -45,13 +52,37 @@ class DomainError(Exception):
         )
 
 
+# An error names at most this many fields, each in at most these many
+# characters: a hostile request cannot make an error larger than a default
+# client accepts (its trailer would otherwise echo the whole input).
+MAX_VIOLATIONS = 20
+MAX_FIELD_CHARS = 200
+MAX_DESCRIPTION_CHARS = 400
+
+
+def bounded(violations: list[FieldViolation], uncounted: int = 0) -> list[FieldViolation]:
+    """The first MAX_VIOLATIONS violations, clipped, plus one line counting the rest
+    (``uncounted`` more were dropped before they got here)."""
+    shown = [
+        FieldViolation(_clip(v.field, MAX_FIELD_CHARS), _clip(v.description, MAX_DESCRIPTION_CHARS))
+        for v in violations[:MAX_VIOLATIONS]
+    ]
+    more = max(len(violations) - MAX_VIOLATIONS, 0) + uncounted
+    if more:
+        shown.append(FieldViolation("", f"and {more} more violations not shown"))
+    return shown
+
+
 class InvalidArgument(DomainError):
     code = grpc.StatusCode.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: list[FieldViolation], *, reason: str | None = None) -> None:
+    def __init__(
+        self, violations: list[FieldViolation], *, reason: str | None = None, uncounted: int = 0
+    ) -> None:
         if not violations:
             raise ValueError("InvalidArgument needs at least one field violation")
+        violations = bounded(violations, uncounted)
         message = "; ".join(f"{v.field}: {v.description}" for v in violations)
         super().__init__(message, reason=reason)
         self.violations = violations
@@ -127,9 +158,14 @@ class Violations:
 
     def __init__(self) -> None:
         self.items: list[FieldViolation] = []
+        # Violations past MAX_VIOLATIONS are only counted (a hostile list can be long).
+        self.dropped = 0
 
     def add(self, field: str, description: str) -> None:
-        self.items.append(FieldViolation(field, description))
+        if len(self.items) < MAX_VIOLATIONS:
+            self.items.append(FieldViolation(field, description))
+        else:
+            self.dropped += 1
 
     def check(self, ok: bool, field: str, description: str) -> bool:
         if not ok:
@@ -138,4 +174,4 @@ class Violations:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise InvalidArgument(self.items)
+            raise InvalidArgument(self.items, uncounted=self.dropped)

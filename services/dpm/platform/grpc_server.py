@@ -20,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import filters, server_interceptor
 
 from dpm.platform.config import ServerSettings
+from dpm.platform.files import restrict_new_files
 from dpm.platform.interceptors import ServiceInterceptor
 from dpm.platform.logs import configure_logging
 from dpm.platform.telemetry import configure_telemetry, shutdown_telemetry
@@ -135,6 +136,7 @@ def watch_readiness(
 
 def serve_until_stopped(service: str, settings: S, create: Callable[[S], RunningServer]) -> None:
     """Process entry point of a server: logs, telemetry, run until SIGTERM, drain, exit."""
+    restrict_new_files()
     configure_logging(service, settings.log_level)
     configure_telemetry(f"dpm-{service}")
     running = create(settings)
