@@ -371,7 +371,13 @@ def test_meta_scale_event_upstream_and_export(catalog: Catalog) -> None:
         OwnershipChanged.TASK, "event", "ownershipEvents/meta-scale-2025"
     )
     assert kwargs["graph_version"] == 4
-    assert kwargs["upstream"] == [org("fund-parent"), org("meta"), org("meta-fund")]
+    # The holder, the held company and everything above them.
+    assert kwargs["upstream"] == [
+        org("fund-parent"),
+        org("meta"),
+        org("meta-fund"),
+        org("scale-ai"),
+    ]
     queues = {q for t, q, _ in catalog.published.calls if t == OwnershipChanged.TASK}
     assert queues == {Queue.REMATCH}
 
@@ -388,7 +394,12 @@ def test_meta_scale_event_upstream_and_export(catalog: Catalog) -> None:
     assert edges(after)[(org("scale-ai"), org("scale-sub"))] == (1.0, 1.0)
     assert org("google") in after.organizations and len(after.organizations) == 6
     assert catalog.graph("2019-12-31").holdings.__len__() == 2  # before Scale's subsidiary
-    assert catalog.graph().version == 4  # default: today
+    # Every read that depends on a date takes it explicitly.
+    expect_invalid(
+        "as_of",
+        catalog.stub.ExportOwnershipGraph,
+        catalog_pb2.ExportOwnershipGraphRequest(as_of=""),
+    )
 
     got = catalog.stub.GetOwnershipEvent(
         catalog_pb2.GetOwnershipEventRequest(name="ownershipEvents/meta-scale-2025")
@@ -471,6 +482,7 @@ def test_full_acquisition_board_seats_and_ties(catalog: Catalog) -> None:
         org("google"),
         org("meta"),
         org("meta-fund"),
+        org("scale-ai"),
         org("vc"),
     ]
     holders = {
@@ -669,13 +681,21 @@ def test_failed_preconditions(catalog: Catalog) -> None:
     expect_error(grpc.StatusCode.FAILED_PRECONDITION, catalog.record, removed)
 
     catalog.record(stake("meta-scale", "meta", "scale-ai", "2025-06-12", 0.49, 0.0))
+    # Back-dated events are accepted, but on 2024-01-01 there was nothing to change.
     err = expect_error(
         grpc.StatusCode.FAILED_PRECONDITION,
         catalog.record,
         stake("backdated", "meta", "scale-ai", "2024-01-01", 0.2, kind="stake_changed"),
     )
-    assert "out of order" in str(err.details())
-    assert catalog.graph().version == 4
+    assert "holds no stake in organizations/scale-ai on 2024-01-01" in str(err.details())
+    catalog.record(stake("meta-more", "meta", "scale-ai", "2025-09-01", 0.5, kind="stake_changed"))
+    # A divestment dated in between would leave the later change nothing to change.
+    divest.event_id, divest.effective_date = "div-late", "2025-07-01"
+    err = expect_error(grpc.StatusCode.FAILED_PRECONDITION, catalog.record, divest)
+    assert "ownershipEvents/meta-more (stake_changed on 2025-09-01) no longer applies" in str(
+        err.details()
+    )
+    assert catalog.graph("2030-01-01").version == 5
 
 
 def test_graph_export_is_conditional_on_its_etag(catalog: Catalog) -> None:

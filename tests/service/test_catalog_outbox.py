@@ -65,7 +65,7 @@ def test_event_and_profile_change_are_published_to_redis(
             "v": 1,
             "event": "ownershipEvents/meta-scale-2025",
             "graph_version": recorded.graph_version,
-            "upstream": [org("meta")],
+            "upstream": [org("meta"), org("scale-ai")],
         }
         assert tasks[1][1] == {"v": 1, "catalog_version": 2, "organization": org("scale-ai")}
     finally:

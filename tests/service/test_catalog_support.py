@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -26,6 +28,7 @@ KINDS = {
     "lab": catalog_pb2.ORGANIZATION_KIND_LAB,
     "investor": catalog_pb2.ORGANIZATION_KIND_INVESTOR,
     "parent": catalog_pb2.ORGANIZATION_KIND_PARENT,
+    "person": catalog_pb2.ORGANIZATION_KIND_PERSON,
 }
 
 
@@ -75,8 +78,19 @@ class Catalog:
     def record(self, event: ownership_pb2.OwnershipEvent) -> ownership_pb2.OwnershipEvent:
         return self.stub.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
 
-    def graph(self, as_of: str = "") -> ownership_pb2.OwnershipGraph:
-        return self.stub.ExportOwnershipGraph(catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of))
+    def graph(
+        self, as_of: str, as_known_at: Timestamp | None = None
+    ) -> ownership_pb2.OwnershipGraph:
+        """The graph as of an effective date, as known now or at ``as_known_at``."""
+        request = catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of)
+        if as_known_at is not None:
+            request.as_known_at.CopyFrom(as_known_at)
+        return self.stub.ExportOwnershipGraph(request)
+
+    def event(self, event_id: str) -> ownership_pb2.OwnershipEvent:
+        return self.stub.GetOwnershipEvent(
+            catalog_pb2.GetOwnershipEventRequest(name=f"ownershipEvents/{event_id}")
+        )
 
 
 @contextmanager
@@ -136,6 +150,22 @@ def stake(
     )
     getattr(event, kind).CopyFrom(change)
     return event
+
+
+def event(event_id: str, date: str, member: str, **fields: Any) -> ownership_pb2.OwnershipEvent:
+    """An event with one change: ``event("x", "2025-01-01", "stake_divested", holder=...)``.
+
+    Message-valued fields (ranges) are copied; organization slugs are not expanded.
+    """
+    message = ownership_pb2.OwnershipEvent(event_id=event_id, effective_date=date)
+    change = getattr(message, member)
+    change.SetInParent()
+    for key, value in fields.items():
+        if isinstance(value, Message):
+            getattr(change, key).CopyFrom(value)
+        else:
+            setattr(change, key, value)
+    return message
 
 
 def field_violations(err: grpc.RpcError) -> list[str]:

@@ -1,4 +1,5 @@
-"""The ownership graph as of one effective date (ExportOwnershipGraph)."""
+"""The ownership graph as of one effective date, as known now or at a past instant
+(ExportOwnershipGraph)."""
 
 from __future__ import annotations
 
@@ -9,53 +10,88 @@ from sqlalchemy.orm import Session
 from dpm.catalog import ledger, organizations
 from dpm.catalog.store.counters import CountersRepository
 from dpm.catalog.store.holdings import HoldingRepository, TieRepository
+from dpm.catalog.store.ledger import LedgerRepository
+from dpm.catalog.store.models import HoldingRow, TieRow
+from dpm.catalog.terms import Share, provenance_proto
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import OrganizationName
 
 
 def export(
-    session: Session, as_of: dt.date, if_none_match: str = ""
+    session: Session,
+    as_of: dt.date,
+    if_none_match: str = "",
+    as_known_at: dt.datetime | None = None,
 ) -> ownership_pb2.OwnershipGraph:
     """Holdings valid at as_of ([valid_from, valid_to)), ties dated on or before it.
 
-    ``version`` is the current ledger sequence number: the graph as of any date
-    is read from the ledger as it stands now. The etag also covers the catalog
-    version (organizations are part of the export); when the caller's copy is
-    current only the header is sent back.
+    Both axes are explicit: ``as_of`` is the effective date; ``as_known_at``
+    the record time (None: as the ledger stands now). ``version`` is the
+    newest ledger seq the read includes. The etag covers the version, the
+    catalog version (organizations are part of the export) and the record
+    instant; when the caller's copy is current only the header is sent back.
     """
-    version = ledger.graph_version(session)
+    known_at = None
+    if as_known_at is None:
+        version = ledger.graph_version(session)
+    else:
+        version = known_at = LedgerRepository(session).seq_known_at(as_known_at)
     etag = f"g{version}-c{CountersRepository(session).read().catalog_version}"
-    graph = ownership_pb2.OwnershipGraph(version=version, as_of=as_of.isoformat(), etag=etag)
+    graph = ownership_pb2.OwnershipGraph(version=version, as_of=as_of.isoformat())
+    if as_known_at is not None:
+        graph.as_known_at.FromDatetime(as_known_at)
+        etag += f"-k{graph.as_known_at.seconds}.{graph.as_known_at.nanos:09d}"
+    graph.etag = etag
     if if_none_match == etag:
         graph.not_modified = True
         return graph
-    for h in HoldingRepository(session).as_of(as_of):
-        item = ownership_pb2.Holding(
-            holder=str(OrganizationName(h.holder)),
-            held=str(OrganizationName(h.held)),
-            board_seats=h.board_seats,
-            valid_from=h.valid_from.isoformat(),
-            valid_to=h.valid_to.isoformat() if h.valid_to else "",
-            source_url=h.source_url,
-            event_id=h.event_id,
-        )
-        if h.equity is not None:
-            item.equity_fraction = h.equity
-        if h.voting is not None:
-            item.voting_fraction = h.voting
-        graph.holdings.append(item)
-    for t in TieRepository(session).as_of(as_of):
-        graph.ties.append(
-            ownership_pb2.Tie(
-                kind=t.kind,  # type: ignore[arg-type]
-                organization=str(OrganizationName(t.organization)),
-                counterparty=str(OrganizationName(t.counterparty)),
-                person=t.person,
-                role=t.role,
-                effective_date=t.effective_date.isoformat(),
-                source_url=t.source_url,
-                event_id=t.event_id,
-            )
-        )
-    graph.organizations.extend(str(name) for name in organizations.all_names(session))
+    graph.holdings.extend(
+        holding_to_proto(h) for h in HoldingRepository(session).as_of(as_of, known_at)
+    )
+    graph.ties.extend(tie_to_proto(t) for t in TieRepository(session).as_of(as_of, known_at))
+    names = organizations.all_names(session, created_by=as_known_at)
+    graph.organizations.extend(str(name) for name in names)
     return graph
+
+
+def holding_to_proto(row: HoldingRow) -> ownership_pb2.Holding:
+    item = ownership_pb2.Holding(
+        holder=str(OrganizationName(row.holder)),
+        held=str(OrganizationName(row.held)),
+        board_seats=row.board_seats,
+        valid_from=row.valid_from.isoformat(),
+        valid_to=row.valid_to.isoformat() if row.valid_to else "",
+        source_url=row.source_url,
+        event_id=row.event_id,
+    )
+    if row.equity is not None:
+        item.equity_fraction = row.equity
+    if row.voting is not None:
+        item.voting_fraction = row.voting
+    equity_range = Share.from_json(row.equity_range)
+    if equity_range is not None:
+        item.equity_range.CopyFrom(equity_range.to_proto())
+    voting_range = Share.from_json(row.voting_range)
+    if voting_range is not None:
+        item.voting_range.CopyFrom(voting_range.to_proto())
+    provenance = provenance_proto(row.provenance)
+    if provenance is not None:
+        item.provenance.CopyFrom(provenance)
+    return item
+
+
+def tie_to_proto(row: TieRow) -> ownership_pb2.Tie:
+    item = ownership_pb2.Tie(
+        kind=row.kind,  # type: ignore[arg-type]
+        organization=str(OrganizationName(row.organization)),
+        counterparty=str(OrganizationName(row.counterparty)),
+        person=row.person,
+        role=row.role,
+        effective_date=row.effective_date.isoformat(),
+        source_url=row.source_url,
+        event_id=row.event_id,
+    )
+    provenance = provenance_proto(row.provenance)
+    if provenance is not None:
+        item.provenance.CopyFrom(provenance)
+    return item

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from dpm.catalog import validation
 from dpm.catalog.store.counters import CountersRepository
 from dpm.catalog.store.models import OrganizationRow
 from dpm.catalog.store.organizations import OrganizationRepository
@@ -19,9 +20,9 @@ from dpm.catalog.store.outbox import OutboxRepository
 from dpm.catalog.v1 import catalog_pb2
 from dpm.platform.errors import AlreadyExists, InvalidArgument, NotFound, Violations
 from dpm.platform.events import CatalogChanged
-from dpm.platform.names import OrganizationName, check_slug
+from dpm.platform.names import OrganizationName, check_slug, quote
 
-COUNTRY = re.compile(r"^[A-Z]{2}$")
+COUNTRY = re.compile(r"[A-Z]{2}")
 UPDATABLE = ("display_name", "kind", "country", "source_urls")
 
 
@@ -45,28 +46,29 @@ def _aware(value: dt.datetime) -> dt.datetime:
 def _validate(org: catalog_pb2.Organization, paths: Sequence[str], prefix: str) -> None:
     v = Violations()
     if "display_name" in paths:
-        v.check(bool(org.display_name.strip()), f"{prefix}.display_name", "is required")
-        v.check(len(org.display_name) <= 300, f"{prefix}.display_name", "is longer than 300")
+        validation.text(
+            v, org.display_name, f"{prefix}.display_name", validation.NAME_LIMIT, required=True
+        )
     if "kind" in paths:
         v.check(
             org.kind != catalog_pb2.ORGANIZATION_KIND_UNSPECIFIED
             and org.kind in catalog_pb2.OrganizationKind.values(),
             f"{prefix}.kind",
-            "must be VENDOR, LAB, INVESTOR or PARENT",
+            "must be VENDOR, LAB, INVESTOR, PARENT or PERSON",
         )
     if "country" in paths:
         v.check(
-            not org.country or bool(COUNTRY.match(org.country)),
+            not org.country or bool(COUNTRY.fullmatch(org.country)),
             f"{prefix}.country",
-            f"{org.country!r} must be empty or an ISO 3166-1 alpha-2 code like 'US'",
+            f"{quote(org.country)} must be empty or an ISO 3166-1 alpha-2 code like 'US'",
         )
     if "source_urls" in paths:
         for i, url in enumerate(org.source_urls):
-            v.check(
-                url.startswith(("http://", "https://")),
-                f"{prefix}.source_urls[{i}]",
-                "must be an http or https URL",
-            )
+            field = f"{prefix}.source_urls[{i}]"
+            if url:
+                validation.url(v, url, field)
+            else:
+                v.add(field, "must be an http or https URL")
     v.raise_if_any()
 
 
@@ -150,6 +152,6 @@ def update(
     return to_proto(row)
 
 
-def all_names(session: Session) -> list[OrganizationName]:
-    """Every organization, in id order."""
-    return [OrganizationName(i) for i in OrganizationRepository(session).ids()]
+def all_names(session: Session, created_by: dt.datetime | None = None) -> list[OrganizationName]:
+    """Every organization (only those created by ``created_by`` when given), in id order."""
+    return [OrganizationName(i) for i in OrganizationRepository(session).ids(created_by)]

@@ -7,6 +7,7 @@ call is one unit of work on the catalog ``Database``: ``write()`` for changes
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -171,5 +172,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def ExportOwnershipGraph(
         self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
     ) -> ownership_pb2.OwnershipGraph:
-        as_of = parse_date(request.as_of, "as_of", default_today=True)
-        return self._read(lambda s: graph.export(s, as_of, request.if_none_match))
+        as_of = parse_date(request.as_of, "as_of")
+        known_at = None
+        if request.HasField("as_known_at"):
+            try:
+                known_at = request.as_known_at.ToDatetime(tzinfo=dt.UTC)
+            except (ValueError, OverflowError):
+                raise InvalidArgument.one("as_known_at", "is not a valid timestamp") from None
+        return self._read(lambda s: graph.export(s, as_of, request.if_none_match, known_at))

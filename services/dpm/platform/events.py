@@ -76,9 +76,11 @@ class OwnershipChanged(ChangeEvent):
     """An ownership event was recorded: the graph is at ``graph_version``.
 
     ``upstream`` holds every organization whose competitor group may now see a
-    different exposure: the organizations the event touched on the holder side
-    and everything that holds them, directly or through chains, before and
-    after the change. Only clients naming one of them need re-matching.
+    different exposure on some date: both ends of every holding the event
+    changed (a late or corrected event can change periods far from its own
+    date), the targets of ties it added or withdrew, and everything that holds
+    any of them, directly or through chains, on any date from the first
+    change. Only clients naming one of them need re-matching.
     """
 
     TASK: ClassVar[str] = "dpm.ownership_changed"

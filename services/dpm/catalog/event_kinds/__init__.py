@@ -13,13 +13,23 @@ from types import MappingProxyType
 from typing import Any
 
 from dpm.catalog.event_kinds.acquisitions import FullAcquisition
-from dpm.catalog.event_kinds.base import Change, Checks, EventKind, Writes
+from dpm.catalog.event_kinds.base import Change, Checks, EventKind, NotApplicable, Pair, TieFact
 from dpm.catalog.event_kinds.board_seats import BoardSeatGranted, BoardSeatRemoved
+from dpm.catalog.event_kinds.retraction import Retraction
 from dpm.catalog.event_kinds.stakes import StakeAcquired, StakeChanged, StakeDivested
 from dpm.catalog.event_kinds.ties import ContractTie, LeadershipMove
 from dpm.platform.errors import InvalidArgument
 
-__all__ = ["HANDLERS", "Change", "Checks", "EventKind", "Writes", "handler_for"]
+__all__ = [
+    "HANDLERS",
+    "Change",
+    "Checks",
+    "EventKind",
+    "NotApplicable",
+    "Pair",
+    "TieFact",
+    "handler_for",
+]
 
 HANDLERS: Mapping[str, EventKind[Any]] = MappingProxyType(
     {
@@ -31,6 +41,7 @@ HANDLERS: Mapping[str, EventKind[Any]] = MappingProxyType(
         "board_seat_removed": BoardSeatRemoved(),
         "leadership_move": LeadershipMove(),
         "contract_tie": ContractTie(),
+        "retraction": Retraction(),
     }
 )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dpm.catalog.event_kinds.base import Change, Checks, EventKind, Writes
+from dpm.catalog.event_kinds.base import Change, Checks, EventKind, Pair
+from dpm.catalog.terms import Origin, Terms
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import OrganizationName
 
@@ -13,22 +14,17 @@ class FullAcquisition(EventKind[ownership_pb2.FullAcquisition]):
             "acquirer", message.acquirer, "target", message.target
         )
         change = checks.change()
-        change.cycles.add(target)
-        change.roots.add(acquirer)
+        change.pairs.add((acquirer, target))
+        change.every_holder_of.add(target)
         change.touched |= {acquirer, target}
-        change.cycle_field = checks.field("target")
+        change.equity_field = change.voting_field = checks.field("target")
         return change
 
-    def apply(self, message: ownership_pb2.FullAcquisition, writes: Writes, change: Change) -> None:
-        acquirer = OrganizationName.trusted(message.acquirer)
-        target = OrganizationName.trusted(message.target)
-        # Every current holding in the target ends; the acquirer keeps its board seats.
-        seats = 0
-        for row in writes.holders_of(target):
-            former = OrganizationName(row.holder)
-            if former == acquirer:
-                seats = row.board_seats
-            change.roots.add(former)
-            change.touched.add(former)
-            writes.close(row)
-        writes.open(acquirer, target, 1.0, 1.0, seats)
+    def step(
+        self, message: ownership_pb2.FullAcquisition, pair: Pair, before: Terms | None, at: Origin
+    ) -> Terms | None:
+        holder, _ = pair
+        if holder != OrganizationName.trusted(message.acquirer):
+            return None  # every other holding in the target ends
+        # The acquirer keeps its board seats.
+        return at.terms(1.0, 1.0, before.seats if before is not None else 0)

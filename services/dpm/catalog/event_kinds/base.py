@@ -1,56 +1,82 @@
 """What every event kind shares: the handler contract and the pieces handlers are built from.
 
-A handler (``EventKind``) keeps the two halves of one kind of ownership event
-side by side: ``validate`` refuses a malformed change before anything is
-written and says what the event touches (a ``Change``); ``apply`` writes it
-to the graph and refuses what the current graph does not allow. The ledger
-(``dpm.catalog.ledger``) runs both inside one transaction, so a refusal at
-either step leaves nothing behind.
+A handler (``EventKind``) keeps the rules of one kind of ownership event side
+by side:
+
+- ``validate`` refuses a malformed change before anything is read or written
+  (INVALID_ARGUMENT naming the field) and says what the event touches (a
+  ``Change``: the holder -> held pairs whose periods it sets);
+- ``step`` is its rule on one pair: the terms of holder -> held right after
+  the event, given the terms right before it (None: no holding). It refuses
+  (``NotApplicable``) when the event cannot apply to what comes before it;
+- the ``Change`` also carries the dated non-equity links (ties) it records.
+
+The periods of a pair are the fold of ``step`` over the pair's events in
+(effective date, ledger sequence) order (``dpm.catalog.history``), so an
+event may arrive after events dated later than it: the pair is re-derived.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from dpm.catalog.store.holdings import HoldingRepository, TieRepository
-from dpm.catalog.store.models import HoldingRow, TieRow
+from dpm.catalog import validation
 from dpm.catalog.store.organizations import OrganizationRepository
-from dpm.platform.errors import FailedPrecondition, InvalidArgument, Violations
+from dpm.catalog.terms import Origin, Terms
+from dpm.platform.errors import InvalidArgument, Violations
 from dpm.platform.names import OrganizationName
 
 M = TypeVar("M", bound=Message)
 
+# Most board seats one event may grant, and one holding may carry.
+SEATS_PER_EVENT = 1000
+SEATS_PER_HOLDING = 10_000
+
+Pair = tuple[OrganizationName, OrganizationName]
+
+
+@dataclass(frozen=True)
+class TieFact:
+    """A non-equity link an event records (dated on the event's effective date)."""
+
+    kind: int
+    organization: OrganizationName
+    # Whose competitor groups see the tie (the lab a person joins, a contract's counterparty).
+    counterparty: OrganizationName
+    person: str = ""
+    role: str = ""
+
 
 @dataclass
 class Change:
-    """What one event touches, for the invariant checks and the outbox."""
+    """What one event touches: the pairs it re-derives, the ties it records, the listing."""
 
     # "event.<kind>": where the event's field violations point.
     prefix: str
-    # held organizations whose holder sums must be re-checked
-    sums: set[OrganizationName] = field(default_factory=set)
-    # held organizations whose incoming equity grew: a closed cycle could have formed through them
-    cycles: set[OrganizationName] = field(default_factory=set)
-    # organizations whose competitor groups may see a changed exposure (ancestors are added)
-    roots: set[OrganizationName] = field(default_factory=set)
+    # (holder, held) pairs whose periods the event sets.
+    pairs: set[Pair] = field(default_factory=set)
+    # held organizations every holding in which the event may end (full_acquisition).
+    every_holder_of: set[OrganizationName] = field(default_factory=set)
+    ties: list[TieFact] = field(default_factory=list)
     # organizations the event is listed under (ListOwnershipEvents' filter)
     touched: set[OrganizationName] = field(default_factory=set)
-    # the field a closed cycle is reported against
-    cycle_field: str = ""
+    # fields an equity / vote sum or closed-cycle refusal points at
+    equity_field: str = ""
+    voting_field: str = ""
 
 
 class Checks:
     """The validation side: field paths of the event's change and the organizations that exist."""
 
-    def __init__(self, kind: str, organizations: OrganizationRepository) -> None:
+    def __init__(self, kind: str, organizations: OrganizationRepository, supersedes: str) -> None:
         self.prefix = f"event.{kind}"
         self._organizations = organizations
+        # event_id the event corrects (OwnershipEvent.supersedes), "" when none
+        self.supersedes = supersedes
 
     def field(self, name: str) -> str:
         return f"{self.prefix}.{name}"
@@ -63,7 +89,7 @@ class Checks:
         path = self.field(name)
         org = OrganizationName.parse(value, path)
         if not self._organizations.exists(org.id):
-            raise InvalidArgument.one(path, f"{value} does not exist")
+            raise InvalidArgument.one(path, f"{org} does not exist")
         return org
 
     def holder_and_held(
@@ -78,94 +104,34 @@ class Checks:
 
     def fraction(self, v: Violations, message: Any, name: str) -> None:
         """When the optional field ``name`` is set it must be a fraction in [0, 1]."""
-        if not message.HasField(name):
-            return
-        value = getattr(message, name)
+        if message.HasField(name):
+            validation.fraction(v, getattr(message, name), self.field(name))
+
+    def seats(self, v: Violations, value: int, name: str) -> None:
+        v.check(value >= 0, self.field(name), "must not be negative")
         v.check(
-            math.isfinite(value) and 0.0 <= value <= 1.0,
+            value <= SEATS_PER_EVENT,
             self.field(name),
-            f"{value!r} must be a fraction in [0, 1]",
+            f"{value} is more than {SEATS_PER_EVENT} seats in one event",
         )
 
 
-@dataclass(frozen=True)
-class Writes:
-    """The application side: the event's common fields and the repositories it writes through."""
+class NotApplicable(Exception):
+    """The event cannot apply to the pair as the events before it leave it.
 
-    event_id: str
-    effective: dt.date
-    source_url: str
-    holdings: HoldingRepository
-    ties: TieRepository
+    ``field`` (relative to the event's change, e.g. "seats") is set when the
+    refusal is about a figure the event states rather than about the history.
+    """
 
-    def current(self, holder: OrganizationName, held: OrganizationName) -> HoldingRow | None:
-        """The open period of holder -> held, if any."""
-        return self.holdings.current(holder.id, held.id)
-
-    def holders_of(self, held: OrganizationName) -> list[HoldingRow]:
-        """The open periods into ``held``."""
-        return self.holdings.current_holders_of(held.id)
-
-    def open(
-        self,
-        holder: OrganizationName,
-        held: OrganizationName,
-        equity: float | None,
-        voting: float | None,
-        seats: int,
-    ) -> None:
-        """Start a period of holder -> held on the effective date."""
-        self.holdings.add(
-            HoldingRow(
-                holder=holder.id,
-                held=held.id,
-                equity=equity,
-                voting=voting,
-                board_seats=seats,
-                valid_from=self.effective,
-                valid_to=None,
-                source_url=self.source_url,
-                event_id=self.event_id,
-            )
-        )
-
-    def close(self, row: HoldingRow) -> None:
-        """End the period ``row`` on the effective date; refuse dates before its start."""
-        if self.effective < row.valid_from:
-            raise FailedPrecondition(
-                f"effective date {self.effective.isoformat()} is before the current period of "
-                f"{OrganizationName(row.holder)} in {OrganizationName(row.held)} "
-                f"(from {row.valid_from.isoformat()}); "
-                "recording history out of order is not supported yet",
-                reason="OUT_OF_ORDER",
-            )
-        self.holdings.close(row, self.effective)
-
-    def tie(
-        self,
-        kind: int,
-        organization: OrganizationName,
-        counterparty: OrganizationName,
-        person: str = "",
-        role: str = "",
-    ) -> None:
-        """Record a tie dated on the effective date."""
-        self.ties.add(
-            TieRow(
-                kind=kind,
-                organization=organization.id,
-                counterparty=counterparty.id,
-                person=person,
-                role=role,
-                effective_date=self.effective,
-                source_url=self.source_url,
-                event_id=self.event_id,
-            )
-        )
+    def __init__(self, message: str, reason: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.field = field
 
 
 class EventKind(ABC, Generic[M]):
-    """One member of ``OwnershipEvent.change``: how it is checked and what it writes."""
+    """One member of ``OwnershipEvent.change``: how it is checked and what it does."""
 
     @abstractmethod
     def validate(self, message: M, checks: Checks) -> Change:
@@ -174,10 +140,29 @@ class EventKind(ABC, Generic[M]):
         Runs before anything is written; it may read the organizations only.
         """
 
-    @abstractmethod
-    def apply(self, message: M, writes: Writes, change: Change) -> None:
-        """Write the validated change to the graph.
+    def step(
+        self,
+        message: M,
+        pair: Pair,
+        before: Terms | None,
+        at: Origin,
+    ) -> Terms | None:
+        """The terms of ``pair`` right after this event (None: no holding).
 
-        Refuses (FAILED_PRECONDITION) what the current graph does not allow,
-        and adds to ``change`` what only the graph reveals (former holders).
+        Called for the pairs in ``Change.pairs`` and for every pair into a held
+        organization in ``Change.every_holder_of``. Kinds that set no holding
+        leave the terms as they are.
         """
+        return before
+
+
+def seats_after(pair: Pair, seats: int) -> int:
+    """``seats`` if a holding may carry that many; NotApplicable otherwise."""
+    if seats > SEATS_PER_HOLDING:
+        holder, held = pair
+        raise NotApplicable(
+            f"{holder} would hold {seats} board seats at {held}, more than {SEATS_PER_HOLDING}",
+            reason="TOO_MANY_SEATS",
+            field="seats",
+        )
+    return seats

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dpm.catalog.event_kinds.base import Change, Checks, EventKind, Writes
+from dpm.catalog import validation
+from dpm.catalog.event_kinds.base import Change, Checks, EventKind, TieFact
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.errors import InvalidArgument, Violations
-from dpm.platform.names import OrganizationName
 
 
 class LeadershipMove(EventKind[ownership_pb2.LeadershipMove]):
@@ -13,7 +13,10 @@ class LeadershipMove(EventKind[ownership_pb2.LeadershipMove]):
 
     def validate(self, message: ownership_pb2.LeadershipMove, checks: Checks) -> Change:
         v = Violations()
-        v.check(bool(message.person.strip()), checks.field("person"), "is required")
+        validation.text(
+            v, message.person, checks.field("person"), validation.NAME_LIMIT, required=True
+        )
+        validation.text(v, message.role, checks.field("role"), validation.NAME_LIMIT)
         v.raise_if_any()
         source = checks.organization(message.from_organization, "from_organization")
         dest = checks.organization(message.to_organization, "to_organization")
@@ -22,18 +25,17 @@ class LeadershipMove(EventKind[ownership_pb2.LeadershipMove]):
                 checks.field("to_organization"), "must differ from from_organization"
             )
         change = checks.change()
-        change.roots.add(dest)
+        change.ties.append(
+            TieFact(
+                ownership_pb2.TIE_KIND_LEADERSHIP_MOVE,
+                source,
+                dest,
+                person=message.person.strip(),
+                role=message.role.strip(),
+            )
+        )
         change.touched |= {source, dest}
         return change
-
-    def apply(self, message: ownership_pb2.LeadershipMove, writes: Writes, change: Change) -> None:
-        writes.tie(
-            ownership_pb2.TIE_KIND_LEADERSHIP_MOVE,
-            OrganizationName.trusted(message.from_organization),
-            OrganizationName.trusted(message.to_organization),
-            person=message.person.strip(),
-            role=message.role.strip(),
-        )
 
 
 class ContractTie(EventKind[ownership_pb2.ContractTie]):
@@ -41,24 +43,20 @@ class ContractTie(EventKind[ownership_pb2.ContractTie]):
 
     def validate(self, message: ownership_pb2.ContractTie, checks: Checks) -> Change:
         v = Violations()
-        v.check(
-            message.kind != ownership_pb2.TIE_KIND_UNSPECIFIED,
-            checks.field("kind"),
-            "must not be TIE_KIND_UNSPECIFIED",
-        )
+        if validation.enum(
+            v, message.kind, ownership_pb2.TieKind, checks.field("kind"), unspecified=False
+        ):
+            v.check(
+                message.kind != ownership_pb2.TIE_KIND_LEADERSHIP_MOVE,
+                checks.field("kind"),
+                "a person's move is recorded with leadership_move",
+            )
         v.raise_if_any()
         org = checks.organization(message.organization, "organization")
         other = checks.organization(message.counterparty, "counterparty")
         if org == other:
             raise InvalidArgument.one(checks.field("counterparty"), "must differ from organization")
         change = checks.change()
-        change.roots.add(other)
+        change.ties.append(TieFact(message.kind, org, other))
         change.touched |= {org, other}
         return change
-
-    def apply(self, message: ownership_pb2.ContractTie, writes: Writes, change: Change) -> None:
-        writes.tie(
-            message.kind,
-            OrganizationName.trusted(message.organization),
-            OrganizationName.trusted(message.counterparty),
-        )

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 
 from dpm.catalog.store.models import CountersRow
 
+_LOCK = select(CountersRow).where(CountersRow.id == 1).with_for_update()
+
 
 class CountersRepository:
     def __init__(self, session: Session) -> None:
@@ -23,8 +25,7 @@ class CountersRepository:
         PostgreSQL this is a row lock.
         """
         if self._locked is None:
-            query = select(CountersRow).where(CountersRow.id == 1).with_for_update()
-            self._locked = self._session.scalars(query).one()
+            self._locked = self._session.scalars(_LOCK).one()
         return self._locked
 
     def read(self) -> CountersRow:

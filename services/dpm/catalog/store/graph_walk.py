@@ -1,13 +1,18 @@
-"""Walks over the current holdings (``valid_to`` null): ancestors, descendants, cycle support.
+"""Walks over the known holdings (``recorded_to`` null) of any date from ``since`` on.
 
-One query per frontier, in chunks that keep ``IN (...)`` lists short.
+A walk follows every edge in effect at some date on or after ``since``: the
+organizations that hold (or are held by) a node on some such date, directly
+or through chains. One query per frontier, in chunks that keep ``IN (...)``
+lists short; the statements are built once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from dpm.catalog.store.models import HoldingRow
@@ -16,57 +21,59 @@ from dpm.catalog.store.models import HoldingRow
 CHUNK = 500
 
 
+def _step_query(upward: bool, axis: str) -> Select[Any]:
+    start, found = (
+        (HoldingRow.held, HoldingRow.holder) if upward else (HoldingRow.holder, HoldingRow.held)
+    )
+    query = select(found).where(
+        start.in_(bindparam("frontier", expanding=True)),
+        HoldingRow.recorded_to.is_(None),
+        or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > bindparam("since")),
+    )
+    if axis == "equity":
+        query = query.where(HoldingRow.equity_low > 0)
+    elif axis == "voting":
+        query = query.where(HoldingRow.voting_low > 0)
+    return query
+
+
+_STEPS = {
+    (upward, axis): _step_query(upward, axis)
+    for upward in (True, False)
+    for axis in ("", "equity", "voting")
+}
+
+
 class GraphWalk:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def ancestors(self, node: str, *, equity_only: bool = False) -> set[str]:
-        """Everything that holds ``node``, directly or through chains (not ``node`` itself)."""
-        return self._walk([node], upward=True, equity_only=equity_only)
+    def ancestors(self, node: str, since: dt.date, *, axis: str = "") -> set[str]:
+        """Everything that holds ``node``, directly or through chains (not ``node`` itself).
 
-    def descendants(self, node: str, *, equity_only: bool = False) -> set[str]:
+        ``axis`` "equity" or "voting" follows only edges carrying some of it.
+        """
+        return self._walk([node], since, upward=True, axis=axis)
+
+    def descendants(self, node: str, since: dt.date, *, axis: str = "") -> set[str]:
         """Everything ``node`` holds, directly or through chains (not ``node`` itself)."""
-        return self._walk([node], upward=False, equity_only=equity_only)
+        return self._walk([node], since, upward=False, axis=axis)
 
-    def ancestors_of(self, roots: Iterable[str]) -> set[str]:
+    def ancestors_of(self, roots: Iterable[str], since: dt.date) -> set[str]:
         """The roots and everything that holds them, directly or through chains."""
         start = set(roots)
-        return start | self._walk(start, upward=True, equity_only=False)
+        return start | self._walk(start, since, upward=True, axis="")
 
-    def equity_held_inside(self, component: set[str]) -> dict[str, float]:
-        """For each member of ``component``: the equity in it held by members."""
-        members = list(component)
-        rows = self._session.execute(
-            select(HoldingRow.held, func.sum(HoldingRow.equity))
-            .where(
-                HoldingRow.held.in_(members),
-                HoldingRow.holder.in_(members),
-                HoldingRow.valid_to.is_(None),
-            )
-            .group_by(HoldingRow.held)
-        ).all()
-        return {held: float(total or 0.0) for held, total in rows}
-
-    def _walk(self, roots: Iterable[str], *, upward: bool, equity_only: bool) -> set[str]:
+    def _walk(self, roots: Iterable[str], since: dt.date, *, upward: bool, axis: str) -> set[str]:
         seen: set[str] = set()
         frontier = set(roots)
+        query = _STEPS[(upward, axis)]
         while frontier:
-            found = self._step(frontier, upward=upward, equity_only=equity_only) - seen
-            seen |= found
-            frontier = found
+            ids = sorted(frontier)
+            found: set[str] = set()
+            for start in range(0, len(ids), CHUNK):
+                params = {"frontier": ids[start : start + CHUNK], "since": since}
+                found.update(self._session.scalars(query, params))
+            frontier = found - seen
+            seen |= frontier
         return seen
-
-    def _step(self, frontier: Iterable[str], *, upward: bool, equity_only: bool) -> set[str]:
-        ids = list(frontier)
-        found: set[str] = set()
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            if upward:
-                query = select(HoldingRow.holder).where(HoldingRow.held.in_(chunk))
-            else:
-                query = select(HoldingRow.held).where(HoldingRow.holder.in_(chunk))
-            query = query.where(HoldingRow.valid_to.is_(None))
-            if equity_only:
-                query = query.where(HoldingRow.equity > 0)
-            found.update(self._session.scalars(query))
-        return found

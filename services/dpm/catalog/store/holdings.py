@@ -1,62 +1,108 @@
-"""Reading and writing ``holdings`` (periods of holder -> held edges) and ``ties``."""
+"""Reading and writing ``holdings`` (periods of holder -> held edges) and ``ties``.
+
+"Known" rows are the ledger's current knowledge (``recorded_to`` null); a read
+"as known at" sequence number k takes the rows recorded over a period holding k.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterator
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from dpm.catalog.store.models import HoldingRow, TieRow
+
+# Ids per IN (...) list.
+CHUNK = 500
+
+# Statements run for every recorded event, built once.
+_KNOWN_INTO = select(HoldingRow).where(
+    HoldingRow.held == bindparam("held"), HoldingRow.recorded_to.is_(None)
+)
+_KNOWN_INTO_FROM = _KNOWN_INTO.where(HoldingRow.holder.in_(bindparam("holders", expanding=True)))
+_HOLDERS_FROM = select(HoldingRow.holder).where(
+    HoldingRow.held == bindparam("held"),
+    HoldingRow.recorded_to.is_(None),
+    or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to >= bindparam("day")),
+)
+_KNOWN_AMONG = {
+    axis: select(HoldingRow).where(
+        HoldingRow.held.in_(bindparam("members", expanding=True)),
+        HoldingRow.recorded_to.is_(None),
+        low > 0,
+        or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > bindparam("since")),
+    )
+    for axis, low in (("equity", HoldingRow.equity_low), ("voting", HoldingRow.voting_low))
+}
+
+
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    items = sorted(ids)
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _known_at(query: Select[Any], model: type[HoldingRow] | type[TieRow], seq: int | None) -> Any:
+    if seq is None:
+        return query.where(model.recorded_to.is_(None))
+    return query.where(
+        model.recorded_from <= seq, or_(model.recorded_to.is_(None), model.recorded_to > seq)
+    )
 
 
 class HoldingRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def current(self, holder: str, held: str) -> HoldingRow | None:
-        """The open period (``valid_to`` null) of the edge holder -> held, if any."""
-        query = select(HoldingRow).where(
-            HoldingRow.holder == holder, HoldingRow.held == held, HoldingRow.valid_to.is_(None)
-        )
-        return self._session.scalars(query).first()
+    def known_into(self, held: str, holders: Collection[str] | None = None) -> list[HoldingRow]:
+        """The known periods into ``held`` (only from ``holders`` when given), oldest first."""
+        rows: list[HoldingRow] = []
+        if holders is None:
+            rows += self._session.scalars(_KNOWN_INTO, {"held": held})
+        else:
+            for chunk in _chunks(holders):
+                params = {"held": held, "holders": chunk}
+                rows += self._session.scalars(_KNOWN_INTO_FROM, params)
+        return sorted(rows, key=lambda r: r.valid_from)
 
-    def current_holders_of(self, held: str) -> list[HoldingRow]:
-        """Every open period into ``held``."""
-        query = select(HoldingRow).where(HoldingRow.held == held, HoldingRow.valid_to.is_(None))
-        return list(self._session.scalars(query))
+    def holders_from(self, held: str, day: dt.date) -> set[str]:
+        """Holders with a known period into ``held`` that lasts until ``day`` or later."""
+        return set(self._session.scalars(_HOLDERS_FROM, {"held": held, "day": day}))
+
+    def known_among(self, members: Collection[str], axis: str, since: dt.date) -> list[HoldingRow]:
+        """Known periods between ``members`` carrying some of ``axis`` ("equity" or "voting")
+        and lasting after ``since``."""
+        inside = set(members)
+        rows: list[HoldingRow] = []
+        for chunk in _chunks(inside):
+            params = {"members": chunk, "since": since}
+            rows += (
+                r for r in self._session.scalars(_KNOWN_AMONG[axis], params) if r.holder in inside
+            )
+        return rows
 
     def add(self, row: HoldingRow) -> None:
         self._session.add(row)
 
-    def close(self, row: HoldingRow, on: dt.date) -> None:
-        """End the period of ``row`` on ``on`` (exclusive)."""
-        row.valid_to = on
+    def retire(self, row: HoldingRow, seq: int) -> None:
+        """``row`` stops being current knowledge from ledger seq ``seq`` on."""
+        row.recorded_to = seq
 
     def save(self) -> None:
         self._session.flush()
 
-    def current_totals(self, held: str) -> tuple[float, float]:
-        """Sum of equity and of votes over the open periods into ``held``."""
-        equity, voting = self._session.execute(
-            select(
-                func.coalesce(func.sum(HoldingRow.equity), 0.0),
-                func.coalesce(func.sum(HoldingRow.voting), 0.0),
-            ).where(HoldingRow.held == held, HoldingRow.valid_to.is_(None))
-        ).one()
-        return float(equity or 0.0), float(voting or 0.0)
-
-    def as_of(self, day: dt.date) -> list[HoldingRow]:
-        """Periods in effect on ``day`` ([valid_from, valid_to)), by holder then held."""
-        query = (
-            select(HoldingRow)
-            .where(
-                HoldingRow.valid_from <= day,
-                or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
-            )
-            .order_by(HoldingRow.holder, HoldingRow.held)
+    def as_of(self, day: dt.date, known_at: int | None = None) -> list[HoldingRow]:
+        """Periods in effect on ``day`` ([valid_from, valid_to)), by holder then held, as known
+        now or at ledger seq ``known_at``."""
+        query = select(HoldingRow).where(
+            HoldingRow.valid_from <= day,
+            or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
         )
-        return list(self._session.scalars(query))
+        query = _known_at(query, HoldingRow, known_at)
+        return list(self._session.scalars(query.order_by(HoldingRow.holder, HoldingRow.held)))
 
 
 class TieRepository:
@@ -66,11 +112,15 @@ class TieRepository:
     def add(self, row: TieRow) -> None:
         self._session.add(row)
 
-    def as_of(self, day: dt.date) -> list[TieRow]:
-        """Ties dated on or before ``day``, oldest first."""
-        query = (
-            select(TieRow)
-            .where(TieRow.effective_date <= day)
-            .order_by(TieRow.effective_date, TieRow.id)
-        )
+    def known_of_event(self, event_id: str) -> list[TieRow]:
+        """The known ties event ``event_id`` recorded."""
+        query = select(TieRow).where(TieRow.event_id == event_id, TieRow.recorded_to.is_(None))
         return list(self._session.scalars(query))
+
+    def retire(self, row: TieRow, seq: int) -> None:
+        row.recorded_to = seq
+
+    def as_of(self, day: dt.date, known_at: int | None = None) -> list[TieRow]:
+        """Ties dated on or before ``day``, oldest first, as known now or at seq ``known_at``."""
+        query = _known_at(select(TieRow).where(TieRow.effective_date <= day), TieRow, known_at)
+        return list(self._session.scalars(query.order_by(TieRow.effective_date, TieRow.id)))

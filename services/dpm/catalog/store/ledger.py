@@ -1,13 +1,59 @@
-"""Reading and writing the ledger: ``ownership_events`` and which organizations each touches."""
+"""Reading and writing the ledger: ``ownership_events``, the organizations each touches and
+the (holder, held) pairs whose periods each sets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
-from dpm.catalog.store.models import EventOrganizationRow, OwnershipEventRow
+from dpm.catalog.store.models import (
+    EVERY_HOLDER,
+    EventOrganizationRow,
+    EventPairRow,
+    OwnershipEventRow,
+)
+
+# Ids per IN (...) list.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What re-deriving a pair reads of a stored event."""
+
+    seq: int
+    event_id: str
+    effective_date: dt.date
+    payload: dict[str, Any]
+
+
+# Statements run for every recorded event, built once.
+_BY_EVENT_ID = select(OwnershipEventRow).where(OwnershipEventRow.event_id == bindparam("id"))
+_SUPERSEDER = select(OwnershipEventRow).where(OwnershipEventRow.supersedes == bindparam("id"))
+_RECORD_TIME = select(OwnershipEventRow.record_time).where(
+    OwnershipEventRow.seq == bindparam("seq")
+)
+_corrector = aliased(OwnershipEventRow)
+_EVENTS_INTO = (
+    select(
+        EventPairRow.holder,
+        OwnershipEventRow.seq,
+        OwnershipEventRow.event_id,
+        OwnershipEventRow.effective_date,
+        OwnershipEventRow.payload,
+    )
+    .join(OwnershipEventRow, OwnershipEventRow.seq == EventPairRow.seq)
+    .where(
+        EventPairRow.held == bindparam("held"),
+        EventPairRow.holder.in_(bindparam("holders", expanding=True)),
+        ~select(_corrector.seq).where(_corrector.supersedes == OwnershipEventRow.event_id).exists(),
+    )
+)
 
 
 class LedgerRepository:
@@ -15,20 +61,72 @@ class LedgerRepository:
         self._session = session
 
     def by_event_id(self, event_id: str) -> OwnershipEventRow | None:
-        query = select(OwnershipEventRow).where(OwnershipEventRow.event_id == event_id)
-        return self._session.scalars(query).first()
+        return self._session.scalars(_BY_EVENT_ID, {"id": event_id}).first()
+
+    def record_time(self, seq: int) -> dt.datetime | None:
+        """When event ``seq`` was recorded; None when there is none."""
+        return self._session.scalars(_RECORD_TIME, {"seq": seq}).first()
 
     def latest_seq(self) -> int:
         """The sequence number of the newest event (the graph version); 0 when empty."""
         query = select(func.coalesce(func.max(OwnershipEventRow.seq), 0))
         return int(self._session.scalar(query) or 0)
 
-    def append(self, row: OwnershipEventRow, organization_ids: Iterable[str]) -> None:
-        """Write the event and the organizations it touches."""
+    def seq_known_at(self, instant: dt.datetime) -> int:
+        """The newest seq recorded at or before ``instant``; 0 when none was."""
+        query = select(func.coalesce(func.max(OwnershipEventRow.seq), 0)).where(
+            OwnershipEventRow.record_time <= instant.astimezone(dt.UTC)
+        )
+        return int(self._session.scalar(query) or 0)
+
+    def superseder_of(self, event_id: str) -> OwnershipEventRow | None:
+        """The event that corrected ``event_id``, if any."""
+        return self._session.scalars(_SUPERSEDER, {"id": event_id}).first()
+
+    def superseders(self, event_ids: Collection[str]) -> dict[str, str]:
+        """event_id -> event_id of the event that corrected it, for those corrected."""
+        ids = sorted(event_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), CHUNK):
+            query = select(OwnershipEventRow.supersedes, OwnershipEventRow.event_id).where(
+                OwnershipEventRow.supersedes.in_(ids[start : start + CHUNK])
+            )
+            found.update({old: new for old, new in self._session.execute(query) if old})
+        return found
+
+    def pairs_of(self, seq: int) -> list[tuple[str, str]]:
+        """The (holder, held) pairs event ``seq`` sets; holder "" = every holder of held."""
+        query = select(EventPairRow.holder, EventPairRow.held).where(EventPairRow.seq == seq)
+        return [(holder, held) for holder, held in self._session.execute(query)]
+
+    def organizations_of(self, seq: int) -> set[str]:
+        query = select(EventOrganizationRow.organization_id).where(EventOrganizationRow.seq == seq)
+        return set(self._session.scalars(query))
+
+    def events_into(self, held: str, holders: Collection[str]) -> list[tuple[str, StoredEvent]]:
+        """(holder, event) for the events that set a pair (h, ``held``), h in ``holders``, and
+        were not corrected; holder "" for the events that concern every holder of ``held``."""
+        wanted = sorted({*holders, EVERY_HOLDER})
+        found: list[tuple[str, StoredEvent]] = []
+        for start in range(0, len(wanted), CHUNK):
+            params = {"held": held, "holders": wanted[start : start + CHUNK]}
+            for holder, seq, event_id, day, payload in self._session.execute(_EVENTS_INTO, params):
+                found.append((holder, StoredEvent(seq, event_id, day, payload)))
+        return found
+
+    def append(
+        self,
+        row: OwnershipEventRow,
+        organization_ids: Iterable[str],
+        pairs: Iterable[tuple[str, str]],
+    ) -> None:
+        """Write the event, the organizations it touches and the pairs it sets."""
         self._session.add(row)
         self._session.flush()
         for org_id in organization_ids:
             self._session.add(EventOrganizationRow(seq=row.seq, organization_id=org_id))
+        for holder, held in pairs:
+            self._session.add(EventPairRow(seq=row.seq, holder=holder, held=held))
         self._session.flush()
 
     def page(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +37,9 @@ class OrganizationRepository:
             query = query.where(OrganizationRow.id > after)
         return list(self._session.scalars(query))
 
-    def ids(self) -> list[str]:
-        """Every organization id, in order."""
-        return list(self._session.scalars(select(OrganizationRow.id).order_by(OrganizationRow.id)))
+    def ids(self, created_by: dt.datetime | None = None) -> list[str]:
+        """Every organization id (only those created by ``created_by`` when given), in order."""
+        query = select(OrganizationRow.id).order_by(OrganizationRow.id)
+        if created_by is not None:
+            query = query.where(OrganizationRow.create_time <= created_by.astimezone(dt.UTC))
+        return list(self._session.scalars(query))
