@@ -177,7 +177,7 @@ def play_scenario(stack: Stack, cache: RecommendationCache) -> None:
     with stack.channel("neutrality", stack.client_tokens["google"]) as channel:
         scored = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
             neutrality_pb2.ScoreVendorsRequest(
-                client="clients/google", vendors=["organizations/scale-ai"]
+                client="clients/google", vendors=["organizations/scale-ai"], as_of="2025-06-30"
             )
         )
     explanation = " ".join(scored.vendors[0].reasons)
@@ -284,7 +284,7 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         listing = dpmatch("recommendations", "microsoft")
         assert "surge-ai" in listing and "x scale-ai" in listing and "49%" in listing, listing
         why = dpmatch("explain", "microsoft", "outlier")
-        assert "CONFLICTED" in why and "meta → scale-ai → outlier (49.0%)" in why, why
+        assert "CONFLICTED" in why and "meta → scale-ai → outlier: equity 49.0%" in why, why
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, "".join(output)
     assert "stopped." in "".join(output)

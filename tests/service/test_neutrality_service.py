@@ -23,7 +23,6 @@ from dpm.neutrality.settings import NeutralitySettings
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
-from dpm.platform.errors import FailedPrecondition
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.requirements.server import create_server as create_requirements
@@ -227,13 +226,27 @@ def test_meta_stake_conflicts_scale_and_its_subsidiary(stack: Stack) -> None:
         assert any("meta" in r and "49%" in r for r in result.reasons), result.reasons
         (exposure,) = result.exposures
         assert exposure.competitor == org("meta")
-        assert exposure.integrated_equity == pytest.approx(0.49)
-        assert exposure.integrated_voting == 0.0
+        assert exposure.look_through_equity.value == pytest.approx(0.49)
+        assert exposure.look_through_equity.lower == exposure.look_through_equity.upper
+        assert exposure.look_through_votes.value == 0.0
+        assert exposure.directed_votes.value == 0.0
+        assert exposure.wedge == 0.0
         assert not exposure.controls
+        assert not exposure.HasField("voting_power")  # no votes, no voting power
         assert exposure.top_chains[0].organizations[0] == org("meta")
         assert exposure.top_chains[0].organizations[-1] == org(vendor)
+        assert result.reasons[0].startswith(f"meta's look-through equity in {vendor} is 49%")
+        assert (
+            "meta holds 49% of the equity of scale-ai and none of its votes "
+            "(source: https://example.com/meta-scale)"
+        ) in result.reasons
     sub_chain = by_vendor[org("scale-sub")].exposures[0].top_chains[0]
     assert list(sub_chain.organizations) == [org("meta"), org("scale-ai"), org("scale-sub")]
+    assert sub_chain.equity == pytest.approx(0.49)
+    assert [link.source_url for link in sub_chain.links] == ["https://example.com/meta-scale", ""]
+    # Nobody but Meta's 49% is recorded as a holder of Scale AI.
+    unknown = by_vendor[org("scale-ai")].unknown_ownership
+    assert (unknown.value, unknown.lower, unknown.upper) == pytest.approx((0.51, 0.51, 0.51))
     labelbox = by_vendor[org("labelbox")]
     assert labelbox.verdict == NEUTRAL
     assert labelbox.score == 100
@@ -256,12 +269,18 @@ def test_named_vendors_and_dates_before_the_stake(stack: Stack) -> None:
 
 def test_lab_may_score_only_for_itself(stack: Stack) -> None:
     err = error_of(
-        stack, google_token(stack), neutrality_pb2.ScoreVendorsRequest(client="clients/microsoft")
+        stack,
+        google_token(stack),
+        neutrality_pb2.ScoreVendorsRequest(client="clients/microsoft", as_of="2025-07-01"),
     )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     # The admin may score for anyone.
     admin = auth.admin_token(stack.secret)
-    reply = score(stack, admin, neutrality_pb2.ScoreVendorsRequest(client="clients/microsoft"))
+    reply = score(
+        stack,
+        admin,
+        neutrality_pb2.ScoreVendorsRequest(client="clients/microsoft", as_of="2025-07-01"),
+    )
     assert {v.verdict for v in reply.vendors} == {NEUTRAL}
 
 
@@ -271,13 +290,17 @@ def test_bad_requests_name_the_field(stack: Stack) -> None:
         stack,
         token,
         neutrality_pb2.ScoreVendorsRequest(
-            client="clients/google", vendors=[org("scale-ai"), org("nobody")]
+            client="clients/google", vendors=[org("scale-ai"), org("nobody")], as_of="2025-07-01"
         ),
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violations(err) == ["vendors[1]"]
     err = error_of(
-        stack, token, neutrality_pb2.ScoreVendorsRequest(client="clients/google", vendors=["x"])
+        stack,
+        token,
+        neutrality_pb2.ScoreVendorsRequest(
+            client="clients/google", vendors=["x"], as_of="2025-07-01"
+        ),
     )
     assert violations(err) == ["vendors[0]"]
     err = error_of(
@@ -288,11 +311,23 @@ def test_bad_requests_name_the_field(stack: Stack) -> None:
     assert violations(err) == ["client"]
 
 
+def test_as_of_is_required(stack: Stack) -> None:
+    """There is no implicit today: every read that depends on a date takes it explicitly."""
+    err = error_of(
+        stack,
+        google_token(stack),
+        neutrality_pb2.ScoreVendorsRequest(client="clients/google", vendors=["x"]),
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == ["vendors[0]", "as_of"]
+    assert "as_of: is required (YYYY-MM-DD)" in (err.details() or "")
+
+
 def test_unknown_client_is_not_found(stack: Stack) -> None:
     err = error_of(
         stack,
         auth.admin_token(stack.secret),
-        neutrality_pb2.ScoreVendorsRequest(client="clients/nobody"),
+        neutrality_pb2.ScoreVendorsRequest(client="clients/nobody", as_of="2025-07-01"),
     )
     assert err.code() == grpc.StatusCode.NOT_FOUND
     assert "clients/nobody" in (err.details() or "")
@@ -303,7 +338,7 @@ def test_min_graph_version_in_the_future_fails_precondition(stack: Stack) -> Non
         stack,
         google_token(stack),
         neutrality_pb2.ScoreVendorsRequest(
-            client="clients/google", min_graph_version=stack.stake_version + 100
+            client="clients/google", min_graph_version=stack.stake_version + 100, as_of="2025-07-01"
         ),
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -325,7 +360,7 @@ def test_unreachable_upstream_is_unavailable(token_secret: str) -> None:
         channel = open_channel(f"127.0.0.1:{running.port}", auth.admin_token(token_secret), 10)
         with channel, pytest.raises(grpc.RpcError) as info:
             neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
-                neutrality_pb2.ScoreVendorsRequest(client="clients/google")
+                neutrality_pb2.ScoreVendorsRequest(client="clients/google", as_of="2025-07-01")
             )
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "requirements" in (info.value.details() or "")
@@ -347,11 +382,15 @@ def test_graph_is_built_once_per_version(stack: Stack) -> None:
     first = cache.get(graph)
     assert cache.get(graph) is first
     assert cache.builds == 1
+    # A closed cycle no longer fails the whole graph: it is recorded on it.
     closed = ownership_pb2.OwnershipGraph(version=9, as_of="2025-07-01")
     for a, b in (("a", "b"), ("b", "a")):
         closed.holdings.add(holder=org(a), held=org(b), equity_fraction=1.0)
-    with pytest.raises(FailedPrecondition, match="closed ownership cycle"):
-        cache.get(closed)
+    built = cache.get(closed)
+    assert built is not None
+    (problem,) = built.problems
+    assert problem.organizations == ("a", "b")
+    assert "closed ownership cycle" in problem.description
 
 
 def test_cached_graph_follows_new_organizations(stack: Stack) -> None:

@@ -42,6 +42,10 @@ def google_client() -> pb.Client:
             board_seat_disqualifies=True,
             leadership_move_window_days=180,
             unknown_ownership=pb.UNKNOWN_OWNERSHIP_CAUTION,
+            max_competitor_voting_power=0.3,
+            decisive_bound=pb.RANGE_BOUND_UPPER,
+            restricted_parties=["organizations/sanctioned-co", "organizations/blocked-person"],
+            as_of="2025-06-30",
         ),
     )
 
@@ -220,6 +224,48 @@ BAD: list[tuple[str, Mutation, str]] = [
         lambda c: setattr(c.neutrality_policy, "unknown_ownership", 42),
         "client.neutrality_policy.unknown_ownership",
     ),
+    (
+        "voting power above 1",
+        lambda c: setattr(c.neutrality_policy, "max_competitor_voting_power", 1.2),
+        "client.neutrality_policy.max_competitor_voting_power",
+    ),
+    (
+        "voting power NaN",
+        lambda c: setattr(c.neutrality_policy, "max_competitor_voting_power", math.nan),
+        "client.neutrality_policy.max_competitor_voting_power",
+    ),
+    (
+        "unknown decisive bound",
+        lambda c: setattr(c.neutrality_policy, "decisive_bound", 42),
+        "client.neutrality_policy.decisive_bound",
+    ),
+    (
+        "restricted party not a name",
+        lambda c: c.neutrality_policy.restricted_parties.append("Sanctioned Co"),
+        "client.neutrality_policy.restricted_parties[2]",
+    ),
+    (
+        "as_of not a date",
+        lambda c: setattr(c.neutrality_policy, "as_of", "2025-02-30"),
+        "client.neutrality_policy.as_of",
+    ),
+    (
+        "duplicate restricted party",
+        lambda c: c.neutrality_policy.restricted_parties.append("organizations/sanctioned-co"),
+        "client.neutrality_policy.restricted_parties[2]",
+    ),
+    (
+        "too many restricted parties",
+        lambda c: c.neutrality_policy.restricted_parties.extend(
+            f"organizations/p{i}" for i in range(1000)
+        ),
+        "client.neutrality_policy.restricted_parties",
+    ),
+    (
+        "as_of not YYYY-MM-DD",
+        lambda c: setattr(c.neutrality_policy, "as_of", "20250630"),
+        "client.neutrality_policy.as_of",
+    ),
 ]
 
 
@@ -246,7 +292,15 @@ def test_edges_are_allowed() -> None:
     client.neutrality_policy.max_competitor_equity = 0
     client.neutrality_policy.max_competitor_voting = 1
     client.neutrality_policy.leadership_move_window_days = 0
+    client.neutrality_policy.max_competitor_voting_power = 0
+    client.neutrality_policy.decisive_bound = pb.RANGE_BOUND_LOWER
+    client.neutrality_policy.as_of = "2024-02-29"
+    del client.neutrality_policy.restricted_parties[:]
+    client.neutrality_policy.restricted_parties.extend(f"organizations/p{i}" for i in range(1000))
     client.organization = ""
+    validate_client(client)
+    client.neutrality_policy.ClearField("max_competitor_voting_power")  # no limit
+    client.neutrality_policy.as_of = ""  # the date of each computation
     validate_client(client)
 
 

@@ -151,6 +151,10 @@ def play(stack: Stack) -> None:
 
     print(f"\n>>> admin records {move['effective_date']}: {move['summary']}")
     record(stack, move)
+    # The labs' policies pin the date their recommendations are computed as
+    # of, so the explanation (a leadership move's weight decays with age) reads
+    # the same every day; it is read as of that date too.
+    as_of = demo["lab_policy"]["as_of"]
     with stack.channel("neutrality", stack.client_tokens["google"]) as channel:
         stub = neutrality_pb2_grpc.NeutralityServiceStub(channel)
         deadline = time.monotonic() + WAIT_SECONDS
@@ -159,6 +163,7 @@ def play(stack: Stack) -> None:
                 neutrality_pb2.ScoreVendorsRequest(
                     client=str(ClientName("google")),
                     vendors=[str(OrganizationName("scale-ai"))],
+                    as_of=as_of,
                 )
             ).vendors[0]
             if scored.ties or time.monotonic() > deadline:

@@ -96,7 +96,9 @@ class RecommendationBuilder:
                 with calling("neutrality"):
                     scores = self._up.neutrality.ScoreVendors(
                         neutrality_pb2.ScoreVendorsRequest(
-                            client=str(client_name), vendors=[str(c.name) for c in candidates]
+                            client=str(client_name),
+                            vendors=[str(c.name) for c in candidates],
+                            as_of=evaluation_date(client.neutrality_policy),
                         )
                     )
             except NotFound:
@@ -123,6 +125,15 @@ class RecommendationBuilder:
             span.set_attribute("dpm.graph_version", scores.graph_version)
             recommendation_computations.record(time.perf_counter() - started)
             return rec
+
+
+def evaluation_date(policy: requirements_pb2.NeutralityPolicy) -> str:
+    """The date a client's set is computed as of: the policy's pinned date, else today (UTC).
+
+    An unpinned set follows the calendar (ties age): the periodic
+    reconciliation recomputes it, at least once a day.
+    """
+    return policy.as_of or dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def refresh(

@@ -5,6 +5,10 @@ entity c controls, exceed half of j's votes (strictly). Starting from "c
 controls nothing" and adding every j whose commanded votes pass one half until
 nothing changes gives the least fixed point; each newly controlled entity adds
 its own row of votes once, so the work is proportional to the edges it touches.
+
+The commanded votes of c in j are c's *directed votes* in j. The fixed point
+is well defined on any graph (closed vote cycles included), so control reads
+the raw vote matrix of the requested reading.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from dpm.neutrality.graph import OwnershipGraph
+from dpm.neutrality.graph import OwnershipGraph, Reading
 
 # Commanded votes must exceed one half by more than float noise.
 MAJORITY = 0.5
@@ -40,8 +44,8 @@ class Control:
         return path[::-1]
 
 
-def control_of(graph: OwnershipGraph, controller: int) -> Control:
-    v = graph.votes
+def control_of(graph: OwnershipGraph, controller: int, reading: Reading = Reading.LOW) -> Control:
+    v = graph.matrix("votes", reading)
     commanded: dict[int, float] = {}
     via: dict[int, int] = {}
     queue = deque([controller])

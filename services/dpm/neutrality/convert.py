@@ -9,9 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from dpm.neutrality.graph import Holding, OwnershipGraph, Tie, TieKind
+from dpm.neutrality.graph import Holding, OwnershipGraph, Provenance, Share, Tie, TieKind
 from dpm.neutrality.v1 import neutrality_pb2
-from dpm.neutrality.verdict import Assessment, Policy, UnknownOwnership, Verdict
+from dpm.neutrality.verdict import (
+    Assessment,
+    Bound,
+    ChainView,
+    Exposure,
+    Figure,
+    LinkView,
+    Policy,
+    RestrictedFinding,
+    UnknownOwnership,
+    Verdict,
+)
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import OrganizationName
 from dpm.requirements.v1 import requirements_pb2
@@ -44,6 +55,53 @@ _VERDICTS = {
     Verdict.CAUTION: neutrality_pb2.VERDICT_CAUTION,
     Verdict.CONFLICTED: neutrality_pb2.VERDICT_CONFLICTED,
 }
+_SOURCE_TYPES = {
+    ownership_pb2.SOURCE_TYPE_SELF_DECLARATION: "self-declaration",
+    ownership_pb2.SOURCE_TYPE_OFFICIAL_REGISTER: "official register",
+    ownership_pb2.SOURCE_TYPE_THIRD_PARTY: "third party",
+    ownership_pb2.SOURCE_TYPE_PRIMARY_RESEARCH: "primary research",
+    ownership_pb2.SOURCE_TYPE_VERIFIED: "verified",
+}
+_SOURCE_TYPE_PROTOS = {text: value for value, text in _SOURCE_TYPES.items()}
+
+
+def _range(msg: ownership_pb2.ShareRange) -> Share:
+    """A BODS-style range: a missing minimum is 0, a missing maximum 1."""
+    return Share(
+        msg.minimum if msg.HasField("minimum") else 0.0,
+        msg.maximum if msg.HasField("maximum") else 1.0,
+        msg.exclusive_minimum,
+        msg.exclusive_maximum,
+    )
+
+
+def _equity(h: ownership_pb2.Holding) -> float | Share | None:
+    if h.HasField("equity_fraction"):
+        return h.equity_fraction
+    if h.HasField("equity_range"):
+        return _range(h.equity_range)
+    return None  # undisclosed
+
+
+def _votes(h: ownership_pb2.Holding) -> float | Share | None:
+    if h.HasField("voting_fraction"):
+        return h.voting_fraction
+    if h.HasField("voting_range"):
+        return _range(h.voting_range)
+    return None  # the same as the equity
+
+
+def _provenance(msg: ownership_pb2.Provenance | None, source_url: str) -> Provenance | None:
+    if msg is None and not source_url:
+        return None
+    found = Provenance(
+        source_url=source_url,
+        source_type=_SOURCE_TYPES.get(msg.source_type, "") if msg else "",
+        asserted_by=msg.asserted_by if msg else "",
+        statement_date=msg.statement_date if msg else "",
+        statement_id=msg.statement_id if msg else "",
+    )
+    return found if found != Provenance() else None
 
 
 def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
@@ -51,9 +109,10 @@ def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
         Holding(
             slug(h.holder),
             slug(h.held),
-            h.equity_fraction if h.HasField("equity_fraction") else None,
-            h.voting_fraction if h.HasField("voting_fraction") else None,
+            _equity(h),
+            _votes(h),
             h.board_seats,
+            _provenance(h.provenance if h.HasField("provenance") else None, h.source_url),
         )
         for h in msg.holdings
     ]
@@ -65,9 +124,16 @@ def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
             log.warning("tie %s has no usable date %r; ignored", t.event_id, t.effective_date)
             continue
         if t.kind in _TIE_KINDS:
-            kind = _TIE_KINDS[t.kind]
             ties.append(
-                Tie(kind, slug(t.organization), slug(t.counterparty), date, t.person, t.role)
+                Tie(
+                    _TIE_KINDS[t.kind],
+                    slug(t.organization),
+                    slug(t.counterparty),
+                    date,
+                    t.person,
+                    t.role,
+                    _provenance(t.provenance if t.HasField("provenance") else None, t.source_url),
+                )
             )
     return OwnershipGraph.build(holdings, (slug(o) for o in msg.organizations), ties)
 
@@ -81,31 +147,92 @@ def policy_from_proto(msg: requirements_pb2.NeutralityPolicy) -> Policy:
         leadership_move_disqualifies=msg.leadership_move_disqualifies,
         leadership_move_window_days=msg.leadership_move_window_days,
         unknown_ownership=_UNKNOWN.get(msg.unknown_ownership, UnknownOwnership.CAUTION),
+        max_competitor_voting_power=(
+            msg.max_competitor_voting_power if msg.HasField("max_competitor_voting_power") else None
+        ),
+        decisive_bound=(
+            Bound.LOWER if msg.decisive_bound == requirements_pb2.RANGE_BOUND_LOWER else Bound.UPPER
+        ),
+        restricted_parties=tuple(dict.fromkeys(slug(p) for p in msg.restricted_parties)),
+    )
+
+
+def _figure(f: Figure) -> neutrality_pb2.Figure:
+    return neutrality_pb2.Figure(value=f.value, lower=f.lower, upper=f.upper)
+
+
+def _provenance_to_proto(p: Provenance | None) -> ownership_pb2.Provenance | None:
+    if p is None:
+        return None
+    return ownership_pb2.Provenance(
+        source_type=_SOURCE_TYPE_PROTOS.get(p.source_type, ownership_pb2.SOURCE_TYPE_UNSPECIFIED),
+        asserted_by=p.asserted_by,
+        statement_date=p.statement_date,
+        statement_id=p.statement_id,
+    )
+
+
+def _link(link: LinkView) -> neutrality_pb2.ChainLink:
+    return neutrality_pb2.ChainLink(
+        holder=org_name(link.holder),
+        held=org_name(link.held),
+        equity=_figure(link.equity),
+        votes=_figure(link.votes),
+        undisclosed=link.undisclosed,
+        source_url=link.provenance.source_url if link.provenance else "",
+        provenance=_provenance_to_proto(link.provenance),
+    )
+
+
+def _chain(c: ChainView) -> neutrality_pb2.OwnershipChain:
+    return neutrality_pb2.OwnershipChain(
+        organizations=[org_name(o) for o in c.organizations],
+        equity=c.equity,
+        weakest_link=c.weakest_link,
+        links=[_link(link) for link in c.links],
+    )
+
+
+def _exposure(e: Exposure) -> neutrality_pb2.CompetitorExposure:
+    msg = neutrality_pb2.CompetitorExposure(
+        competitor=org_name(e.competitor),
+        controls=e.controls,
+        undisclosed_stake=e.undisclosed_stake,
+        board_seats=e.board_seats,
+        top_chains=[_chain(c) for c in e.chains],
+        look_through_equity=_figure(e.look_through_equity),
+        look_through_votes=_figure(e.look_through_votes),
+        directed_votes=_figure(e.directed_votes),
+        control_path=[org_name(o) for o in e.control_path],
+        weakest_link=_figure(e.weakest_link),
+        is_competitor=e.is_competitor,
+        could_control=e.could_control,
+    )
+    wedge = e.wedge
+    if wedge is not None:
+        msg.wedge = wedge
+    if e.voting_power is not None:
+        msg.voting_power.banzhaf_index.CopyFrom(_figure(e.voting_power.index))
+        msg.voting_power.other_holders = e.voting_power.other_holders
+    return msg
+
+
+def _restricted(r: RestrictedFinding) -> neutrality_pb2.RestrictedPartyFinding:
+    return neutrality_pb2.RestrictedPartyFinding(
+        blocked=r.blocked,
+        named=r.named,
+        aggregate_blocked_share=_figure(r.aggregate),
+        blocked_holders=[org_name(h.holder) for h in r.holders],
+        could_be_blocked=r.could_be_blocked,
     )
 
 
 def assessment_to_proto(result: Assessment) -> neutrality_pb2.VendorNeutrality:
-    return neutrality_pb2.VendorNeutrality(
+    msg = neutrality_pb2.VendorNeutrality(
         vendor=org_name(result.vendor),
         score=result.score,
         verdict=_VERDICTS[result.verdict],
-        exposures=[
-            neutrality_pb2.CompetitorExposure(
-                competitor=org_name(e.competitor),
-                integrated_equity=e.equity,
-                integrated_voting=e.votes,
-                controls=e.controls,
-                undisclosed_stake=e.undisclosed_stake,
-                board_seats=e.board_seats,
-                top_chains=[
-                    neutrality_pb2.OwnershipChain(
-                        organizations=[org_name(o) for o in c.organizations], equity=c.equity
-                    )
-                    for c in e.chains
-                ],
-            )
-            for e in result.exposures
-        ],
+        exposures=[_exposure(e) for e in result.exposures],
         ties=[
             neutrality_pb2.TieFinding(
                 kind=t.kind.value,
@@ -118,4 +245,14 @@ def assessment_to_proto(result: Assessment) -> neutrality_pb2.VendorNeutrality:
             for t in result.ties
         ],
         reasons=list(result.reasons),
+        unknown_ownership=_figure(result.unknown_ownership),
+        graph_problems=[
+            neutrality_pb2.GraphProblem(
+                organizations=[org_name(o) for o in p.organizations], description=p.description
+            )
+            for p in result.problems
+        ],
     )
+    if result.restricted is not None:
+        msg.restricted_parties.CopyFrom(_restricted(result.restricted))
+    return msg

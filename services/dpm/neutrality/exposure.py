@@ -9,7 +9,17 @@ W[g, j] over g in G, the walks ending at the nodes of N satisfy
 
 and a node of G receives x_g = w_G[g] + sum over k in N of x_k W[k, g].
 Only nodes reachable from G can be non-zero, so the system is restricted to
-them. For a single holder i this is [(I-W)^-1 W]_ij / [(I-W)^-1]_ii.
+them. For a single holder i this is [(I-W)^-1 W]_ij / [(I-W)^-1]_ii: the
+*look-through* figure of i. For a competitor together with the entities it
+controls it is what that group holds, which is nobody's equity: assess
+reports look-through figures and directed votes (control.py), never this.
+
+Upper readings (ranges at their maximum, undisclosed stakes at their
+largest) may over-allocate a column or close a cycle, so their linear system
+can be singular or give shares outside [0, 1]. Those are solved instead by
+iterating x <- min(1, W_NN^T x + w_G) downward from x = 1: every iterate
+bounds from above the figure of every matrix below W (each true figure is a
+fixed point of its own system and at most 1), so stopping early is safe.
 """
 
 from __future__ import annotations
@@ -19,13 +29,18 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import gmres, splu
 
-from dpm.neutrality.graph import GraphError, OwnershipGraph
+from dpm.neutrality.graph import GraphError, OwnershipGraph, Reading
 
 # A cross-holding cycle larger than this is solved iteratively (GMRES) rather than
 # factorised: LU fill-in inside one huge strongly connected block is what makes a
 # direct solve slow; real ownership cycles are small.
 DIRECT_BLOCK_LIMIT = 2000
 ITERATIVE_RTOL = 1e-13
+# A solved share outside [-SLACK, 1 + SLACK] means the system has no meaningful solution.
+SLACK = 1e-9
+# The downward iteration stops when no share moves more than this, or after MAX_SWEEPS.
+SWEEP_TOLERANCE = 1e-13
+MAX_SWEEPS = 10_000
 
 
 def _blocks(w: sp.csr_matrix) -> tuple[np.ndarray | None, int]:
@@ -80,29 +95,70 @@ def solve_walks(
     return out
 
 
-def integrated(graph: OwnershipGraph, group: set[int], kind: str = "equity") -> np.ndarray:
-    """Vector over every node of the group's integrated ``kind`` ("equity" or "votes")."""
-    matrix = graph.matrix(kind)
+def bounded_walks(w_nn: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+    """An upper bound of the walk sums when (I - W_NN^T) x = rhs has no usable solution.
+
+    Iterates x <- min(1, W_NN^T x + rhs) from x = 1. Every iterate bounds the
+    true shares from above; the loop stops when it settles.
+    """
+    wt = w_nn.T.tocsr()
+    x = np.ones(w_nn.shape[0])
+    for _ in range(MAX_SWEEPS):
+        nxt = np.minimum(1.0, wt @ x + rhs)
+        if np.max(np.abs(nxt - x), initial=0.0) <= SWEEP_TOLERANCE:
+            return np.asarray(nxt)
+        x = nxt
+    return x
+
+
+def integrated(
+    graph: OwnershipGraph,
+    group: set[int],
+    kind: str = "equity",
+    reading: Reading = Reading.LOW,
+    exclude: set[int] | frozenset[int] = frozenset(),
+) -> np.ndarray:
+    """Vector over every node of the group's integrated ``kind`` ("equity" or "votes").
+
+    With ``group`` = {competitor} this is the competitor's look-through figure.
+    Holdings inside closed cycles are left out (``OwnershipGraph.solvable``);
+    ``exclude``d nodes are left out altogether (their figures are 0 and walks
+    through them are not counted).
+    """
+    matrix = graph.matrix(kind, reading, solvable=True)
     n = len(graph)
     out = np.zeros(n)
     if not group:
         return out
     group_list = sorted(group)
-    reach = graph.reachable(group_list)
-    outside = np.array(sorted(reach - group), dtype=np.int64)
+    reach = graph.reachable_mask(group_list)
+    reach[list(exclude)] = False
+    reach[group_list] = False
+    outside = np.flatnonzero(reach).astype(np.int64)
     inside = np.array(group_list, dtype=np.int64)
     # w_G: the group's direct shares in every node.
     direct = np.asarray(matrix[inside].sum(axis=0)).ravel()
     x_n = np.zeros(0)
     if outside.size:
-        x_n = solve_walks(matrix[outside][:, outside], direct[outside])
-        if not np.all(np.isfinite(x_n)) or np.any(x_n < -1e-9):
-            raise GraphError("ownership shares do not converge (over-allocated cycle)")
-        x_n = np.clip(x_n, 0.0, None)
+        w_nn = matrix[outside][:, outside]
+        try:
+            x_n = solve_walks(w_nn, direct[outside])
+            usable = bool(
+                np.all(np.isfinite(x_n)) and x_n.min() >= -SLACK and x_n.max() <= 1.0 + SLACK
+            )
+        except GraphError:
+            usable = False
+        if not usable:
+            if reading is Reading.LOW:
+                # The lower reading of consistent data always converges; data
+                # that does not is over-allocated (a recorded graph problem).
+                raise GraphError("ownership shares do not converge (over-allocated cycle)")
+            x_n = bounded_walks(w_nn, direct[outside])
+        x_n = np.clip(x_n, 0.0, 1.0)
         out[outside] = x_n
     # Walks that end at a member of the group.
     back = matrix[outside][:, inside].T @ x_n if outside.size else np.zeros(inside.size)
-    out[inside] = direct[inside] + back
+    out[inside] = np.minimum(direct[inside] + back, 1.0)
     return out
 
 
@@ -117,11 +173,16 @@ def walk_sum_raw(graph: OwnershipGraph, holder: int, kind: str = "equity") -> np
     return np.asarray(matrix.T @ z).ravel()
 
 
-def undisclosed_reach(graph: OwnershipGraph, group: set[int]) -> set[int]:
-    """Nodes reached from the group through a chain that uses an undisclosed-size holding."""
+def undisclosed_mask(graph: OwnershipGraph, group: set[int]) -> np.ndarray:
+    """Mask of the nodes reached from the group through a chain that uses an
+    undisclosed-size holding (one the other holders leave room for)."""
     hidden = graph.undisclosed
     if not hidden:
-        return set()
-    before = graph.reachable(group, hidden)
-    starts = {b for a, b in hidden if a in before}
-    return graph.reachable(starts, hidden) if starts else set()
+        return np.zeros(len(graph), dtype=bool)
+    before = graph.reachable_mask(group)
+    return graph.reachable_mask(sorted({b for a, b in hidden if before[a]}))
+
+
+def undisclosed_reach(graph: OwnershipGraph, group: set[int]) -> set[int]:
+    """The nodes of ``undisclosed_mask``."""
+    return {int(i) for i in np.flatnonzero(undisclosed_mask(graph, group))}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 
 from dpm.neutrality.convert import graph_from_proto
-from dpm.neutrality.graph import GraphError, OwnershipGraph
+from dpm.neutrality.graph import OwnershipGraph
 from dpm.ownership.v1 import ownership_pb2
-from dpm.platform.errors import FailedPrecondition
 from dpm.platform.telemetry import tracer
+
+log = logging.getLogger(__name__)
 
 
 class GraphCache:
@@ -17,6 +19,9 @@ class GraphCache:
 
     The catalog sends the whole graph only when the etag we hold for that
     as_of is no longer current, so an unchanged graph costs one small call.
+    A graph with parts the math cannot use (a closed ownership cycle, an
+    impossible holding) still builds: the parts are recorded on the graph and
+    only the vendors that depend on them are affected.
     """
 
     def __init__(self, size: int) -> None:
@@ -49,14 +54,12 @@ class GraphCache:
             return None
         with tracer.start_as_current_span("dpm.neutrality.build_graph") as span:
             span.set_attribute("dpm.graph_version", msg.version)
-            try:
-                graph = graph_from_proto(msg)
-            except GraphError as exc:
-                raise FailedPrecondition(
-                    f"the ownership graph (version {msg.version}, as of {msg.as_of}) cannot be "
-                    f"scored: {exc}",
-                    reason="CLOSED_OWNERSHIP_CYCLE",
-                ) from None
+            graph = graph_from_proto(msg)
+            span.set_attribute("dpm.graph_problems", len(graph.problems))
+            for problem in graph.problems:
+                log.warning(
+                    "ownership graph v%s as of %s: %s", msg.version, msg.as_of, problem.description
+                )
         with self._lock:
             self.builds += 1
             self._graphs[key] = graph

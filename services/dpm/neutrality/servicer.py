@@ -62,8 +62,13 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             ):
                 wanted.append(slug(name))
         check.check(request.min_graph_version >= 0, "min_graph_version", "must not be negative")
+        check.check(
+            bool(request.as_of),
+            "as_of",
+            "is required (YYYY-MM-DD): the effective date the ownership graph is read at",
+        )
         check.raise_if_any()
-        as_of = parse_date(request.as_of, "as_of", default_today=True)
+        as_of = parse_date(request.as_of, "as_of")
         timeout = _timeout(context, self._rpc_timeout)
 
         try:

@@ -6,6 +6,7 @@ Every violation is collected, so one INVALID_ARGUMENT names every bad field
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 
@@ -23,6 +24,9 @@ _CERTIFICATIONS = frozenset(common_pb2.Certification.values()) - {
     common_pb2.CERTIFICATION_UNSPECIFIED
 }
 _UNKNOWN_OWNERSHIP = frozenset(pb.UnknownOwnership.values())
+_RANGE_BOUNDS = frozenset(pb.RangeBound.values())
+RESTRICTED_PARTIES_MAX = 1000
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _fraction(value: float) -> bool:
@@ -31,6 +35,16 @@ def _fraction(value: float) -> bool:
 
 def _non_negative(value: float) -> bool:
     return math.isfinite(value) and value >= 0.0
+
+
+def _date(value: str) -> bool:
+    if not DATE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_client(client: pb.Client, field: str = "client") -> None:
@@ -130,4 +144,35 @@ def _check_policy(
         policy.unknown_ownership in _UNKNOWN_OWNERSHIP,
         f"{field}.unknown_ownership",
         "is not a known UnknownOwnership value",
+    )
+    v.check(
+        not policy.HasField("max_competitor_voting_power")
+        or _fraction(policy.max_competitor_voting_power),
+        f"{field}.max_competitor_voting_power",
+        "must be in [0, 1] (a Banzhaf index), or absent for no limit",
+    )
+    v.check(
+        policy.decisive_bound in _RANGE_BOUNDS,
+        f"{field}.decisive_bound",
+        "is not a known RangeBound value",
+    )
+    if len(policy.restricted_parties) > RESTRICTED_PARTIES_MAX:
+        v.add(
+            f"{field}.restricted_parties",
+            f"lists {len(policy.restricted_parties)} parties; at most "
+            f"{RESTRICTED_PARTIES_MAX} are allowed",
+        )
+    else:
+        parties: set[str] = set()
+        for i, party in enumerate(policy.restricted_parties):
+            at = f"{field}.restricted_parties[{i}]"
+            if not OrganizationName.matches(party):
+                v.add(at, f"{quote(party)} must look like {OrganizationName.template()!r}")
+            elif party in parties:
+                v.add(at, f"{party!r} is listed twice")
+            parties.add(party)
+    v.check(
+        not policy.as_of or _date(policy.as_of),
+        f"{field}.as_of",
+        f"{quote(policy.as_of)} must be empty (the date of each computation) or a date YYYY-MM-DD",
     )

@@ -28,6 +28,10 @@ if _version_not_supported:
 class NeutralityServiceStub:
     """Scores how neutral vendors are for a client, from the ownership graph and
     the client's neutrality policy. Stateless: it reads both over gRPC.
+
+    Every figure has its own name and meaning (see CompetitorExposure); none is
+    a sum of another under a different name. The definitions are those of
+    tests/data/ownership-vectors.json.
     """
 
     def __init__(self, channel):
@@ -46,6 +50,10 @@ class NeutralityServiceStub:
 class NeutralityServiceServicer:
     """Scores how neutral vendors are for a client, from the ownership graph and
     the client's neutrality policy. Stateless: it reads both over gRPC.
+
+    Every figure has its own name and meaning (see CompetitorExposure); none is
+    a sum of another under a different name. The definitions are those of
+    tests/data/ownership-vectors.json.
     """
 
     def ScoreVendors(self, request, context):
@@ -73,6 +81,10 @@ def add_NeutralityServiceServicer_to_server(servicer, server):
 class NeutralityService:
     """Scores how neutral vendors are for a client, from the ownership graph and
     the client's neutrality policy. Stateless: it reads both over gRPC.
+
+    Every figure has its own name and meaning (see CompetitorExposure); none is
+    a sum of another under a different name. The definitions are those of
+    tests/data/ownership-vectors.json.
     """
 
     @staticmethod

@@ -27,15 +27,17 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&dpm/requirements/v1/requirements.proto\x12\x13\x64pm.requirements.v1\x1a\x1a\x64pm/common/v1/common.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x02\n\x06\x43lient\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0corganization\x18\x03 \x01(\t\x12\x37\n\x0crequirements\x18\x04 \x01(\x0b\x32!.dpm.requirements.v1.Requirements\x12@\n\x11neutrality_policy\x18\x05 \x01(\x0b\x32%.dpm.requirements.v1.NeutralityPolicy\x12\x10\n\x08revision\x18\x06 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x04Need\x12)\n\x08modality\x18\x01 \x01(\x0e\x32\x17.dpm.common.v1.Modality\x12\x16\n\x0emonthly_volume\x18\x02 \x01(\x03\x12\x13\n\x0bmin_quality\x18\x03 \x01(\x01\x12\x1a\n\x12max_unit_price_usd\x18\x04 \x01(\x01\"Q\n\x0eRankingWeights\x12\x0b\n\x03\x66it\x18\x01 \x01(\x01\x12\x0f\n\x07quality\x18\x02 \x01(\x01\x12\r\n\x05price\x18\x03 \x01(\x01\x12\x12\n\nneutrality\x18\x04 \x01(\x01\"\x87\x02\n\x0cRequirements\x12(\n\x05needs\x18\x01 \x03(\x0b\x32\x19.dpm.requirements.v1.Need\x12=\n\x17required_certifications\x18\x02 \x03(\x0e\x32\x1c.dpm.common.v1.Certification\x12\x17\n\x0f\x61llowed_regions\x18\x03 \x03(\t\x12#\n\x1brequires_security_clearance\x18\x04 \x01(\x08\x12\x1a\n\x12monthly_budget_usd\x18\x05 \x01(\x01\x12\x34\n\x07weights\x18\x06 \x01(\x0b\x32#.dpm.requirements.v1.RankingWeights\"\x93\x02\n\x10NeutralityPolicy\x12\x13\n\x0b\x63ompetitors\x18\x01 \x03(\t\x12\x1d\n\x15max_competitor_equity\x18\x02 \x01(\x01\x12\x1d\n\x15max_competitor_voting\x18\x03 \x01(\x01\x12\x1f\n\x17\x62oard_seat_disqualifies\x18\x04 \x01(\x08\x12$\n\x1cleadership_move_disqualifies\x18\x05 \x01(\x08\x12#\n\x1bleadership_move_window_days\x18\x06 \x01(\x05\x12@\n\x11unknown_ownership\x18\x07 \x01(\x0e\x32%.dpm.requirements.v1.UnknownOwnership\"U\n\x13\x43reateClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12+\n\x06\x63lient\x18\x02 \x01(\x0b\x32\x1b.dpm.requirements.v1.Client\"Y\n\x14\x43reateClientResponse\x12+\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x1b.dpm.requirements.v1.Client\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\" \n\x10GetClientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"T\n\x12ListClientsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0f\x63ompetitors_any\x18\x03 \x03(\t\"\\\n\x13ListClientsResponse\x12,\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x1b.dpm.requirements.v1.Client\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x13UpdateClientRequest\x12+\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x1b.dpm.requirements.v1.Client\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"#\n\x13\x44\x65leteClientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteClientResponse*\x94\x01\n\x10UnknownOwnership\x12!\n\x1dUNKNOWN_OWNERSHIP_UNSPECIFIED\x10\x00\x12\x1d\n\x19UNKNOWN_OWNERSHIP_CAUTION\x10\x01\x12 \n\x1cUNKNOWN_OWNERSHIP_CONFLICTED\x10\x02\x12\x1c\n\x18UNKNOWN_OWNERSHIP_IGNORE\x10\x03\x32\xe9\x03\n\x13RequirementsService\x12\x63\n\x0c\x43reateClient\x12(.dpm.requirements.v1.CreateClientRequest\x1a).dpm.requirements.v1.CreateClientResponse\x12O\n\tGetClient\x12%.dpm.requirements.v1.GetClientRequest\x1a\x1b.dpm.requirements.v1.Client\x12`\n\x0bListClients\x12\'.dpm.requirements.v1.ListClientsRequest\x1a(.dpm.requirements.v1.ListClientsResponse\x12U\n\x0cUpdateClient\x12(.dpm.requirements.v1.UpdateClientRequest\x1a\x1b.dpm.requirements.v1.Client\x12\x63\n\x0c\x44\x65leteClient\x12(.dpm.requirements.v1.DeleteClientRequest\x1a).dpm.requirements.v1.DeleteClientResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&dpm/requirements/v1/requirements.proto\x12\x13\x64pm.requirements.v1\x1a\x1a\x64pm/common/v1/common.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x02\n\x06\x43lient\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0corganization\x18\x03 \x01(\t\x12\x37\n\x0crequirements\x18\x04 \x01(\x0b\x32!.dpm.requirements.v1.Requirements\x12@\n\x11neutrality_policy\x18\x05 \x01(\x0b\x32%.dpm.requirements.v1.NeutralityPolicy\x12\x10\n\x08revision\x18\x06 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\x04Need\x12)\n\x08modality\x18\x01 \x01(\x0e\x32\x17.dpm.common.v1.Modality\x12\x16\n\x0emonthly_volume\x18\x02 \x01(\x03\x12\x13\n\x0bmin_quality\x18\x03 \x01(\x01\x12\x1a\n\x12max_unit_price_usd\x18\x04 \x01(\x01\"Q\n\x0eRankingWeights\x12\x0b\n\x03\x66it\x18\x01 \x01(\x01\x12\x0f\n\x07quality\x18\x02 \x01(\x01\x12\r\n\x05price\x18\x03 \x01(\x01\x12\x12\n\nneutrality\x18\x04 \x01(\x01\"\x87\x02\n\x0cRequirements\x12(\n\x05needs\x18\x01 \x03(\x0b\x32\x19.dpm.requirements.v1.Need\x12=\n\x17required_certifications\x18\x02 \x03(\x0e\x32\x1c.dpm.common.v1.Certification\x12\x17\n\x0f\x61llowed_regions\x18\x03 \x03(\t\x12#\n\x1brequires_security_clearance\x18\x04 \x01(\x08\x12\x1a\n\x12monthly_budget_usd\x18\x05 \x01(\x01\x12\x34\n\x07weights\x18\x06 \x01(\x0b\x32#.dpm.requirements.v1.RankingWeights\"\xc1\x03\n\x10NeutralityPolicy\x12\x13\n\x0b\x63ompetitors\x18\x01 \x03(\t\x12\x1d\n\x15max_competitor_equity\x18\x02 \x01(\x01\x12\x1d\n\x15max_competitor_voting\x18\x03 \x01(\x01\x12\x1f\n\x17\x62oard_seat_disqualifies\x18\x04 \x01(\x08\x12$\n\x1cleadership_move_disqualifies\x18\x05 \x01(\x08\x12#\n\x1bleadership_move_window_days\x18\x06 \x01(\x05\x12@\n\x11unknown_ownership\x18\x07 \x01(\x0e\x32%.dpm.requirements.v1.UnknownOwnership\x12(\n\x1bmax_competitor_voting_power\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x37\n\x0e\x64\x65\x63isive_bound\x18\t \x01(\x0e\x32\x1f.dpm.requirements.v1.RangeBound\x12\x1a\n\x12restricted_parties\x18\n \x03(\t\x12\r\n\x05\x61s_of\x18\x0b \x01(\tB\x1e\n\x1c_max_competitor_voting_power\"U\n\x13\x43reateClientRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12+\n\x06\x63lient\x18\x02 \x01(\x0b\x32\x1b.dpm.requirements.v1.Client\"Y\n\x14\x43reateClientResponse\x12+\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x1b.dpm.requirements.v1.Client\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\" \n\x10GetClientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"T\n\x12ListClientsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0f\x63ompetitors_any\x18\x03 \x03(\t\"\\\n\x13ListClientsResponse\x12,\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x1b.dpm.requirements.v1.Client\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x13UpdateClientRequest\x12+\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x1b.dpm.requirements.v1.Client\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"#\n\x13\x44\x65leteClientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteClientResponse*\x94\x01\n\x10UnknownOwnership\x12!\n\x1dUNKNOWN_OWNERSHIP_UNSPECIFIED\x10\x00\x12\x1d\n\x19UNKNOWN_OWNERSHIP_CAUTION\x10\x01\x12 \n\x1cUNKNOWN_OWNERSHIP_CONFLICTED\x10\x02\x12\x1c\n\x18UNKNOWN_OWNERSHIP_IGNORE\x10\x03*W\n\nRangeBound\x12\x1b\n\x17RANGE_BOUND_UNSPECIFIED\x10\x00\x12\x15\n\x11RANGE_BOUND_UPPER\x10\x01\x12\x15\n\x11RANGE_BOUND_LOWER\x10\x02\x32\xe9\x03\n\x13RequirementsService\x12\x63\n\x0c\x43reateClient\x12(.dpm.requirements.v1.CreateClientRequest\x1a).dpm.requirements.v1.CreateClientResponse\x12O\n\tGetClient\x12%.dpm.requirements.v1.GetClientRequest\x1a\x1b.dpm.requirements.v1.Client\x12`\n\x0bListClients\x12\'.dpm.requirements.v1.ListClientsRequest\x1a(.dpm.requirements.v1.ListClientsResponse\x12U\n\x0cUpdateClient\x12(.dpm.requirements.v1.UpdateClientRequest\x1a\x1b.dpm.requirements.v1.Client\x12\x63\n\x0c\x44\x65leteClient\x12(.dpm.requirements.v1.DeleteClientRequest\x1a).dpm.requirements.v1.DeleteClientResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.requirements.v1.requirements_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UNKNOWNOWNERSHIP']._serialized_start=1788
-  _globals['_UNKNOWNOWNERSHIP']._serialized_end=1936
+  _globals['_UNKNOWNOWNERSHIP']._serialized_start=1962
+  _globals['_UNKNOWNOWNERSHIP']._serialized_end=2110
+  _globals['_RANGEBOUND']._serialized_start=2112
+  _globals['_RANGEBOUND']._serialized_end=2199
   _globals['_CLIENT']._serialized_start=159
   _globals['_CLIENT']._serialized_end=464
   _globals['_NEED']._serialized_start=466
@@ -45,23 +47,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REQUIREMENTS']._serialized_start=674
   _globals['_REQUIREMENTS']._serialized_end=937
   _globals['_NEUTRALITYPOLICY']._serialized_start=940
-  _globals['_NEUTRALITYPOLICY']._serialized_end=1215
-  _globals['_CREATECLIENTREQUEST']._serialized_start=1217
-  _globals['_CREATECLIENTREQUEST']._serialized_end=1302
-  _globals['_CREATECLIENTRESPONSE']._serialized_start=1304
-  _globals['_CREATECLIENTRESPONSE']._serialized_end=1393
-  _globals['_GETCLIENTREQUEST']._serialized_start=1395
-  _globals['_GETCLIENTREQUEST']._serialized_end=1427
-  _globals['_LISTCLIENTSREQUEST']._serialized_start=1429
-  _globals['_LISTCLIENTSREQUEST']._serialized_end=1513
-  _globals['_LISTCLIENTSRESPONSE']._serialized_start=1515
-  _globals['_LISTCLIENTSRESPONSE']._serialized_end=1607
-  _globals['_UPDATECLIENTREQUEST']._serialized_start=1609
-  _globals['_UPDATECLIENTREQUEST']._serialized_end=1724
-  _globals['_DELETECLIENTREQUEST']._serialized_start=1726
-  _globals['_DELETECLIENTREQUEST']._serialized_end=1761
-  _globals['_DELETECLIENTRESPONSE']._serialized_start=1763
-  _globals['_DELETECLIENTRESPONSE']._serialized_end=1785
-  _globals['_REQUIREMENTSSERVICE']._serialized_start=1939
-  _globals['_REQUIREMENTSSERVICE']._serialized_end=2428
+  _globals['_NEUTRALITYPOLICY']._serialized_end=1389
+  _globals['_CREATECLIENTREQUEST']._serialized_start=1391
+  _globals['_CREATECLIENTREQUEST']._serialized_end=1476
+  _globals['_CREATECLIENTRESPONSE']._serialized_start=1478
+  _globals['_CREATECLIENTRESPONSE']._serialized_end=1567
+  _globals['_GETCLIENTREQUEST']._serialized_start=1569
+  _globals['_GETCLIENTREQUEST']._serialized_end=1601
+  _globals['_LISTCLIENTSREQUEST']._serialized_start=1603
+  _globals['_LISTCLIENTSREQUEST']._serialized_end=1687
+  _globals['_LISTCLIENTSRESPONSE']._serialized_start=1689
+  _globals['_LISTCLIENTSRESPONSE']._serialized_end=1781
+  _globals['_UPDATECLIENTREQUEST']._serialized_start=1783
+  _globals['_UPDATECLIENTREQUEST']._serialized_end=1898
+  _globals['_DELETECLIENTREQUEST']._serialized_start=1900
+  _globals['_DELETECLIENTREQUEST']._serialized_end=1935
+  _globals['_DELETECLIENTRESPONSE']._serialized_start=1937
+  _globals['_DELETECLIENTRESPONSE']._serialized_end=1959
+  _globals['_REQUIREMENTSSERVICE']._serialized_start=2202
+  _globals['_REQUIREMENTSSERVICE']._serialized_end=2691
 # @@protoc_insertion_point(module_scope)

@@ -18,10 +18,19 @@ class UnknownOwnership(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNKNOWN_OWNERSHIP_CAUTION: _ClassVar[UnknownOwnership]
     UNKNOWN_OWNERSHIP_CONFLICTED: _ClassVar[UnknownOwnership]
     UNKNOWN_OWNERSHIP_IGNORE: _ClassVar[UnknownOwnership]
+
+class RangeBound(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANGE_BOUND_UNSPECIFIED: _ClassVar[RangeBound]
+    RANGE_BOUND_UPPER: _ClassVar[RangeBound]
+    RANGE_BOUND_LOWER: _ClassVar[RangeBound]
 UNKNOWN_OWNERSHIP_UNSPECIFIED: UnknownOwnership
 UNKNOWN_OWNERSHIP_CAUTION: UnknownOwnership
 UNKNOWN_OWNERSHIP_CONFLICTED: UnknownOwnership
 UNKNOWN_OWNERSHIP_IGNORE: UnknownOwnership
+RANGE_BOUND_UNSPECIFIED: RangeBound
+RANGE_BOUND_UPPER: RangeBound
+RANGE_BOUND_LOWER: RangeBound
 
 class Client(_message.Message):
     __slots__ = ("name", "display_name", "organization", "requirements", "neutrality_policy", "revision", "create_time", "update_time")
@@ -84,7 +93,7 @@ class Requirements(_message.Message):
     def __init__(self, needs: _Optional[_Iterable[_Union[Need, _Mapping]]] = ..., required_certifications: _Optional[_Iterable[_Union[_common_pb2.Certification, str]]] = ..., allowed_regions: _Optional[_Iterable[str]] = ..., requires_security_clearance: _Optional[bool] = ..., monthly_budget_usd: _Optional[float] = ..., weights: _Optional[_Union[RankingWeights, _Mapping]] = ...) -> None: ...
 
 class NeutralityPolicy(_message.Message):
-    __slots__ = ("competitors", "max_competitor_equity", "max_competitor_voting", "board_seat_disqualifies", "leadership_move_disqualifies", "leadership_move_window_days", "unknown_ownership")
+    __slots__ = ("competitors", "max_competitor_equity", "max_competitor_voting", "board_seat_disqualifies", "leadership_move_disqualifies", "leadership_move_window_days", "unknown_ownership", "max_competitor_voting_power", "decisive_bound", "restricted_parties", "as_of")
     COMPETITORS_FIELD_NUMBER: _ClassVar[int]
     MAX_COMPETITOR_EQUITY_FIELD_NUMBER: _ClassVar[int]
     MAX_COMPETITOR_VOTING_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +101,10 @@ class NeutralityPolicy(_message.Message):
     LEADERSHIP_MOVE_DISQUALIFIES_FIELD_NUMBER: _ClassVar[int]
     LEADERSHIP_MOVE_WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_OWNERSHIP_FIELD_NUMBER: _ClassVar[int]
+    MAX_COMPETITOR_VOTING_POWER_FIELD_NUMBER: _ClassVar[int]
+    DECISIVE_BOUND_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_PARTIES_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     competitors: _containers.RepeatedScalarFieldContainer[str]
     max_competitor_equity: float
     max_competitor_voting: float
@@ -99,7 +112,11 @@ class NeutralityPolicy(_message.Message):
     leadership_move_disqualifies: bool
     leadership_move_window_days: int
     unknown_ownership: UnknownOwnership
-    def __init__(self, competitors: _Optional[_Iterable[str]] = ..., max_competitor_equity: _Optional[float] = ..., max_competitor_voting: _Optional[float] = ..., board_seat_disqualifies: _Optional[bool] = ..., leadership_move_disqualifies: _Optional[bool] = ..., leadership_move_window_days: _Optional[int] = ..., unknown_ownership: _Optional[_Union[UnknownOwnership, str]] = ...) -> None: ...
+    max_competitor_voting_power: float
+    decisive_bound: RangeBound
+    restricted_parties: _containers.RepeatedScalarFieldContainer[str]
+    as_of: str
+    def __init__(self, competitors: _Optional[_Iterable[str]] = ..., max_competitor_equity: _Optional[float] = ..., max_competitor_voting: _Optional[float] = ..., board_seat_disqualifies: _Optional[bool] = ..., leadership_move_disqualifies: _Optional[bool] = ..., leadership_move_window_days: _Optional[int] = ..., unknown_ownership: _Optional[_Union[UnknownOwnership, str]] = ..., max_competitor_voting_power: _Optional[float] = ..., decisive_bound: _Optional[_Union[RangeBound, str]] = ..., restricted_parties: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ...) -> None: ...
 
 class CreateClientRequest(_message.Message):
     __slots__ = ("client_id", "client")
