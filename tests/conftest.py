@@ -6,6 +6,7 @@ the embedded defaults a fresh machine gets are used, so both paths run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -17,6 +18,7 @@ import redis
 
 from dpm.platform import auth
 from dpm.platform.embedded_redis import start_embedded_redis
+from dpm.platform.revocations import KEY as REVOCATIONS_KEY
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 LOCAL_REDIS_URL = os.environ.get("DPM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -58,13 +60,40 @@ def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def redis_url(embedded_redis_url: str) -> str:
+def redis_url(request: pytest.FixtureRequest) -> str:
     """The machine's Redis when it answers (CI), else the embedded one."""
     if _redis_answers(LOCAL_REDIS_URL):
         return LOCAL_REDIS_URL
     if IN_CI:
         pytest.fail(f"CI has no Redis at {LOCAL_REDIS_URL}")
-    return embedded_redis_url
+    return str(request.getfixturevalue("embedded_redis_url"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def servers_follow_test_revocations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every server reads the token revocation list from DPM_REDIS_URL (under
+    DPM_REVOCATION_PREFIX): point servers built without an explicit Redis at the
+    test Redis, under a prefix of this session only, removed at the end."""
+    if all(Path(item.path).parent.name == "unit" for item in request.session.items):
+        yield  # unit tests start no server (and need no Redis)
+        return
+    url = str(request.getfixturevalue("redis_url"))
+    prefix = f"dpmtest:{uuid.uuid4().hex[:8]}:"
+    saved = {k: os.environ.get(k) for k in ("DPM_REDIS_URL", "DPM_REVOCATION_PREFIX")}
+    os.environ["DPM_REDIS_URL"] = url
+    os.environ["DPM_REVOCATION_PREFIX"] = prefix
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        with contextlib.suppress(redis.RedisError):
+            client = redis.Redis.from_url(url, socket_timeout=2)
+            client.delete(f"{prefix}{REVOCATIONS_KEY}")
+            client.close()
 
 
 @pytest.fixture

@@ -9,9 +9,12 @@ schemas shipped by kubernetes-validate.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
+import os
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from dpm.platform import config
+from dpm.platform.config import secret_problem
 from dpm.platform.grpc_server import LIVENESS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -249,8 +253,8 @@ def test_compose_shared_environment() -> None:
     otel_names = []
     for name, service in dpmatch_services(compose).items():
         env = compose_env(service)
-        assert env["DPM_TOKEN_SECRET"], name
-        assert len(env["DPM_TOKEN_SECRET"].split(":-", 1)[-1].rstrip("}")) >= 32, name
+        # No default: compose refuses to start unless the operator sets one.
+        assert env["DPM_TOKEN_SECRET"].startswith("${DPM_TOKEN_SECRET:?"), name
         assert env["DPM_REDIS_URL"].startswith("redis://redis:"), name
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317", name
         otel_names.append(env["OTEL_SERVICE_NAME"])
@@ -327,6 +331,7 @@ def test_docker_compose_config_when_available() -> None:
         text=True,
         timeout=60,
         cwd=ROOT,
+        env={**os.environ, "DPM_TOKEN_SECRET": secrets.token_urlsafe(32)},
     )
     assert result.returncode == 0, result.stderr
 
@@ -374,6 +379,9 @@ def test_kustomization_references_exist() -> None:
         for gen in k.get("configMapGenerator", []) + k.get("secretGenerator", []):
             for file_entry in gen.get("files", []):
                 assert (directory / file_entry.split("=")[-1]).is_file(), file_entry
+            for env_file in gen.get("envs", []):
+                # Made by the operator (secrets): never in git.
+                assert _git_ignored(directory / env_file), f"{env_file} is not git-ignored"
         for patch in k.get("patches", []):
             if "path" in patch:
                 assert (directory / patch["path"]).is_file(), patch["path"]
@@ -510,19 +518,74 @@ def _kustomize_command() -> list[str] | None:
     return None
 
 
+def _git_ignored(path: Path) -> bool:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    return subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT).returncode == 0
+
+
+def secret_env_files() -> list[Path]:
+    """The env files of secretGenerators (operator-made, git-ignored) in every kustomization."""
+    return [
+        directory / env_file
+        for directory in kustomization_dirs()
+        for gen in kustomization(directory).get("secretGenerator", [])
+        for env_file in gen.get("envs", [])
+    ]
+
+
 @pytest.fixture(scope="module")
-def rendered() -> dict[Path, list[dict[str, Any]]]:
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, list[dict[str, Any]]]:
     command = _kustomize_command()
     if command is None:
         pytest.skip("neither kubectl nor kustomize is installed")
+    # A copy, with the secret env files an operator would make.
+    copy = tmp_path_factory.mktemp("k8s") / "k8s"
+    shutil.copytree(K8S, copy)
+    for env_file in secret_env_files():
+        made = copy / env_file.relative_to(K8S)
+        if not made.exists():
+            made.write_text(f"DPM_TOKEN_SECRET={secrets.token_urlsafe(32)}\n")
     out = {}
     for directory in kustomization_dirs():
         result = subprocess.run(
-            [*command, str(directory)], capture_output=True, text=True, timeout=120
+            [*command, str(copy / directory.relative_to(K8S))],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, f"{directory}: {result.stderr}"
         out[directory] = [d for d in yaml.safe_load_all(result.stdout) if d]
     return out
+
+
+def test_no_deployment_file_ships_a_usable_token_secret() -> None:
+    """Compose requires the operator's secret; every secret written in a manifest is one
+    the servers refuse; the local overlay takes its secret from a git-ignored file."""
+    compose = load_compose()
+    for name, service in dpmatch_services(compose).items():
+        assert compose_env(service)["DPM_TOKEN_SECRET"].startswith("${DPM_TOKEN_SECRET:?"), name
+    for directory in kustomization_dirs():
+        for gen in kustomization(directory).get("secretGenerator", []):
+            for literal in gen.get("literals", []):
+                key, _, value = literal.partition("=")
+                if key in ("DPM_TOKEN_SECRET", "DPM_PREVIOUS_TOKEN_SECRETS") and value:
+                    assert secret_problem(value), f"{directory.name}: usable {key} in git"
+    assert secret_env_files(), "the local overlay reads its token secret from a file"
+    for path in secret_env_files():
+        assert _git_ignored(path), path
+
+
+def test_rendered_secrets_come_from_the_operator(
+    rendered: dict[Path, list[dict[str, Any]]],
+) -> None:
+    for directory, docs in rendered.items():
+        for doc in docs:
+            if doc["kind"] == "Secret" and doc["metadata"]["name"].startswith("dpmatch-secrets"):
+                value = base64.b64decode(doc["data"]["DPM_TOKEN_SECRET"]).decode()
+                local = directory.name == "local"
+                # base: the placeholder the servers refuse; local: the operator's file.
+                assert (secret_problem(value) is None) is local, directory
 
 
 def test_kustomize_builds_every_kustomization(rendered: dict[Path, list[dict[str, Any]]]) -> None:

@@ -94,8 +94,34 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from dpm.cli.inspect import explain
     from dpm.cli.stackfile import Stack, data_dir
 
-    explain(Stack.load(data_dir()), args.lab, args.vendor)
+    explain(Stack.load(data_dir()), args.lab, args.vendor, args.as_of)
     return 0
+
+
+def cmd_import_bods(args: argparse.Namespace) -> int:
+    from dpm.cli.bods import import_paths
+    from dpm.cli.stackfile import Stack, data_dir
+
+    return import_paths(Stack.load(data_dir()), Path(args.path), args.validate_only)
+
+
+def cmd_export_bods(args: argparse.Namespace) -> int:
+    from dpm.cli.bods import export_to
+    from dpm.cli.stackfile import Stack, data_dir
+
+    return export_to(Stack.load(data_dir()), args.as_of, Path(args.file) if args.file else None)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from dpm.cli import tokens
+    from dpm.cli.stackfile import Stack, data_dir
+
+    stack = Stack.load(data_dir())
+    if args.token_command == "issue":
+        return tokens.issue(stack, args.role, args.subject, args.ttl_days, args.label)
+    if args.token_command == "list":
+        return tokens.list_tokens(stack, args.subject)
+    return tokens.revoke(stack, args.jti)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -125,7 +151,43 @@ def parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="why a vendor is (not) neutral for a lab")
     explain.add_argument("lab", help="client id, e.g. google")
     explain.add_argument("vendor", help="organization id, e.g. scale-ai")
+    explain.add_argument(
+        "--as-of", default="", help="effective date YYYY-MM-DD (default: the lab's policy date)"
+    )
     explain.set_defaults(func=cmd_explain)
+
+    bods_in = sub.add_parser(
+        "import-bods", help="import BODS 0.4 / 0.3 statements into the catalog (running stack)"
+    )
+    bods_in.add_argument("path", help="a .json / .jsonl file, or a directory of them")
+    bods_in.add_argument(
+        "--validate-only", action="store_true", help="report what would happen, write nothing"
+    )
+    bods_in.set_defaults(func=cmd_import_bods)
+
+    bods_out = sub.add_parser(
+        "export-bods", help="the ownership graph as BODS 0.4 statements (running stack)"
+    )
+    bods_out.add_argument("--as-of", default="", help="effective date YYYY-MM-DD (default: today)")
+    bods_out.add_argument("file", nargs="?", help="write here (default: standard output)")
+    bods_out.set_defaults(func=cmd_export_bods)
+
+    token = sub.add_parser("token", help="issue, list and revoke bearer tokens (running stack)")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_issue = token_sub.add_parser("issue", help="issue a token; it is printed once")
+    token_issue.add_argument("--role", choices=("lab", "auditor", "admin"), required=True)
+    token_issue.add_argument(
+        "--subject", required=True, help="clients/{id} for a lab; who holds it otherwise"
+    )
+    token_issue.add_argument(
+        "--ttl-days", type=float, help="lifetime (default 90 days, admin 30; at most 365)"
+    )
+    token_issue.add_argument("--label", default="", help="a note, e.g. where it is used")
+    token_list = token_sub.add_parser("list", help="issued tokens (never the tokens themselves)")
+    token_list.add_argument("--subject", default="", help="only this subject's tokens")
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token; every service refuses it")
+    token_revoke.add_argument("jti", help="the token's id (from `dpmatch token list`)")
+    token.set_defaults(func=cmd_token)
 
     serve = sub.add_parser("serve", help="run one gRPC server (configured by DPM_* variables)")
     serve.add_argument("service", choices=SERVERS)

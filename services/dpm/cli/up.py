@@ -2,7 +2,9 @@
 
 Migrations run in the servers at start; Redis is an embedded redis-server
 unless DPM_REDIS_URL names one; the token secret is generated once and kept
-in the data directory. Ctrl-C or SIGTERM stops everything, servers first.
+in the data directory (or DPM_TOKEN_SECRET, which must pass the servers'
+rules). The admin token it prints expires after 30 days and is minted anew at
+every start. Ctrl-C or SIGTERM stops everything, servers first.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dpm.cli.stackfile import Stack
 from dpm.platform import auth
-from dpm.platform.config import DEFAULT_PORTS
+from dpm.platform.config import DEFAULT_PORTS, GENERATE_HINT, secret_problem
 from dpm.platform.embedded_redis import EmbeddedRedis, free_port, start_embedded_redis
 from dpm.platform.files import write_private
 
@@ -36,13 +38,24 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
+def new_secret() -> str:
+    while True:  # a random one almost never spells a placeholder word; never use one that does
+        secret = secrets.token_urlsafe(32)
+        if secret_problem(secret) is None:
+            return secret
+
+
 def token_secret(directory: Path) -> str:
     if os.environ.get("DPM_TOKEN_SECRET"):
-        return os.environ["DPM_TOKEN_SECRET"]
-    path = directory / "token-secret"
-    if not path.exists():
-        write_private(path, secrets.token_urlsafe(32))
-    return path.read_text().strip()
+        secret, where = os.environ["DPM_TOKEN_SECRET"], "DPM_TOKEN_SECRET"
+    else:
+        path = directory / "token-secret"
+        if not path.exists():
+            write_private(path, new_secret())
+        secret, where = path.read_text().strip(), str(path)
+    if problem := secret_problem(secret):
+        raise SystemExit(f"dpmatch: the token secret in {where} {problem}{GENERATE_HINT}")
+    return secret
 
 
 def serving(address: str) -> bool:
@@ -171,7 +184,10 @@ def print_banner(stack: Stack, directory: Path) -> None:
     for name, address in stack.addresses.items():
         print(f"  {name:<{width}}  {address}")
     print(f"  {'redis':<{width}}  {stack.redis_url}")
-    print(f"\nadmin token (also in {directory / 'stack.json'}):\n  {stack.admin_token}")
+    print(
+        f"\nadmin token, valid 30 days (also in {directory / 'stack.json'}):\n  {stack.admin_token}"
+    )
+    print("more tokens: dpmatch token issue --role lab|auditor|admin --subject ...")
     print(f"logs: {directory / 'logs'}/   stop with Ctrl-C\n")
     print(
         'try:  grpcurl -plaintext -H "authorization: Bearer $TOKEN" '

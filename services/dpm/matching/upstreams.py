@@ -41,7 +41,7 @@ class Upstreams:
     @classmethod
     def open(cls, settings: CommonSettings, caller: str) -> Upstreams:
         """Channels of its own, with ``caller``'s service token (the workers' way in)."""
-        token = auth.service_token(settings.token_secret, caller)
+        token = auth.ServiceTokens(settings.token_keys(), caller)
         channels = {
             name: open_channel(
                 getattr(settings, f"{name}_addr"), token, settings.rpc_timeout_seconds

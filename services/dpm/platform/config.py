@@ -2,7 +2,9 @@
 
 Every field has a safe local default except the token secret, which must be
 set (``dpmatch up`` generates one); a missing or bad value stops start-up with
-one clear line instead of a traceback.
+one clear line instead of a traceback. A token secret that is short, repetitive
+or a placeholder ("change-me", "REPLACE-ME", ...) is refused, so a default
+shipped in a deployment file can never sign tokens.
 """
 
 from __future__ import annotations
@@ -11,19 +13,47 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dpm.platform.auth import TokenKeys
 from dpm.platform.files import private_dir
 
 DEFAULT_PORTS = {"catalog": 50051, "requirements": 50052, "neutrality": 50053, "matching": 50054}
+
+# What a token secret must have: length, variety, and no placeholder word.
+MIN_SECRET_CHARS = 32
+MIN_SECRET_DISTINCT_CHARS = 10
+# Compared case-insensitively with '-', '_', '.' and spaces removed ("Change_Me" too).
+PLACEHOLDER_MARKERS = ("changeme", "replaceme", "example", "secret", "password")
+GENERATE_HINT = "generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` may not sign tokens, or None when it may. Never quotes the value."""
+    if len(value) < MIN_SECRET_CHARS:
+        return f"must be at least {MIN_SECRET_CHARS} characters (it has {len(value)}); "
+    if len(set(value)) < MIN_SECRET_DISTINCT_CHARS:
+        return f"has fewer than {MIN_SECRET_DISTINCT_CHARS} distinct characters; "
+    squeezed = "".join(c for c in value.lower() if c not in "-_. ")
+    for marker in PLACEHOLDER_MARKERS:
+        if marker in squeezed:
+            return f"contains the placeholder word {marker!r}; "
+    return None
 
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DPM_", extra="ignore")
 
-    # Shared HMAC secret that signs bearer tokens and page tokens.
-    token_secret: str = Field(min_length=32)
+    # Shared HMAC secret that signs bearer tokens and page tokens (see secret_problem).
+    token_secret: str
+    # Secrets being rotated out, comma-separated: tokens they signed are still
+    # accepted; new tokens are signed with token_secret. Empty once the overlap ends.
+    previous_token_secrets: str = ""
+    # Prefix of the Redis key and channel of the token revocation list.
+    revocation_prefix: str = "dpm:"
+    # Seconds between full re-reads of the revocation list (a notice triggers one at once).
+    revocation_refresh_seconds: float = Field(default=30.0, gt=0)
     data_dir: Path = Path(".dpmatch")
     log_level: str = "INFO"
     # Deadline for every outgoing gRPC call, in seconds.
@@ -37,9 +67,32 @@ class CommonSettings(BaseSettings):
     neutrality_addr: str = f"127.0.0.1:{DEFAULT_PORTS['neutrality']}"
     matching_addr: str = f"127.0.0.1:{DEFAULT_PORTS['matching']}"
 
+    @field_validator("token_secret")
+    @classmethod
+    def _strong_secret(cls, value: str) -> str:
+        if problem := secret_problem(value):
+            raise ValueError(problem + GENERATE_HINT)
+        return value
+
+    @field_validator("previous_token_secrets")
+    @classmethod
+    def _strong_previous_secrets(cls, value: str) -> str:
+        for i, secret in enumerate(_split(value)):
+            if problem := secret_problem(secret):
+                raise ValueError(f"secret #{i + 1} {problem}only real, retired secrets belong here")
+        return value
+
+    def token_keys(self) -> TokenKeys:
+        """The key that signs new tokens and every key still accepted."""
+        return TokenKeys(self.token_secret, tuple(_split(self.previous_token_secrets)))
+
     @property
     def celery_broker_url(self) -> str:
         return self.broker_url or self.redis_url
+
+
+def _split(secrets: str) -> list[str]:
+    return [s.strip() for s in secrets.split(",") if s.strip()]
 
 
 class ServerSettings(CommonSettings):
@@ -76,7 +129,8 @@ def load(cls: type[S], **overrides: object) -> S:
     except ValidationError as exc:
         prefix = cls.model_config.get("env_prefix", "")
         lines = [
-            f"{prefix}{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"{prefix}{'.'.join(str(p) for p in err['loc']).upper()}: "
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         ]
         sys.exit("dpmatch: bad configuration: " + "; ".join(lines))

@@ -1,4 +1,8 @@
-"""Outgoing gRPC channels: bearer token and a deadline on every call, traced."""
+"""Outgoing gRPC channels: bearer token and a deadline on every call, traced.
+
+The token is a string, or a callable asked on every call (``auth.ServiceTokens``
+renews a process's own token before it expires).
+"""
 
 from __future__ import annotations
 
@@ -18,16 +22,23 @@ class _CallDetails(NamedTuple):
     compression: Any
 
 
+TokenSource = str | Callable[[], str]
+
+
 class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Adds the token, and a deadline when the caller set none."""
 
-    def __init__(self, token: str, timeout: float) -> None:
-        self._auth = ("authorization", f"Bearer {token}")
+    def __init__(self, token: TokenSource, timeout: float) -> None:
+        self._token = token
         self._timeout = timeout
+
+    def _authorization(self) -> tuple[str, str]:
+        token = self._token if isinstance(self._token, str) else self._token()
+        return ("authorization", f"Bearer {token}")
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         metadata = [m for m in (details.metadata or []) if m[0] != "authorization"]
-        metadata.append(self._auth)
+        metadata.append(self._authorization())
         return _CallDetails(  # type: ignore[return-value]
             details.method,
             details.timeout if details.timeout is not None else self._timeout,
@@ -59,7 +70,7 @@ class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
 CHANNEL_OPTIONS = [("grpc.lb_policy_name", "round_robin")]
 
 
-def open_channel(address: str, token: str, timeout: float) -> grpc.Channel:
+def open_channel(address: str, token: TokenSource, timeout: float) -> grpc.Channel:
     """A channel whose calls carry ``token`` and time out after ``timeout`` seconds by default."""
     channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     # OpenTelemetry's interceptor is a grpcext one: it needs grpcext.intercept_channel.

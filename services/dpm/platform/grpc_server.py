@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import filters, server_interceptor
 
+from dpm.platform.auth import Verifier
 from dpm.platform.config import ServerSettings
 from dpm.platform.files import restrict_new_files
 from dpm.platform.interceptors import ServiceInterceptor
@@ -69,16 +70,18 @@ def build_server(
     registrars: Iterable[Registrar],
     service_names: list[str],
     readiness: ReadinessCheck,
+    verifier: Verifier,
 ) -> RunningServer:
     """Create and start a server with health, reflection, auth and tracing.
 
-    Health says NOT_SERVING until ``readiness`` finds every dependency answering.
+    Health says NOT_SERVING until ``readiness`` finds every dependency answering;
+    ``verifier`` accepts or refuses each call's bearer token.
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[
             server_interceptor(filter_=filters.negate(filters.health_check())),
-            ServiceInterceptor(settings.token_secret),
+            ServiceInterceptor(verifier),
         ],
         options=[
             ("grpc.so_reuseport", 0),

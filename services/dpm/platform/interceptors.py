@@ -1,7 +1,9 @@
 """Server interceptors: authentication and the mapping of errors to statuses.
 
 The wrapping happens inside the method handler, so it runs on the thread that
-serves the call: the principal set there is what the servicer reads.
+serves the call: the principal set there is what the servicer reads. Every
+call but health and reflection needs a bearer token the ``auth.Verifier``
+accepts (signature, expiry, revocation list).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def _abort_domain(context: grpc.ServicerContext, exc: DomainError) -> None:
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
-    def __init__(self, token_secret: str) -> None:
-        self._secret = token_secret
+    def __init__(self, verifier: auth.Verifier) -> None:
+        self._verifier = verifier
 
     def intercept_service(
         self,
@@ -72,7 +74,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         return handler  # bidi-streaming: none in our APIs
 
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
-        return auth.principal_from_metadata(self._secret, context.invocation_metadata())
+        return auth.principal_from_metadata(self._verifier, context.invocation_metadata())
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         """Unary and client-streaming calls (``request`` is then the request iterator)."""

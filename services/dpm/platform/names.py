@@ -156,3 +156,17 @@ class OwnershipEventName(_Name):
     PREFIX = "ownershipEvents/"
     ID = EVENT_ID
     ID_RULE = EVENT_ID_RULE
+
+
+TOKEN_ID = re.compile(r"[a-z0-9]{1,64}")
+TOKEN_ID_RULE = "must be 1-64 characters of a-z and 0-9 (a token's jti)"
+
+
+class TokenName(_Name):
+    """ "tokens/{jti}": one issued bearer token in the registry."""
+
+    __slots__ = ()
+
+    PREFIX = "tokens/"
+    ID = TOKEN_ID
+    ID_RULE = TOKEN_ID_RULE

@@ -5,6 +5,8 @@ the descriptor, how to register the servicer, its migrations, the upstream
 services it calls) and a function that builds the servicer from the opened
 ``Parts``. ``start`` opens the parts, builds and starts the server, and closes
 everything it opened if any step fails; ``serve`` is the process entry point.
+Every server gets the token revocation list (``Parts.revocations``, followed
+from Redis; not ready until read once) and checks each call's token against it.
 
     SPEC = ServiceSpec(
         name="catalog",
@@ -37,6 +39,7 @@ from dpm.platform.db import Database
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer, build_server, serve_until_stopped
 from dpm.platform.outbox import OutboxMixin, OutboxRelay, Publisher, celery_publisher
+from dpm.platform.revocations import RevocationFollower, RevocationList, RevocationStore
 
 S = TypeVar("S", bound=ServerSettings)
 # Returns None when the dependency answers, else what is wrong.
@@ -84,6 +87,9 @@ class Parts:
         self._closers: list[Callable[[], None]] = []
         self._database: Database | None = None
         self.channels: dict[str, grpc.Channel] = {}
+        self.token_keys = settings.token_keys()
+        self.revocations = RevocationList()
+        self._revocation_store: RevocationStore | None = None
 
     @property
     def database(self) -> Database:
@@ -91,7 +97,14 @@ class Parts:
             raise RuntimeError(f"{self._spec.name} declares no migrations: it owns no database")
         return self._database
 
+    @property
+    def revocation_store(self) -> RevocationStore:
+        """The shared revocation list in Redis (the requirements server writes to it)."""
+        assert self._revocation_store is not None, "open() first"
+        return self._revocation_store
+
     def open(self) -> None:
+        self._follow_revocations()
         if self._spec.migrations is not None:
             if not isinstance(self._settings, DatabaseSettings):
                 raise TypeError(f"{self._spec.name} needs DatabaseSettings for its database")
@@ -102,13 +115,31 @@ class Parts:
             self._database = database
             self.on_close(database.close)
             self.check(lambda: _answers("database", database.ping))
-        token = auth.service_token(self._settings.token_secret, self._spec.name)
+        token = auth.ServiceTokens(self.token_keys, self._spec.name)
         for name, full_name in self._spec.upstreams.items():
             address = getattr(self._settings, f"{name}_addr")
             channel = open_channel(address, token, self._settings.rpc_timeout_seconds)
             self.channels[name] = channel
             self.on_close(channel.close)
             self.check(_upstream_check(name, channel, full_name))
+
+    def _follow_revocations(self) -> None:
+        # No ping readiness check: once loaded, a Redis outage keeps the last list (logged).
+        client = redis.Redis.from_url(
+            self._settings.redis_url, socket_timeout=5.0, socket_connect_timeout=2.0
+        )
+        self.on_close(client.close)
+        self._revocation_store = RevocationStore(client, self._settings.revocation_prefix)
+        follower = RevocationFollower(
+            self._revocation_store, self.revocations, self._settings.revocation_refresh_seconds
+        )
+        follower.start()
+        self.on_close(follower.stop)
+        self.check(follower.readiness)
+
+    def verifier(self) -> auth.Verifier:
+        """Checks each call's token: signature, expiry, this server's revocation list."""
+        return auth.Verifier(self.token_keys, self.revocations)
 
     def on_close(self, close: Callable[[], None]) -> None:
         self._closers.append(close)
@@ -189,6 +220,7 @@ def start(spec: ServiceSpec, settings: S, make_servicer: Callable[[Parts], Any])
             ],
             [binding.service.full_name for binding in spec.bindings],
             readiness=parts.readiness,
+            verifier=parts.verifier(),
         )
     except BaseException:
         parts.close()

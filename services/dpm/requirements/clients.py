@@ -5,7 +5,10 @@ Every change runs in one unit of work (``Database.write()``) with the
 change committed. Revisions grow by one per change and never restart: a
 deleted client leaves a tombstone with the revision of its deletion, and a
 client re-created under that id continues from there, so no computation for
-the old client can pass for one of the new. Pure domain code: no gRPC.
+the old client can pass for one of the new. Creating a client issues its
+first lab token in the same unit of work; deleting it revokes every token of
+that lab at once (a client re-created later gets new tokens, never the old
+ones back). Pure domain code: no gRPC.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Collection
 from google.protobuf import field_mask_pb2
 from sqlalchemy.exc import IntegrityError
 
+from dpm.platform import auth
 from dpm.platform.db import Database
 from dpm.platform.errors import AlreadyExists, NotFound
 from dpm.platform.events import ClientChanged
@@ -23,6 +27,7 @@ from dpm.platform.names import ClientName, OrganizationName
 from dpm.requirements import updates
 from dpm.requirements.store.models import ClientRow
 from dpm.requirements.store.repository import ClientRepository, to_client, write_fields
+from dpm.requirements.tokens import CREATED_WITH_CLIENT, TokenRegistry
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.requirements.validation import validate_client
 
@@ -40,8 +45,10 @@ def competitors(client: pb.Client) -> set[OrganizationName]:
     return {OrganizationName.trusted(c) for c in client.neutrality_policy.competitors}
 
 
-def create(database: Database, name: ClientName, client: pb.Client) -> pb.Client:
-    """Store a new client; ALREADY_EXISTS when the id is taken.
+def create(
+    database: Database, name: ClientName, client: pb.Client, tokens: TokenRegistry
+) -> tuple[pb.Client, str]:
+    """Store a new client and issue its lab token; ALREADY_EXISTS when the id is taken.
 
     Its revision is 1, or one more than the deletion of the last client of that id.
     """
@@ -61,7 +68,10 @@ def create(database: Database, name: ClientName, client: pb.Client) -> pb.Client
             clients.add(row)
             clients.replace_competitors(name, competitors(client))
             clients.announce(ClientChanged(name, revision))
-            return to_client(row)
+            _, issued = tokens.issue_in(
+                session, auth.Role.LAB, str(name), label=CREATED_WITH_CLIENT
+            )
+            return to_client(row), issued.token
     except IntegrityError:  # a concurrent create of the same id won
         raise _already_exists(name) from None
 
@@ -113,13 +123,15 @@ def update(
         return to_client(row)
 
 
-def delete(database: Database, name: ClientName) -> None:
-    """Delete the client; its tombstone keeps the revision of the deletion, announced."""
+def delete(database: Database, name: ClientName, tokens: TokenRegistry) -> None:
+    """Delete the client and revoke its tokens; its tombstone keeps the revision of the
+    deletion, announced. When the revocation list does not answer, nothing is deleted."""
     with database.write() as session:
         clients = ClientRepository(session)
         row = clients.get_for_update(name)
         if row is None:
             raise _not_found(name)
+        tokens.revoke_subject_in(session, str(name))
         revision = row.revision + 1
         clients.delete(row)
         clients.set_tombstone(name, revision)

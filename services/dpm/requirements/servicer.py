@@ -17,6 +17,7 @@ from dpm.platform.errors import Violations
 from dpm.platform.names import ClientName, OrganizationName, check_slug
 from dpm.platform.pagination import PageTokens, page_size
 from dpm.requirements import clients
+from dpm.requirements.tokens import TokenRegistry
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.requirements.v1 import requirements_pb2_grpc as pb_grpc
 
@@ -26,10 +27,11 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
         self,
         database: Database,
         token_secret: str,
+        registry: TokenRegistry,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._database = database
-        self._token_secret = token_secret
+        self._registry = registry
         self._tokens = PageTokens(token_secret, "requirements.clients")
         # Called after a commit that added outbox rows (wakes the relay).
         self._on_commit = on_commit
@@ -39,9 +41,8 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
     ) -> pb.CreateClientResponse:
         auth.require_admin()
         name = ClientName(check_slug(request.client_id, "client_id"))
-        created = clients.create(self._database, name, request.client)
+        created, token = clients.create(self._database, name, request.client, self._registry)
         self._on_commit()
-        token = auth.client_token(self._token_secret, str(name))
         return pb.CreateClientResponse(client=created, access_token=token)
 
     def GetClient(self, request: pb.GetClientRequest, context: grpc.ServicerContext) -> pb.Client:
@@ -51,7 +52,7 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
     def ListClients(
         self, request: pb.ListClientsRequest, context: grpc.ServicerContext
     ) -> pb.ListClientsResponse:
-        auth.require_trusted()
+        auth.require_reader()
         v = Violations()
         competitors: set[OrganizationName] = set()
         for i, value in enumerate(request.competitors_any):
@@ -74,7 +75,7 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
     def UpdateClient(
         self, request: pb.UpdateClientRequest, context: grpc.ServicerContext
     ) -> pb.Client:
-        auth.require_client_access(request.client.name)
+        auth.require_client_write(request.client.name)
         name = ClientName.parse(request.client.name, "client.name")
         updated = clients.update(self._database, name, request.client, request.update_mask)
         self._on_commit()
@@ -84,6 +85,6 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
         self, request: pb.DeleteClientRequest, context: grpc.ServicerContext
     ) -> pb.DeleteClientResponse:
         auth.require_admin()
-        clients.delete(self._database, ClientName.parse(request.name, "name"))
+        clients.delete(self._database, ClientName.parse(request.name, "name"), self._registry)
         self._on_commit()
         return pb.DeleteClientResponse()

@@ -56,5 +56,26 @@ class ClientTombstoneRow(Base):
     revision: Mapped[int] = mapped_column(Integer)
 
 
+class TokenRow(Base):
+    """An issued bearer token: its id and what it grants, never the token itself.
+
+    ``seq`` orders the registry (ListTokens pages by it); ``jti`` is the id the
+    token carries and the one the revocation list holds.
+    """
+
+    __tablename__ = "tokens"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    issue_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expire_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoke_time: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, default=None
+    )
+
+
 class OutboxRow(OutboxMixin, Base):
     pass

@@ -1,8 +1,9 @@
 """The SQL of the requirements database, over the ``*Row`` models.
 
-``ClientRepository`` works inside the caller's unit of work (the ``Session``
-that ``Database.write()`` or ``.read()`` opened): it never commits and applies
-no rule; ``dpm.requirements.clients`` decides. Requirements and policy are
+``ClientRepository`` and ``TokenRepository`` work inside the caller's unit of
+work (the ``Session`` that ``Database.write()`` or ``.read()`` opened): they
+never commit and apply no rule; ``dpm.requirements.clients`` and
+``dpm.requirements.tokens`` decide. Requirements and policy are
 stored as proto JSON, and a policy's competitors are mirrored one per row in
 ``client_competitors`` for ListClients' filter.
 """
@@ -24,11 +25,12 @@ from dpm.requirements.store.models import (
     ClientRow,
     ClientTombstoneRow,
     OutboxRow,
+    TokenRow,
 )
 from dpm.requirements.v1 import requirements_pb2 as pb
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
+def utc(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -43,8 +45,8 @@ def to_client(row: ClientRow) -> pb.Client:
     )
     json_format.ParseDict(row.requirements, client.requirements)
     json_format.ParseDict(row.neutrality_policy, client.neutrality_policy)
-    client.create_time.FromDatetime(_utc(row.create_time))
-    client.update_time.FromDatetime(_utc(row.update_time))
+    client.create_time.FromDatetime(utc(row.create_time))
+    client.update_time.FromDatetime(utc(row.update_time))
     return client
 
 
@@ -148,3 +150,62 @@ class ClientRepository:
     def announce(self, event: ClientChanged) -> None:
         """Write ``event`` to the outbox: it is published once the unit of work commits."""
         add_outbox_row(self._session, OutboxRow, event)
+
+
+class TokenRepository:
+    """The registry of issued tokens, in one session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, row: TokenRow) -> None:
+        self._session.add(row)
+        self._session.flush()
+
+    def get_for_update(self, jti: str) -> TokenRow | None:
+        return self._session.scalars(
+            select(TokenRow).where(TokenRow.jti == jti).with_for_update()
+        ).one_or_none()
+
+    def page(self, subject: str, after: int | None, limit: int) -> tuple[list[TokenRow], bool]:
+        """Up to ``limit`` rows in issue order after ``after`` (a seq); True when more follow.
+
+        With ``subject``, only that subject's tokens.
+        """
+        query = select(TokenRow).order_by(TokenRow.seq).limit(limit + 1)
+        if after is not None:
+            query = query.where(TokenRow.seq > after)
+        if subject:
+            query = query.where(TokenRow.subject == subject)
+        rows = self._session.scalars(query).all()
+        return list(rows[:limit]), len(rows) > limit
+
+    def live_of(self, subject: str, now: dt.datetime) -> list[TokenRow]:
+        """``subject``'s tokens that are neither revoked nor expired, locked until the unit ends."""
+        return list(
+            self._session.scalars(
+                select(TokenRow)
+                .where(
+                    TokenRow.subject == subject,
+                    TokenRow.revoke_time.is_(None),
+                    TokenRow.expire_time > now,
+                )
+                .order_by(TokenRow.seq)
+                .with_for_update()
+            )
+        )
+
+    def mark_revoked(self, rows: list[TokenRow], when: dt.datetime) -> None:
+        for row in rows:
+            row.revoke_time = when
+        self._session.flush()
+
+    def revoked_unexpired(self, now: dt.datetime) -> list[TokenRow]:
+        """Every revoked token that has not expired yet (what Redis must hold)."""
+        return list(
+            self._session.scalars(
+                select(TokenRow).where(
+                    TokenRow.revoke_time.is_not(None), TokenRow.expire_time > now
+                )
+            )
+        )

@@ -1,0 +1,122 @@
+"""`dpmatch token issue|list|revoke`: manage bearer tokens of the running stack (admin token).
+
+`dpmatch token issue --role lab --subject clients/google [--ttl-days 30] [--label ci]`
+prints the token once; `dpmatch token list [--subject clients/google]` shows ids and
+metadata, never tokens; `dpmatch token revoke JTI` makes every service refuse it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import TextIO
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from dpm.auth.v1 import tokens_pb2, tokens_pb2_grpc
+from dpm.cli.stackfile import Stack
+from dpm.platform.names import TokenName
+
+ROLES = {
+    "lab": tokens_pb2.ROLE_LAB,
+    "auditor": tokens_pb2.ROLE_AUDITOR,
+    "admin": tokens_pb2.ROLE_ADMIN,
+}
+ROLE_NAMES = {value: name for name, value in ROLES.items()} | {tokens_pb2.ROLE_SERVICE: "service"}
+
+
+def _time(stamp: timestamp_pb2.Timestamp) -> str:
+    return stamp.ToDatetime(dt.UTC).strftime("%Y-%m-%d %H:%M") if stamp.seconds else "-"
+
+
+def _failed(what: str, exc: grpc.RpcError, err: TextIO) -> int:
+    print(f"dpmatch: {what} failed: {exc.code().name}: {exc.details()}", file=err)
+    return 2
+
+
+def issue(
+    stack: Stack,
+    role: str,
+    subject: str,
+    ttl_days: float | None,
+    label: str,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    request = tokens_pb2.IssueTokenRequest(role=ROLES[role], subject=subject, label=label)
+    if ttl_days is not None:
+        request.ttl.FromTimedelta(dt.timedelta(days=ttl_days))
+    with stack.channel("requirements") as channel:
+        try:
+            reply = tokens_pb2_grpc.TokenServiceStub(channel).IssueToken(request)
+        except grpc.RpcError as exc:
+            return _failed("issue", exc, err)
+    token = reply.token
+    print(
+        f"issued {TokenName.trusted(token.name).id}: {role} token for {token.subject}, "
+        f"expires {_time(token.expire_time)} UTC",
+        file=out,
+    )
+    print("the token (shown only now, keep it secret):", file=out)
+    print(f"  {reply.access_token}", file=out)
+    return 0
+
+
+def list_tokens(
+    stack: Stack, subject: str = "", out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    rows: list[tokens_pb2.Token] = []
+    with stack.channel("requirements") as channel:
+        stub = tokens_pb2_grpc.TokenServiceStub(channel)
+        page_token = ""
+        try:
+            while True:
+                reply = stub.ListTokens(
+                    tokens_pb2.ListTokensRequest(subject=subject, page_token=page_token)
+                )
+                rows.extend(reply.tokens)
+                page_token = reply.next_page_token
+                if not page_token:
+                    break
+        except grpc.RpcError as exc:
+            return _failed("list", exc, err)
+    now = dt.datetime.now(dt.UTC)
+    print(
+        f"{'id':<32}  {'role':<7}  {'subject':<28}  {'issued':<16}  {'expires':<16}  "
+        f"{'state':<8}  label",
+        file=out,
+    )
+    for token in rows:
+        if token.HasField("revoke_time"):
+            state = "revoked"
+        elif token.expire_time.ToDatetime(dt.UTC) <= now:
+            state = "expired"
+        else:
+            state = "active"
+        print(
+            f"{TokenName.trusted(token.name).id:<32}  {ROLE_NAMES.get(token.role, '?'):<7}  "
+            f"{token.subject:<28}  {_time(token.issue_time):<16}  {_time(token.expire_time):<16}  "
+            f"{state:<8}  {token.label}",
+            file=out,
+        )
+    print(f"{len(rows)} token(s)", file=out)
+    return 0
+
+
+def revoke(stack: Stack, jti: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    name = jti if jti.startswith(TokenName.PREFIX) else str(TokenName(jti))
+    with stack.channel("requirements") as channel:
+        try:
+            reply = tokens_pb2_grpc.TokenServiceStub(channel).RevokeToken(
+                tokens_pb2.RevokeTokenRequest(name=name)
+            )
+        except grpc.RpcError as exc:
+            return _failed("revoke", exc, err)
+    token = reply.token
+    print(
+        f"revoked {TokenName.trusted(token.name).id} ({ROLE_NAMES.get(token.role, '?')} token "
+        f"for {token.subject}) at {_time(token.revoke_time)} UTC; every service refuses it now",
+        file=out,
+    )
+    return 0
