@@ -387,6 +387,16 @@ def test_list_pages_and_competitor_filter(env: Env) -> None:
     # Deleting drops it.
     env.admin.DeleteClient(pb.DeleteClientRequest(name="clients/openai"))
     assert list_all(5, "organizations/meta") == ["amazon", "microsoft"]
+    # A restricted party is watched like a competitor: a change upstream of it re-matches.
+    restricted = policy("meta")
+    restricted.restricted_parties.append("organizations/sanctioned-co")
+    env.admin.UpdateClient(
+        pb.UpdateClientRequest(
+            client=pb.Client(name="clients/amazon", neutrality_policy=restricted),
+            update_mask=field_mask_pb2.FieldMask(paths=["neutrality_policy"]),
+        )
+    )
+    assert list_all(5, "organizations/sanctioned-co") == ["amazon"]
 
 
 def test_page_tokens_are_bound_to_the_query_and_service(env: Env) -> None:

@@ -25,7 +25,11 @@ class _CallDetails(NamedTuple):
 TokenSource = str | Callable[[], str]
 
 
-class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+class _DefaultsInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+):
     """Adds the token, and a deadline when the caller set none."""
 
     def __init__(self, token: TokenSource, timeout: float) -> None:
@@ -63,6 +67,14 @@ class _DefaultsInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
         request: Any,
     ) -> Any:
         return continuation(self._details(client_call_details), request)
+
+    def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return continuation(self._details(client_call_details), request_iterator)
 
 
 # Spread calls over every address the name resolves to (each pod behind a

@@ -41,8 +41,11 @@ def _not_found(name: ClientName) -> NotFound:
 
 
 def competitors(client: pb.Client) -> set[OrganizationName]:
-    """The competitors a validated client's policy names."""
-    return {OrganizationName.trusted(c) for c in client.neutrality_policy.competitors}
+    """The organizations a validated client's policy watches: its competitors and its
+    restricted parties. A change upstream of any of them can change its
+    recommendations, so ListClients' competitors_any filter finds it by them."""
+    policy = client.neutrality_policy
+    return {OrganizationName.trusted(c) for c in [*policy.competitors, *policy.restricted_parties]}
 
 
 def create(
