@@ -204,6 +204,35 @@ def test_a_write_notifies_subscribers_and_a_stale_put_does_not(
         pubsub.close()
 
 
+def test_repair_replaces_whatever_is_stored_only_if_it_is_what_was_read(
+    cache: RecommendationCache, redis_client: redis.Redis
+) -> None:
+    """The reconciliation's write: down to older versions (a restored database), or
+    equal versions with other content; a write that came in between stands."""
+    assert cache.put(rec("google", (9, 9, 9), vendor="organizations/a")) is PutResult.WRITTEN
+    read = cache.versions("google")
+    assert read is not None
+    cache.mark_pending(["google"], 12)
+    pubsub = subscribed(cache, redis_client, "google")
+    try:
+        assert cache.repair(rec("google", (4, 5, 6)), read, notify=True) is PutResult.WRITTEN
+        assert stored(cache, "google") == (4, 5, 6)
+        assert next_notice(pubsub).graph_version == 4
+        served = cache.get_served("google")
+        assert served is not None and served.freshness.latest_graph_version == 12  # still pending
+        # Versions moved on since `read`: the repair is refused, the newer write stays.
+        assert cache.repair(rec("google", (1, 1, 1)), read, notify=True) is PutResult.STALE
+        assert stored(cache, "google") == (4, 5, 6)
+        # Newer versions of the same content, stored quietly.
+        now = cache.versions("google")
+        assert now is not None
+        assert cache.repair(rec("google", (4, 5, 7)), now, notify=False) is PutResult.WRITTEN
+        assert stored(cache, "google") == (4, 5, 7)
+        assert notices(pubsub, wait=0.3) == []
+    finally:
+        pubsub.close()
+
+
 def test_the_notice_is_plain_json(cache: RecommendationCache, redis_client: redis.Redis) -> None:
     pubsub = subscribed(cache, redis_client, "google")
     try:

@@ -1,5 +1,7 @@
 """The periodic reconciliation, run by a real worker on the real Redis broker:
-it recomputes every client, repairs a cached set that drifted and reports it."""
+it recomputes every client, repairs a cached set that drifted or that is ahead
+of its inputs (a restored database), stores newer versions of an equal set
+without notifying watchers, and reports each."""
 
 from __future__ import annotations
 
@@ -69,17 +71,59 @@ def test_reconcile_repairs_drift(
     }
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
-    try:
-        celery_publisher(broker_url)(rematch.RECONCILE, Queue.REMATCH.value, {})
+    publish = celery_publisher(broker_url)
+    notices = cache.subscribe("google")
+
+    def reconcile_reports(counts: str) -> None:
+        publish(rematch.RECONCILE, Queue.REMATCH, {})
         deadline = time.monotonic() + 60
-        while list((cache.get("google") or drifted).ranked) != list(correct.ranked):
+        while f"reconciled 1 clients: {counts}" not in log.read_text():
             assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
-        deadline = time.monotonic() + 10
-        while "reconciled 1 clients: 1 drifted, 0 filled" not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
+        stored = cache.get("google")
+        assert stored is not None
+        assert list(stored.ranked) == list(correct.ranked)
+        assert stored.versions == correct.versions
+
+    def notified() -> bool:
+        """A change notice came (the subscription's confirmation does not count)."""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            if notices.get_message(ignore_subscribe_messages=True, timeout=0.2) is not None:
+                return True
+        return False
+
+    try:
+        reconcile_reports("1 drifted, 0 refreshed, 0 ahead, 0 filled")
+        assert notified()
+
+        # Ahead: the database was restored to an older state than the cache saw.
+        ahead = type(correct)()
+        ahead.CopyFrom(correct)
+        ahead.versions.graph_version += 7
+        ahead.versions.catalog_version += 3
+        del ahead.ranked[:]
+        assert cache.put(ahead) is PutResult.WRITTEN
+        assert notified()
+        reconcile_reports("0 drifted, 0 refreshed, 1 ahead, 0 filled")
+        assert notified()
+
+        # Only the versions lag, the content is equal: stored quietly.
+        behind = type(correct)()
+        behind.CopyFrom(correct)
+        behind.versions.requirements_revision -= 1
+        cache.delete("google")
+        assert notified()
+        assert cache.put(behind) is PutResult.WRITTEN
+        assert notified()
+        reconcile_reports("0 drifted, 1 refreshed, 0 ahead, 0 filled")
+        assert not notified()
+
+        # Equal: nothing to do, nothing published.
+        reconcile_reports("0 drifted, 0 refreshed, 0 ahead, 0 filled")
+        assert not notified()
     finally:
+        notices.close()
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=30)

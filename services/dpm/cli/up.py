@@ -1,14 +1,24 @@
-"""`dpmatch up`: the whole system as child processes on one machine.
+"""`dpmatch up`: the whole system as supervised child processes on one machine.
 
 Migrations run in the servers at start; Redis is an embedded redis-server
 unless DPM_REDIS_URL names one; the token secret is generated once and kept
 in the data directory (or DPM_TOKEN_SECRET, which must pass the servers'
 rules). The admin token it prints expires after 30 days and is minted anew at
-every start. Ctrl-C or SIGTERM stops everything, servers first.
+every start.
+
+Supervision: a child that exits on its own (a server, the worker, the
+embedded Redis) is restarted after a delay that doubles from 0.5 s to 30 s
+and falls back once it has run for a minute; one that crashes 5 times in a row
+stops everything, with a non-zero exit. Each child runs in its own process
+group, killed whole when it exits (the worker's pool and scheduler included),
+and ends by itself if `dpmatch up` is killed (``dpm.cli.supervised``: a
+parent-death signal). Ctrl-C or SIGTERM stops everything: servers first, then
+the worker, then Redis.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -16,26 +26,129 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from dpm.cli.stackfile import Stack
-from dpm.platform import auth
-from dpm.platform.config import DEFAULT_PORTS, GENERATE_HINT, secret_problem
-from dpm.platform.embedded_redis import EmbeddedRedis, free_port, start_embedded_redis
+from dpm.platform import auth, grpc_client
+from dpm.platform.config import DEFAULT_PORTS, GENERATE_HINT, load, secret_problem
+from dpm.platform.embedded_redis import free_port, start_embedded_redis
 from dpm.platform.files import write_private
+from dpm.platform.tls import TlsSettings
 
 SERVERS = ("catalog", "requirements", "neutrality", "matching")
 START_TIMEOUT = 90.0
+# Seconds each stage of a stop may take before its processes are killed.
+SERVER_STOP_SECONDS = 20.0
+WORKER_STOP_SECONDS = 30.0
 
 
-@dataclass
+@dataclass(frozen=True)
+class RestartPolicy:
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    # A child that ran this long is well again: its delay and crash count reset.
+    stable_after: float = 60.0
+    # Consecutive crashes (none of them after a stable run) before giving up.
+    max_crashes: int = 5
+
+
+def supervised(command: list[str]) -> list[str]:
+    """``command`` run so that it ends when this process does (see dpm.cli.supervised)."""
+    return [sys.executable, "-m", "dpm.cli.supervised", str(os.getpid()), "--", *command]
+
+
+def dpmatch(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dpm.cli.main", *args]
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 class Child:
-    name: str
-    process: subprocess.Popen[bytes]
+    """One supervised process: restarted with backoff when it exits on its own."""
+
+    def __init__(
+        self,
+        name: str,
+        launch: Callable[[], subprocess.Popen[bytes]],
+        log: Path,
+        policy: RestartPolicy,
+        say: Callable[[str], None],
+    ) -> None:
+        self.name = name
+        self.log = log
+        self._launch = launch
+        self._policy = policy
+        self._say = say
+        self.crashes = 0
+        self.restarts = 0
+        self._delay = policy.first_delay
+        self._restart_at: float | None = None
+        self.process = launch()
+        self._started_at = time.monotonic()
+
+    @property
+    def running(self) -> bool:
+        return self._restart_at is None and self.process.poll() is None
+
+    def check(self, now: float) -> None:
+        """Restart the child when it is due; raise SystemExit when it keeps crashing."""
+        if self._restart_at is not None:
+            if now >= self._restart_at:
+                self._restart_at = None
+                try:
+                    self.process = self._launch()
+                except Exception as exc:
+                    raise SystemExit(f"dpmatch: {self.name} could not be restarted: {exc}") from exc
+                self._started_at = now
+                self.restarts += 1
+                self._say(f"dpmatch: {self.name} restarted (pid {self.process.pid})")
+            return
+        code = self.process.poll()
+        if code is None:
+            if self.crashes and now - self._started_at >= self._policy.stable_after:
+                self.crashes, self._delay = 0, self._policy.first_delay
+            return
+        self.kill_group()  # what it leaves behind: a worker's pool processes and scheduler
+        self.crashes += 1
+        if self.crashes >= self._policy.max_crashes:
+            raise SystemExit(
+                f"dpmatch: {self.name} {describe_exit(code)}, {self.crashes} times in a row; "
+                f"giving up (see {self.log})"
+            )
+        self._say(
+            f"dpmatch: {self.name} {describe_exit(code)}; restarting in {self._delay:g}s "
+            f"(see {self.log})"
+        )
+        self._restart_at = now + self._delay
+        self._delay = min(self._delay * 2, self._policy.max_delay)
+
+    def terminate(self) -> None:
+        self._restart_at = None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        """Wait for the child until ``deadline`` (then kill it); kill what is left of its group."""
+        try:
+            self.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self._say(f"dpmatch: {self.name} did not stop in time; killed")
+            self.process.kill()
+            self.process.wait()
+        self.kill_group()
+
+    def kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own group: start_new_session
 
 
 def new_secret() -> str:
@@ -59,25 +172,35 @@ def token_secret(directory: Path) -> str:
 
 
 def serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=1
-            )
-        except grpc.RpcError:
-            return False
-    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    """Does the server at ``address`` answer SERVING (over TLS when DPM_TLS_* say so)?"""
+    return grpc_client.serving(address, load(TlsSettings))
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
 
 
 class LocalStack:
-    def __init__(self, directory: Path, auto_ports: bool, worker_concurrency: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        auto_ports: bool,
+        worker_concurrency: int,
+        policy: RestartPolicy | None = None,
+    ) -> None:
         self.dir = directory
         self.auto_ports = auto_ports
         self.worker_concurrency = worker_concurrency
-        self.children: list[Child] = []
-        self.redis: EmbeddedRedis | None = None
+        self.policy = policy or RestartPolicy()
+        self.servers: list[Child] = []
+        self.worker: Child | None = None
+        self.redis: Child | None = None
         self.stopping = threading.Event()
         self.owns_stack_file = False
+
+    @property
+    def children(self) -> list[Child]:
+        return [c for c in (self.redis, *self.servers, self.worker) if c is not None]
 
     def _addresses(self) -> dict[str, str]:
         addresses = {}
@@ -87,18 +210,35 @@ class LocalStack:
             addresses[name] = env or f"127.0.0.1:{port}"
         return addresses
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+    def _child(self, name: str, command: list[str], env: dict[str, str]) -> Child:
         logs = self.dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with open(logs / f"{name}.log", "ab") as log_file:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dpm.cli.main", *args],
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us; we stop children in order
-            )
-        self.children.append(Child(name, process))
+        log = logs / f"{name}.log"
+
+        def launch() -> subprocess.Popen[bytes]:
+            with open(log, "ab") as log_file:
+                return subprocess.Popen(
+                    supervised(command),
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    # Its own process group: Ctrl-C reaches only us (we stop children in
+                    # order), and the group is killed whole when the child exits.
+                    start_new_session=True,
+                )
+
+        return Child(name, launch, log, self.policy, say)
+
+    def _embedded_redis(self) -> tuple[Child, str]:
+        directory = self.dir / "redis"
+        port = free_port()
+
+        def launch() -> subprocess.Popen[bytes]:
+            # The same port and files at every restart: the others reconnect to it.
+            return start_embedded_redis(directory, port, wrapper=supervised([])).process
+
+        child = Child("redis", launch, directory / "redis.log", self.policy, say)
+        return child, f"redis://127.0.0.1:{port}/0"
 
     def refuse_if_running(self) -> None:
         if not (self.dir / "stack.json").exists():
@@ -114,8 +254,7 @@ class LocalStack:
         secret = token_secret(self.dir)
         redis_url = os.environ.get("DPM_REDIS_URL", "")
         if not redis_url:
-            self.redis = start_embedded_redis(self.dir / "redis")
-            redis_url = self.redis.url
+            self.redis, redis_url = self._embedded_redis()
         addresses = self._addresses()
         env = {
             **os.environ,
@@ -126,9 +265,12 @@ class LocalStack:
         }
         for name in SERVERS:
             port = addresses[name].rpartition(":")[2]
-            self._spawn(name, ["serve", name], {**env, "DPM_HOST": "127.0.0.1", "DPM_PORT": port})
-        self._spawn(
-            "worker", ["worker", "--beat", "--concurrency", str(self.worker_concurrency)], env
+            server_env = {**env, "DPM_HOST": "127.0.0.1", "DPM_PORT": port}
+            self.servers.append(self._child(name, dpmatch("serve", name), server_env))
+        self.worker = self._child(
+            "worker",
+            dpmatch("worker", "--beat", "--concurrency", str(self.worker_concurrency)),
+            env,
         )
         stack = Stack(addresses, auth.admin_token(secret), redis_url)
         stack.save(self.dir)
@@ -140,7 +282,7 @@ class LocalStack:
         deadline = time.monotonic() + START_TIMEOUT
         pending = dict(addresses)
         while pending:
-            self.check_children()
+            self.supervise()
             pending = {n: a for n, a in pending.items() if not serving(a)}
             if pending and time.monotonic() > deadline:
                 raise SystemExit(
@@ -150,30 +292,27 @@ class LocalStack:
             if pending:
                 time.sleep(0.2)
 
-    def check_children(self) -> None:
+    def supervise(self) -> None:
+        """Restart children that exited (raises SystemExit when one keeps crashing)."""
+        if self.stopping.is_set():
+            return
+        now = time.monotonic()
         for child in self.children:
-            code = child.process.poll()
-            if code is not None and not self.stopping.is_set():
-                raise SystemExit(
-                    f"dpmatch: {child.name} exited with code {code}; "
-                    f"see {self.dir / 'logs' / (child.name + '.log')}"
-                )
+            child.check(now)
 
     def stop(self) -> None:
+        """Servers first (they drain their calls), then the worker, then Redis."""
         self.stopping.set()
-        # Servers and worker drain in parallel; then the cache they all use.
-        for child in self.children:
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for child in self.children:
-            try:
-                child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
-        if self.redis:
-            self.redis.stop()
+        for stage, seconds in (
+            (self.servers, SERVER_STOP_SECONDS),
+            ([self.worker] if self.worker else [], WORKER_STOP_SECONDS),
+            ([self.redis] if self.redis else [], SERVER_STOP_SECONDS),
+        ):
+            for child in stage:
+                child.terminate()
+            deadline = time.monotonic() + seconds
+            for child in stage:
+                child.wait(deadline)
         if self.owns_stack_file:
             (self.dir / "stack.json").unlink(missing_ok=True)
 
@@ -218,10 +357,13 @@ def run_up(seed: bool, demo: bool, exit_after: bool, auto_ports: bool, concurren
             demo_cmd.play(Stack.load(directory))
         while not exit_after:
             time.sleep(0.5)
-            local.check_children()
+            local.supervise()
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not cut the orderly stop short (it is bounded anyway).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("stopping dpmatch ...", flush=True)
         local.stop()
         print("stopped.", flush=True)

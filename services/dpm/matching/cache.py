@@ -6,7 +6,8 @@ Layout, per client id (the slug, "google"):
   version, requirements revision the set was computed from) and ``data`` (the
   serialized ``RecommendationSet``).
 - ``{prefix}recs:changed:{id}``: pub/sub channel; a JSON notice is published
-  on every write and delete.
+  on every write and delete (not when the reconciliation only stores newer
+  versions of an equal set: watchers have nothing new to see).
 - ``{prefix}lock:recs:{id}``: lock held while one process computes a missing set.
 - In the same hash, ``p``: the newest graph version a re-match of this client
   was queued for (cleared by the write that reaches it), and ``err``: why the
@@ -17,7 +18,10 @@ Layout, per client id (the slug, "google"):
 
 A write happens only when its versions are >= the stored ones in every
 component and differ in at least one, checked and applied (with the notice)
-in one Lua script: an older computation never overwrites a newer one.
+in one Lua script: an older computation never overwrites a newer one. Only
+the reconciliation replaces a set otherwise (``repair``: a drifted set, or one
+ahead of a restored database), still as a compare-and-swap on the versions it
+read.
 """
 
 from __future__ import annotations
@@ -33,15 +37,14 @@ from redis.lock import Lock
 from dpm.matching.v1 import matching_pb2
 from dpm.platform.names import RecommendationsName
 
-# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice, replace_equal ('1' or '0').
+# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice.
 # Returns 1 written, 0 stale, -1 conflict (incomparable versions).
 _PUT_SCRIPT = """
 local cur = redis.call('HMGET', KEYS[1], 'g', 'c', 'r')
 local g, c, r = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if cur[1] then
   local sg, sc, sr = tonumber(cur[1]), tonumber(cur[2]), tonumber(cur[3])
-  local equal = sg == g and sc == c and sr == r
-  if sg >= g and sc >= c and sr >= r and not (equal and ARGV[7] == '1') then
+  if sg >= g and sc >= c and sr >= r then
     return 0
   end
   if g < sg or c < sc or r < sr then
@@ -55,6 +58,28 @@ if pending <= g then
   redis.call('HDEL', KEYS[1], 'p')
 end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+
+# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice ('' for none), expected g, c, r.
+# Replaces the set whatever its versions, provided they are still the expected
+# ones (compare-and-swap: a write that came in between wins). Returns 1 written, 0 stale.
+_REPAIR_SCRIPT = """
+local cur = redis.call('HMGET', KEYS[1], 'g', 'c', 'r')
+if tonumber(cur[1]) ~= tonumber(ARGV[7]) or tonumber(cur[2]) ~= tonumber(ARGV[8])
+    or tonumber(cur[3]) ~= tonumber(ARGV[9]) then
+  return 0
+end
+local g = tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'g', ARGV[1], 'c', ARGV[2], 'r', ARGV[3], 'data', ARGV[4])
+redis.call('HDEL', KEYS[1], 'err')
+local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
+if pending <= g then
+  redis.call('HDEL', KEYS[1], 'p')
+end
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
 return 1
 """
 
@@ -139,6 +164,7 @@ class RecommendationCache:
         self._redis = redis_client
         self._prefix = prefix
         self._put = redis_client.register_script(_PUT_SCRIPT)
+        self._repair = redis_client.register_script(_REPAIR_SCRIPT)
         self._delete = redis_client.register_script(_DELETE_SCRIPT)
         self._pending = redis_client.register_script(_PENDING_SCRIPT)
         self._latest = redis_client.register_script(_LATEST_SCRIPT)
@@ -204,22 +230,10 @@ class RecommendationCache:
 
     # Writes ----------------------------------------------------------------
 
-    def put(self, rec: matching_pb2.RecommendationSet, *, replace_equal: bool = False) -> PutResult:
-        """Store ``rec`` unless what is stored is as new or incomparable (see PutResult).
-
-        ``replace_equal`` also replaces a set computed from the very same versions:
-        only the reconciliation uses it, to repair a set that drifted.
-        """
+    def put(self, rec: matching_pb2.RecommendationSet) -> PutResult:
+        """Store ``rec`` unless what is stored is as new or incomparable (see PutResult)."""
         client_id = RecommendationsName.parse(rec.name, "name").id
         v = rec.versions
-        notice = json.dumps(
-            {
-                "client": client_id,
-                "graph_version": v.graph_version,
-                "catalog_version": v.catalog_version,
-                "requirements_revision": v.requirements_revision,
-            }
-        )
         outcome = self._put(
             keys=[self.key(client_id)],
             args=[
@@ -228,11 +242,43 @@ class RecommendationCache:
                 v.requirements_revision,
                 rec.SerializeToString(),
                 self.channel(client_id),
-                notice,
-                "1" if replace_equal else "0",
+                _notice(client_id, v),
             ],
         )
         return {1: PutResult.WRITTEN, 0: PutResult.STALE}.get(int(outcome), PutResult.CONFLICT)
+
+    def repair(
+        self,
+        rec: matching_pb2.RecommendationSet,
+        expected: matching_pb2.SourceVersions,
+        *,
+        notify: bool,
+    ) -> PutResult:
+        """Replace the stored set by ``rec`` if its versions are still ``expected``.
+
+        Only the reconciliation uses it, for what ``put`` refuses: a set that
+        drifted (same versions, other content), a set ahead of its inputs (a
+        restored database: its versions go down), or newer versions of equal
+        content (``notify=False``: watchers have nothing new to see). WRITTEN,
+        or STALE when another write came in between (that one stands).
+        """
+        client_id = RecommendationsName.parse(rec.name, "name").id
+        v = rec.versions
+        outcome = self._repair(
+            keys=[self.key(client_id)],
+            args=[
+                v.graph_version,
+                v.catalog_version,
+                v.requirements_revision,
+                rec.SerializeToString(),
+                self.channel(client_id),
+                _notice(client_id, v) if notify else "",
+                expected.graph_version,
+                expected.catalog_version,
+                expected.requirements_revision,
+            ],
+        )
+        return PutResult.WRITTEN if int(outcome) == 1 else PutResult.STALE
 
     def delete(self, client_id: str) -> bool:
         """Drop the client's set (the client is gone) and publish a notice; True if one existed."""
@@ -285,3 +331,14 @@ class RecommendationCache:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         pubsub.psubscribe(self.channel("*"))
         return pubsub
+
+
+def _notice(client_id: str, v: matching_pb2.SourceVersions) -> str:
+    return json.dumps(
+        {
+            "client": client_id,
+            "graph_version": v.graph_version,
+            "catalog_version": v.catalog_version,
+            "requirements_revision": v.requirements_revision,
+        }
+    )

@@ -11,6 +11,7 @@ knows about it.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 from collections.abc import Iterator
@@ -21,8 +22,8 @@ import redis
 from celery import Task as CeleryTask
 from celery import shared_task
 
-from dpm.matching.cache import RecommendationCache
-from dpm.matching.compute import RecommendationBuilder, refresh
+from dpm.matching.cache import RecommendationCache, dominates
+from dpm.matching.compute import Candidates, RecommendationBuilder, refresh
 from dpm.matching.settings import RematchSettings
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
@@ -38,7 +39,14 @@ log = logging.getLogger(__name__)
 
 # Matching's own tasks (not change events: nobody outside matching sends them).
 REMATCH_CLIENTS = "dpm.rematch_clients"  # kwargs: clients: list[str] (ids), reason: str
-RECONCILE = "dpm.reconcile"  # periodic, no kwargs
+RECONCILE = "dpm.reconcile"  # periodic, no kwargs: fans out RECONCILE_CLIENTS
+RECONCILE_CLIENTS = "dpm.reconcile_clients"  # kwargs: clients: list[str] (ids)
+
+# Longest wait before a retry. With the Redis broker a task is redelivered when
+# it stays unacknowledged longer than the visibility timeout (a retry waiting
+# for its countdown counts), so the worker's timeout must exceed this
+# (WorkerSettings checks it); tasks themselves work in chunks of seconds.
+RETRY_BACKOFF_MAX_SECONDS = 20
 
 
 @dataclass
@@ -90,6 +98,22 @@ def client_ids(competitors: list[OrganizationName] | None) -> Iterator[str]:
             return
 
 
+def chunks(ids: Iterator[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for client_id in ids:
+        chunk.append(client_id)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def queue() -> str:
+    """The broker queue of this deployment's re-match work."""
+    return Queue.REMATCH.in_deployment(runtime().settings.deployment)
+
+
 def fan_out(ids: Iterator[str], reason: str, graph_version: int = 0) -> int:
     """Queue re-match tasks for ``ids`` in chunks; return how many clients were queued.
 
@@ -97,24 +121,11 @@ def fan_out(ids: Iterator[str], reason: str, graph_version: int = 0) -> int:
     version first, so readers see it is being recomputed.
     """
     rt = runtime()
-    size = rt.settings.rematch_chunk_size
-    chunk: list[str] = []
     total = 0
-
-    def send() -> None:
+    for chunk in chunks(ids, rt.settings.rematch_chunk_size):
         if graph_version:
             rt.cache.mark_pending(chunk, graph_version)
-        rematch_clients.apply_async(
-            kwargs={"clients": chunk, "reason": reason}, queue=Queue.REMATCH.value
-        )
-
-    for client_id in ids:
-        chunk.append(client_id)
-        if len(chunk) == size:
-            send()
-            total, chunk = total + len(chunk), []
-    if chunk:
-        send()
+        rematch_clients.apply_async(kwargs={"clients": chunk, "reason": reason}, queue=queue())
         total += len(chunk)
     return total
 
@@ -123,7 +134,7 @@ RETRYING: dict[str, Any] = {
     "bind": True,
     "autoretry_for": (Unavailable,),
     "retry_backoff": 1,
-    "retry_backoff_max": 60,
+    "retry_backoff_max": RETRY_BACKOFF_MAX_SECONDS,
     "max_retries": None,
 }
 
@@ -181,37 +192,100 @@ def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
 
 
 @shared_task(name=RECONCILE, **RETRYING)
-def reconcile(self: CeleryTask) -> dict[str, int]:
-    """Recompute every client from scratch; repair and count cached sets that differ (drift)."""
+def reconcile(self: CeleryTask) -> int:
+    """Check every client against a fresh computation, in chunks (``reconcile_clients``).
+
+    Chunks keep each task short, well under the broker's visibility timeout.
+    """
     rt = runtime()
-    checked = drifted = filled = 0
-    for client_id in client_ids(None):
-        fresh = rt.builder.build(client_id)
-        if fresh is None:
-            rt.cache.delete(client_id)
-            continue
-        checked += 1
+    total = tasks = 0
+    for chunk in chunks(client_ids(None), rt.settings.rematch_chunk_size):
+        reconcile_clients.apply_async(kwargs={"clients": chunk}, queue=queue())
+        total, tasks = total + len(chunk), tasks + 1
+    log.info("reconciling %d clients in %d tasks", total, tasks)
+    return total
+
+
+class Outcome(enum.Enum):
+    """What the reconciliation found for one client (its counts are named after these)."""
+
+    CHECKED = "checked"  # the cached set equals a fresh computation: nothing to do
+    # Ranked or excluded vendors differ from a fresh computation (a lost event or
+    # write): repaired, watchers notified.
+    DRIFTED = "drifted"
+    # Only the versions lagged, the content is equal: newer versions stored quietly.
+    REFRESHED = "refreshed"
+    # The set claims versions newer than its inputs have now (a restored database,
+    # another stack's writes): replaced, watchers notified.
+    AHEAD = "ahead"
+    FILLED = "filled"  # nothing was cached: stored
+    GONE = "gone"  # the client no longer exists: its set is dropped
+
+
+@shared_task(name=RECONCILE_CLIENTS, **RETRYING)
+def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
+    """Recompute ``clients``; repair what drifted or is ahead, and count (see Outcome)."""
+    rt = runtime()
+    snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
+    counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
+    for client_id in clients:
+        outcome = reconcile_one(rt, client_id, snapshot)
+        if outcome is not Outcome.GONE:
+            counts[Outcome.CHECKED.value] += 1
+            if outcome is not Outcome.CHECKED:
+                counts[outcome.value] += 1
+    log.info(
+        "reconciled %d clients: %d drifted, %d refreshed, %d ahead, %d filled",
+        *(counts[o.value] for o in Outcome if o is not Outcome.GONE),
+    )
+    return counts
+
+
+def reconcile_one(rt: Runtime, client_id: str, snapshot: Candidates) -> Outcome:
+    cached = rt.cache.get(client_id)
+    fresh = rt.builder.build(client_id, snapshot)
+    if fresh is not None and cached is not None and not dominates(fresh.versions, cached.versions):
+        # The chunk's catalog snapshot may predate a write made since: compare
+        # with inputs read after the cached set was.
         cached = rt.cache.get(client_id)
-        if cached is None:
-            filled += 1
-        elif _same_result(cached, fresh):
-            continue
-        else:
-            drifted += 1
-            log.warning("drift for %s: cached from %s", client_id, cached.versions)
-        # Same versions but a different result is repaired; older ones are simply replaced.
-        rt.cache.put(fresh, replace_equal=True)
-    log.info("reconciled %d clients: %d drifted, %d filled", checked, drifted, filled)
-    return {"checked": checked, "drifted": drifted, "filled": filled}
+        fresh = rt.builder.build(client_id)
+    if fresh is None:
+        rt.cache.delete(client_id)
+        return Outcome.GONE
+    if cached is None:
+        rt.cache.put(fresh)
+        return Outcome.FILLED
+    same = _same_content(cached, fresh)
+    if cached.versions == fresh.versions and same:
+        return Outcome.CHECKED
+    if not dominates(fresh.versions, cached.versions):
+        outcome = Outcome.AHEAD
+        log.warning(
+            "cached set of %s is ahead of its inputs (%s, now %s): replaced",
+            client_id,
+            _text(cached.versions),
+            _text(fresh.versions),
+        )
+    elif same:
+        outcome = Outcome.REFRESHED
+    else:
+        outcome = Outcome.DRIFTED
+        log.warning("drift for %s: cached from %s", client_id, _text(cached.versions))
+    # Only if nothing was written since we read it (a newer write stands).
+    rt.cache.repair(fresh, cached.versions, notify=outcome is not Outcome.REFRESHED)
+    return outcome
+
+
+def _text(v: matching_pb2.SourceVersions) -> str:
+    return (
+        f"graph v{v.graph_version}, catalog v{v.catalog_version}, "
+        f"requirements r{v.requirements_revision}"
+    )
 
 
 def _describe(exc: Exception) -> str:
     return exc.message if isinstance(exc, DomainError) else type(exc).__name__
 
 
-def _same_result(a: matching_pb2.RecommendationSet, b: matching_pb2.RecommendationSet) -> bool:
-    return (
-        a.versions == b.versions
-        and list(a.ranked) == list(b.ranked)
-        and list(a.excluded) == list(b.excluded)
-    )
+def _same_content(a: matching_pb2.RecommendationSet, b: matching_pb2.RecommendationSet) -> bool:
+    return list(a.ranked) == list(b.ranked) and list(a.excluded) == list(b.excluded)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from dpm.platform.config import DEFAULT_PORTS, CommonSettings, ServerSettings
 
 
 class CacheSettings(CommonSettings):
-    # Prefix of every Redis key and channel of the recommendation cache.
-    cache_prefix: str = "dpm:"
+    # Prefix of every Redis key and channel of the recommendation cache; empty: "<deployment>:".
+    cache_prefix: str = ""
+
+    @model_validator(mode="after")
+    def _cache_prefix(self) -> Self:
+        if not self.cache_prefix:
+            self.cache_prefix = f"{self.deployment}:"
+        return self
 
 
 class MatchingSettings(CacheSettings, ServerSettings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +46,18 @@ class EmbeddedRedis:
                 self.process.wait()
 
 
-def start_embedded_redis(data_dir: Path, port: int = 0, timeout: float = 10.0) -> EmbeddedRedis:
-    """Start redis-server on 127.0.0.1 (persisting to data_dir) and wait until it answers."""
+def start_embedded_redis(
+    data_dir: Path, port: int = 0, timeout: float = 10.0, wrapper: Sequence[str] = ()
+) -> EmbeddedRedis:
+    """Start redis-server on 127.0.0.1 (persisting to data_dir) and wait until it answers.
+
+    ``wrapper``: a command line redis-server's is appended to (a supervisor's).
+    """
     port = port or free_port()
     private_dir(data_dir)
     process = subprocess.Popen(
         [
+            *wrapper,
             redis_server_binary(),
             "--port",
             str(port),

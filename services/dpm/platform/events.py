@@ -2,8 +2,9 @@
 
 Catalog and requirements announce a change by writing one of these to their
 outbox in the same transaction as the change (``dpm.platform.outbox``); the
-relay publishes it as a Celery task named by ``TASK`` on ``QUEUE``; matching's
-re-match tasks (``dpm.matching.rematch``) consume it with ``from_payload``.
+relay publishes it as a Celery task named by ``TASK`` on ``QUEUE`` (in its
+deployment); matching's re-match tasks (``dpm.matching.rematch``) consume it
+with ``from_payload``.
 Neither side imports the other: both import this module.
 
 A payload is JSON: the event's fields, resource names as strings, and ``v``,
@@ -25,10 +26,23 @@ VERSION_KEY = "v"
 
 
 class Queue(enum.StrEnum):
-    """Broker queues and who consumes them."""
+    """Broker queues and who consumes them.
 
-    # `dpmatch worker` (celery -Q dpm.rematch): changes that need re-matching.
-    REMATCH = "dpm.rematch"
+    A value is the queue's name within a deployment; on the broker it is
+    ``in_deployment(settings.deployment)`` ("dpm.rematch" by default), so
+    stacks sharing a broker never take each other's tasks.
+    """
+
+    # `dpmatch worker` (celery -Q <deployment>.rematch): changes that need re-matching.
+    REMATCH = "rematch"
+
+    def in_deployment(self, deployment: str) -> str:
+        return f"{deployment}.{self.value}"
+
+    @classmethod
+    def of(cls, name: str) -> Queue:
+        """The queue named ``name``, with or without a deployment ("rematch", "dpm.rematch")."""
+        return cls(name.rpartition(".")[2])
 
 
 class UnknownEventVersion(ValueError):

@@ -8,10 +8,12 @@ for another worker.
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import beat_embedded_init, setup_logging, worker_process_init
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 from dpm.matching import rematch
@@ -19,7 +21,8 @@ from dpm.platform.config import load
 from dpm.platform.events import Queue
 from dpm.platform.logs import configure_logging
 from dpm.platform.telemetry import configure_telemetry
-from dpm.worker.queues import ROUTES
+from dpm.worker.lifetime import die_with_parent
+from dpm.worker.queues import routes
 from dpm.worker.schedule import beat_schedule
 from dpm.worker.settings import WorkerSettings
 
@@ -34,16 +37,17 @@ def create_app(settings: WorkerSettings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=Queue.REMATCH.value,
-        task_routes=ROUTES,
+        task_default_queue=Queue.REMATCH.in_deployment(settings.deployment),
+        task_routes=routes(settings.deployment),
+        # Remote control (pidbox) and events on exchanges of this deployment only.
+        control_exchange=settings.deployment,
+        event_exchange=f"{settings.deployment}.events",
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "confirm_publish": True,
             # Redis: how soon a dead worker's unacknowledged task is taken up again.
             "visibility_timeout": settings.broker_visibility_timeout_seconds,
-            "unacked_restore_interval": max(
-                1, round(settings.broker_visibility_timeout_seconds / 3)
-            ),
+            "unacked_restore_interval": max(1, round(settings.broker_restore_interval_seconds)),
             "unacked_restore_throttle": 1,
         },
         worker_hijack_root_logger=False,
@@ -59,12 +63,23 @@ def _logging(**_: Any) -> None:
 
 @worker_process_init.connect
 def _process_init(**_: Any) -> None:
-    """After the fork: telemetry exporters and gRPC channels belong to the child."""
+    """After the fork: telemetry exporters and gRPC channels belong to the child.
+
+    A pool process ends with the worker that forked it, even a killed one (its
+    unacknowledged task is redelivered), so it never outlives it as an orphan.
+    """
+    die_with_parent(os.getppid(), signal.SIGKILL)
     configure_telemetry("dpm-worker")
     instrumentor = CeleryInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
     rematch.runtime()
+
+
+@beat_embedded_init.connect
+def _beat_init(**_: Any) -> None:
+    """The scheduler of `dpmatch worker --beat` (a child process) ends with the worker."""
+    die_with_parent(os.getppid(), signal.SIGTERM)
 
 
 settings = load(WorkerSettings)

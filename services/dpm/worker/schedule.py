@@ -14,6 +14,6 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
         "reconcile-all-clients": {
             "task": rematch.RECONCILE,
             "schedule": settings.reconcile_interval_seconds,
-            "options": {"queue": Queue.REMATCH.value},
+            "options": {"queue": Queue.REMATCH.in_deployment(settings.deployment)},
         }
     }
