@@ -25,6 +25,7 @@ from google.protobuf import field_mask_pb2
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
+from dpm.audit.v1 import audit_pb2, audit_pb2_grpc
 from dpm.auth.v1 import tokens_pb2, tokens_pb2_grpc
 from dpm.catalog.v1 import bods_pb2, bods_pb2_grpc, catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
@@ -140,10 +141,11 @@ REQUIREMENTS = requirements_pb2.DESCRIPTOR.services_by_name["RequirementsService
 TOKENS = tokens_pb2.DESCRIPTOR.services_by_name["TokenService"]
 NEUTRALITY = neutrality_pb2.DESCRIPTOR.services_by_name["NeutralityService"]
 MATCHING = matching_pb2.DESCRIPTOR.services_by_name["MatchingService"]
+AUDIT = audit_pb2.DESCRIPTOR.services_by_name["AuditService"]
 # The gRPC services each server serves (health and reflection aside).
 SERVED = {
-    "catalog": (CATALOG, BODS),
-    "requirements": (REQUIREMENTS, TOKENS),
+    "catalog": (CATALOG, BODS, AUDIT),
+    "requirements": (REQUIREMENTS, TOKENS, AUDIT),
     "neutrality": (NEUTRALITY,),
     "matching": (MATCHING,),
 }
@@ -285,6 +287,17 @@ RPCS: tuple[Rpc, ...] = (
         "RevokeToken",
         Access.ADMIN,
         lambda _: tokens_pb2.RevokeTokenRequest(name=NO_SUCH_TOKEN),
+    ),
+    *(
+        Rpc(
+            server,
+            AUDIT,
+            audit_pb2_grpc.AuditServiceStub,
+            "ListAuditEntries",
+            Access.READER,
+            lambda _: audit_pb2.ListAuditEntriesRequest(),
+        )
+        for server in ("catalog", "requirements")
     ),
     Rpc(
         "neutrality",

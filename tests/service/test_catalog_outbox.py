@@ -15,9 +15,13 @@ from test_catalog_support import org, running_catalog, stake
 
 from dpm.catalog.v1 import catalog_pb2
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.config import DEFAULT_DEPLOYMENT
 from dpm.platform.events import CatalogChanged, OwnershipChanged, Queue
 
 pytestmark = pytest.mark.timeout(60)
+
+# The broker queue the catalog of the default deployment publishes to.
+QUEUE = Queue.REMATCH.in_deployment(DEFAULT_DEPLOYMENT)
 
 
 def _isolated_db(url: str) -> str:
@@ -42,7 +46,7 @@ def test_event_and_profile_change_are_published_to_redis(
 ) -> None:
     broker = _isolated_db(redis_url)
     client = redis.Redis.from_url(broker)
-    client.delete(Queue.REMATCH.value)
+    client.delete(QUEUE)
     db = f"sqlite:///{tmp_path / 'catalog.db'}"
     try:
         with running_catalog(
@@ -55,7 +59,7 @@ def test_event_and_profile_change_are_published_to_redis(
             )
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                tasks = _tasks(client, Queue.REMATCH.value)
+                tasks = _tasks(client, QUEUE)
                 if len(tasks) >= 3:
                     break
                 time.sleep(0.05)
@@ -69,7 +73,7 @@ def test_event_and_profile_change_are_published_to_redis(
         }
         assert tasks[1][1] == {"v": 1, "catalog_version": 2, "organization": org("scale-ai")}
     finally:
-        client.delete(Queue.REMATCH.value)
+        client.delete(QUEUE)
         client.close()
 
 

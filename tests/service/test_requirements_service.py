@@ -33,6 +33,7 @@ from dpm.common.v1 import common_pb2
 from dpm.platform import auth
 from dpm.platform.db import make_engine, normalize_url
 from dpm.platform.embedded_redis import free_port
+from dpm.platform.events import Queue
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import celery_publisher
@@ -440,9 +441,9 @@ def test_outbox_announces_every_change_with_its_revision(env: Env) -> None:
     env.admin.DeleteClient(pb.DeleteClientRequest(name="clients/google"))
     # The delete is announced with the revision of its tombstone.
     expected = [
-        ("dpm.client_changed", "dpm.rematch", changed("clients/google", 1)),
-        ("dpm.client_changed", "dpm.rematch", changed("clients/google", 2)),
-        ("dpm.client_changed", "dpm.rematch", changed("clients/google", 3, deleted=True)),
+        ("dpm.client_changed", Queue.REMATCH, changed("clients/google", 1)),
+        ("dpm.client_changed", Queue.REMATCH, changed("clients/google", 2)),
+        ("dpm.client_changed", Queue.REMATCH, changed("clients/google", 3, deleted=True)),
     ]
     assert env.recorder.wait_for(3) == expected
     deadline = time.monotonic() + 5

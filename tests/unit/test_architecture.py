@@ -33,7 +33,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "cli": frozenset({"catalog", "requirements", "neutrality", "matching", "worker"}),
 }
 # Generated-only packages: shared messages, no code of ours.
-CONTRACT_ONLY = frozenset({"auth", "common", "ownership"})
+CONTRACT_ONLY = frozenset({"audit", "auth", "common", "ownership"})
 
 
 def allowed(importer: str, imported: str) -> bool:

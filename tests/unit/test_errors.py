@@ -48,3 +48,25 @@ def test_a_trailing_newline_is_not_part_of_an_id() -> None:
     assert not OrganizationName.matches("organizations/meta\n")
     assert not OrganizationName.matches("organizations/Meta")
     assert not OrganizationName.matches("organizations/meta/vendorProfile")
+
+
+def test_a_nul_byte_anywhere_in_a_request_is_refused_naming_the_field() -> None:
+    from dpm.catalog.v1 import catalog_pb2
+    from dpm.ownership.v1 import ownership_pb2
+    from dpm.platform.request_checks import refuse_nul_bytes
+
+    refuse_nul_bytes(catalog_pb2.CreateOrganizationRequest(organization_id="ok"))
+    org = catalog_pb2.Organization(display_name="A\x00B", source_urls=["https://x", "y\x00"])
+    with pytest.raises(InvalidArgument) as caught:
+        refuse_nul_bytes(
+            catalog_pb2.CreateOrganizationRequest(organization_id="a", organization=org)
+        )
+    assert [v.field for v in caught.value.violations] == [
+        "organization.display_name",
+        "organization.source_urls[1]",
+    ]
+    event = ownership_pb2.OwnershipEvent(event_id="e")
+    event.leadership_move.person = "\x00"
+    with pytest.raises(InvalidArgument) as caught:
+        refuse_nul_bytes(catalog_pb2.RecordOwnershipEventRequest(event=event))
+    assert caught.value.violations[0].field == "event.leadership_move.person"

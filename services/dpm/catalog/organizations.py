@@ -23,6 +23,7 @@ from dpm.platform.events import CatalogChanged
 from dpm.platform.names import OrganizationName, check_slug, quote
 
 COUNTRY = re.compile(r"[A-Z]{2}")
+SOURCE_URLS_MAX = 50
 UPDATABLE = ("display_name", "kind", "country", "source_urls")
 
 
@@ -63,7 +64,12 @@ def _validate(org: catalog_pb2.Organization, paths: Sequence[str], prefix: str) 
             f"{quote(org.country)} must be empty or an ISO 3166-1 alpha-2 code like 'US'",
         )
     if "source_urls" in paths:
-        for i, url in enumerate(org.source_urls):
+        v.check(
+            len(org.source_urls) <= SOURCE_URLS_MAX,
+            f"{prefix}.source_urls",
+            f"lists {len(org.source_urls)} URLs; at most {SOURCE_URLS_MAX} are allowed",
+        )
+        for i, url in enumerate(org.source_urls[:SOURCE_URLS_MAX]):
             field = f"{prefix}.source_urls[{i}]"
             if url:
                 validation.url(v, url, field)

@@ -23,9 +23,12 @@ from dpm.catalog.v1 import catalog_pb2
 from dpm.common.v1 import common_pb2
 from dpm.platform.errors import InvalidArgument, NotFound, Violations
 from dpm.platform.events import CatalogChanged
-from dpm.platform.names import VendorProfileName
+from dpm.platform.names import VendorProfileName, quote
 
-REGION = re.compile(r"^(?:[A-Z]{2})$")
+REGION = re.compile(r"[A-Z]{2}")  # matched whole: "US\n" is not a region
+# Longest lists a profile may hold.
+CERTIFICATIONS_MAX = 50
+REGIONS_MAX = 300
 UPDATABLE = (
     "service_model",
     "capabilities",
@@ -99,7 +102,12 @@ def _validate(profile: catalog_pb2.VendorProfile, paths: Sequence[str]) -> None:
                 "must be >= 0",
             )
     if "certifications" in paths:
-        for i, cert in enumerate(profile.certifications):
+        v.check(
+            len(profile.certifications) <= CERTIFICATIONS_MAX,
+            f"{prefix}.certifications",
+            f"lists {len(profile.certifications)}; at most {CERTIFICATIONS_MAX} are allowed",
+        )
+        for i, cert in enumerate(profile.certifications[:CERTIFICATIONS_MAX]):
             v.check(
                 cert != common_pb2.CERTIFICATION_UNSPECIFIED
                 and cert in common_pb2.Certification.values(),
@@ -108,11 +116,17 @@ def _validate(profile: catalog_pb2.VendorProfile, paths: Sequence[str]) -> None:
             )
     for regions in ("workforce_regions", "data_residency_regions"):
         if regions in paths:
-            for i, code in enumerate(getattr(profile, regions)):
+            codes = getattr(profile, regions)
+            v.check(
+                len(codes) <= REGIONS_MAX,
+                f"{prefix}.{regions}",
+                f"lists {len(codes)}; at most {REGIONS_MAX} are allowed",
+            )
+            for i, code in enumerate(codes[:REGIONS_MAX]):
                 v.check(
-                    code == "EU" or bool(REGION.match(code)),
+                    code == "EU" or bool(REGION.fullmatch(code)),
                     f"{prefix}.{regions}[{i}]",
-                    f"{code!r} must be an ISO 3166-1 alpha-2 code like 'US', or 'EU'",
+                    f"{quote(code)} must be an ISO 3166-1 alpha-2 code like 'US', or 'EU'",
                 )
     v.raise_if_any()
 

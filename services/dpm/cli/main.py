@@ -18,13 +18,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from dpm.worker.app import app
-    from dpm.worker.queues import CONSUMED
+    from dpm.worker.app import app, settings
+    from dpm.worker.queues import consumed
 
     argv = [
         "worker",
         "-Q",
-        ",".join(CONSUMED),
+        ",".join(consumed(settings.deployment)),
         "--concurrency",
         str(args.concurrency),
         "--loglevel",
@@ -53,9 +53,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from dpm.cli.up import serving
+    from dpm.platform.config import load
+    from dpm.platform.grpc_client import serving
+    from dpm.platform.tls import TlsSettings
 
-    ok = serving(args.address)
+    # Over TLS when DPM_TLS_CA is set.
+    ok = serving(args.address, load(TlsSettings), service=args.service)
     print("SERVING" if ok else "NOT SERVING")
     return 0 if ok else 1
 
@@ -124,6 +127,19 @@ def cmd_token(args: argparse.Namespace) -> int:
     return tokens.revoke(stack, args.jti)
 
 
+def cmd_certs(args: argparse.Namespace) -> int:
+    from dpm.cli.certs import make_certs
+
+    return make_certs(Path(args.directory), args.hosts, args.days, args.force)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from dpm.cli.audit import show
+    from dpm.cli.stackfile import Stack, data_dir
+
+    return show(Stack.load(data_dir()), args.service, args.limit, args.subject, args.method)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dpmatch", description="Neutral data-provider matching.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -189,6 +205,24 @@ def parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("jti", help="the token's id (from `dpmatch token list`)")
     token.set_defaults(func=cmd_token)
 
+    audit = sub.add_parser(
+        "audit", help="the newest write calls, accepted or refused (running stack)"
+    )
+    audit.add_argument("--service", choices=DATABASES, help="one server's log (default: both)")
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--subject", default="", help="only this caller, e.g. clients/google")
+    audit.add_argument("--method", default="", help="only this method, e.g. CreateClient")
+    audit.set_defaults(func=cmd_audit)
+
+    certs = sub.add_parser("certs", help="write a development CA and TLS certificates to DIR")
+    certs.add_argument("directory", metavar="DIR")
+    certs.add_argument(
+        "--hosts", nargs="*", default=[], help="more names or addresses for the server certificate"
+    )
+    certs.add_argument("--days", type=int, default=365, help="validity of the certificates")
+    certs.add_argument("--force", action="store_true", help="replace certificates already there")
+    certs.set_defaults(func=cmd_certs)
+
     serve = sub.add_parser("serve", help="run one gRPC server (configured by DPM_* variables)")
     serve.add_argument("service", choices=SERVERS)
     serve.set_defaults(func=cmd_serve)
@@ -202,8 +236,13 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("service", choices=DATABASES)
     migrate.set_defaults(func=cmd_migrate)
 
-    probe = sub.add_parser("probe", help="exit 0 when the server at ADDRESS is SERVING")
+    probe = sub.add_parser(
+        "probe", help="exit 0 when the server at ADDRESS is SERVING (TLS when DPM_TLS_CA is set)"
+    )
     probe.add_argument("address", help="HOST:PORT")
+    probe.add_argument(
+        "--service", default="", help="a health entry, e.g. liveness (default: the whole server)"
+    )
     probe.set_defaults(func=cmd_probe)
     return p
 

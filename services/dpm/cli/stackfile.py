@@ -1,7 +1,12 @@
-"""What `dpmatch up` tells the other commands: addresses and tokens of the local stack."""
+"""What `dpmatch up` tells the other commands: addresses and tokens of the local stack.
+
+The commands' channels use TLS when DPM_TLS_CA is set (and present DPM_TLS_CERT
+under mutual TLS): ``dpm.platform.tls``.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -9,11 +14,19 @@ from pathlib import Path
 
 import grpc
 
+from dpm.platform.config import load
 from dpm.platform.files import write_private
 from dpm.platform.grpc_client import open_channel
+from dpm.platform.tls import TlsSettings
 
 STACK_FILE = "stack.json"
 CLIENT_TOKENS_FILE = "client-tokens.json"
+
+
+@functools.cache
+def tls() -> TlsSettings:
+    """The commands' TLS settings, from the DPM_TLS_* variables."""
+    return load(TlsSettings)
 
 
 def data_dir() -> Path:
@@ -30,7 +43,7 @@ class Stack:
     def channel(
         self, service: str, token: str | None = None, timeout: float = 15.0
     ) -> grpc.Channel:
-        return open_channel(self.addresses[service], token or self.admin_token, timeout)
+        return open_channel(self.addresses[service], token or self.admin_token, timeout, tls=tls())
 
     def save(self, directory: Path) -> None:
         write_private(directory / STACK_FILE, json.dumps(asdict(self), indent=1))

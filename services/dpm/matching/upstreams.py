@@ -44,7 +44,7 @@ class Upstreams:
         token = auth.ServiceTokens(settings.token_keys(), caller)
         channels = {
             name: open_channel(
-                getattr(settings, f"{name}_addr"), token, settings.rpc_timeout_seconds
+                getattr(settings, f"{name}_addr"), token, settings.rpc_timeout_seconds, tls=settings
             )
             for name in SERVICES
         }

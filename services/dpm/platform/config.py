@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dpm.platform.auth import TokenKeys
 from dpm.platform.files import private_dir
+from dpm.platform.tls import TlsSettings
 
+# The deployment name when DPM_DEPLOYMENT is not set (see CommonSettings.deployment).
+DEFAULT_DEPLOYMENT = "dpm"
 DEFAULT_PORTS = {"catalog": 50051, "requirements": 50052, "neutrality": 50053, "matching": 50054}
 
 # What a token secret must have: length, variety, and no placeholder word.
@@ -42,7 +45,8 @@ def secret_problem(value: str) -> str | None:
     return None
 
 
-class CommonSettings(BaseSettings):
+class CommonSettings(TlsSettings):
+    # TLS: DPM_TLS_CERT, DPM_TLS_KEY, DPM_TLS_CA, DPM_TLS_CLIENT_AUTH ... (dpm.platform.tls).
     model_config = SettingsConfigDict(env_prefix="DPM_", extra="ignore")
 
     # Shared HMAC secret that signs bearer tokens and page tokens (see secret_problem).
@@ -50,8 +54,12 @@ class CommonSettings(BaseSettings):
     # Secrets being rotated out, comma-separated: tokens they signed are still
     # accepted; new tokens are signed with token_secret. Empty once the overlap ends.
     previous_token_secrets: str = ""
-    # Prefix of the Redis key and channel of the token revocation list.
-    revocation_prefix: str = "dpm:"
+    # This stack's name: the Redis key prefixes (revocation list, recommendation
+    # cache) and the broker queues ("<deployment>.rematch") derive from it, so two
+    # stacks sharing one Redis and one broker never see each other's keys or tasks.
+    deployment: str = Field(default=DEFAULT_DEPLOYMENT, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+    # Prefix of the Redis key and channel of the token revocation list; empty: "<deployment>:".
+    revocation_prefix: str = ""
     # Seconds between full re-reads of the revocation list (a notice triggers one at once).
     revocation_refresh_seconds: float = Field(default=30.0, gt=0)
     data_dir: Path = Path(".dpmatch")
@@ -66,6 +74,12 @@ class CommonSettings(BaseSettings):
     requirements_addr: str = f"127.0.0.1:{DEFAULT_PORTS['requirements']}"
     neutrality_addr: str = f"127.0.0.1:{DEFAULT_PORTS['neutrality']}"
     matching_addr: str = f"127.0.0.1:{DEFAULT_PORTS['matching']}"
+
+    @model_validator(mode="after")
+    def _deployment_prefixes(self) -> Self:
+        if not self.revocation_prefix:
+            self.revocation_prefix = f"{self.deployment}:"
+        return self
 
     @field_validator("token_secret")
     @classmethod

@@ -1,7 +1,8 @@
-"""Outgoing gRPC channels: bearer token and a deadline on every call, traced.
+"""Outgoing gRPC channels: TLS, a bearer token and a deadline on every call, traced.
 
 The token is a string, or a callable asked on every call (``auth.ServiceTokens``
-renews a process's own token before it expires).
+renews a process's own token before it expires). Channels use TLS when the
+process's settings name a CA (``dpm.platform.tls``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
+
+from dpm.platform.tls import TlsSettings, channel_credentials, channel_options
 
 
 class _CallDetails(NamedTuple):
@@ -82,9 +86,38 @@ class _DefaultsInterceptor(
 CHANNEL_OPTIONS = [("grpc.lb_policy_name", "round_robin")]
 
 
-def open_channel(address: str, token: TokenSource, timeout: float) -> grpc.Channel:
-    """A channel whose calls carry ``token`` and time out after ``timeout`` seconds by default."""
-    channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+def open_channel(
+    address: str, token: TokenSource, timeout: float, tls: TlsSettings | None = None
+) -> grpc.Channel:
+    """A channel whose calls carry ``token`` and time out after ``timeout`` seconds by default.
+
+    Over TLS when ``tls`` names a CA (``DPM_TLS_CA``), presenting ``tls``'s certificate
+    to servers that ask for one; plaintext otherwise.
+    """
+    channel = _channel(address, tls)
     # OpenTelemetry's interceptor is a grpcext one: it needs grpcext.intercept_channel.
     traced = grpcext.intercept_channel(channel, client_interceptor())
     return grpc.intercept_channel(traced, _DefaultsInterceptor(token, timeout))
+
+
+def _channel(address: str, tls: TlsSettings | None) -> grpc.Channel:
+    credentials = channel_credentials(tls) if tls is not None else None
+    if credentials is None:
+        return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    assert tls is not None
+    return grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS + channel_options(tls))
+
+
+def serving(
+    address: str, tls: TlsSettings | None = None, timeout: float = 1.0, service: str = ""
+) -> bool:
+    """Does the server at ``address`` answer SERVING for ``service`` ("": the whole
+    server) to a health check, over TLS when ``tls`` names a CA?"""
+    with _channel(address, tls) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

@@ -19,12 +19,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import filters, server_interceptor
 
+from dpm.platform.audit import Auditor
 from dpm.platform.auth import Verifier
 from dpm.platform.config import ServerSettings
 from dpm.platform.files import restrict_new_files
 from dpm.platform.interceptors import ServiceInterceptor
 from dpm.platform.logs import configure_logging
 from dpm.platform.telemetry import configure_telemetry, shutdown_telemetry
+from dpm.platform.tls import server_credentials, tokens_need_tls
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +73,27 @@ def build_server(
     service_names: list[str],
     readiness: ReadinessCheck,
     verifier: Verifier,
+    auditor: Auditor | None = None,
 ) -> RunningServer:
-    """Create and start a server with health, reflection, auth and tracing.
+    """Create and start a server with health, reflection, auth, tracing and, when the
+    settings name a certificate, TLS (``dpm.platform.tls``).
 
     Health says NOT_SERVING until ``readiness`` finds every dependency answering;
-    ``verifier`` accepts or refuses each call's bearer token.
+    ``verifier`` accepts or refuses each call's bearer token; ``auditor`` records
+    the calls of the methods that write.
     """
+    need_tls = tokens_need_tls(settings, settings.host)
+    if need_tls:
+        log.warning(
+            "plaintext on %s: bearer tokens from other hosts are refused (set DPM_TLS_CERT and "
+            "DPM_TLS_KEY, or DPM_ALLOW_PLAINTEXT_TOKENS=true where a mesh encrypts the hop)",
+            settings.host,
+        )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[
             server_interceptor(filter_=filters.negate(filters.health_check())),
-            ServiceInterceptor(verifier),
+            ServiceInterceptor(verifier, need_tls, auditor),
         ],
         options=[
             ("grpc.so_reuseport", 0),
@@ -101,7 +113,12 @@ def build_server(
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise SystemExit(f"dpmatch: cannot listen on {settings.host}:{settings.port}")
     server.start()
@@ -143,7 +160,13 @@ def serve_until_stopped(service: str, settings: S, create: Callable[[S], Running
     configure_logging(service, settings.log_level)
     configure_telemetry(f"dpm-{service}")
     running = create(settings)
-    log.info("%s listening on %s:%d", service, settings.host, running.port)
+    log.info(
+        "%s listening on %s:%d (%s)",
+        service,
+        settings.host,
+        running.port,
+        "TLS" if settings.serves_tls else "plaintext",
+    )
     wait_for_termination(running, settings.shutdown_grace_seconds)
     log.info("%s stopped", service)
     shutdown_telemetry()

@@ -1,13 +1,17 @@
-"""Server interceptors: authentication and the mapping of errors to statuses.
+"""Server interceptors: authentication, the mapping of errors to statuses, the audit log.
 
 The wrapping happens inside the method handler, so it runs on the thread that
 serves the call: the principal set there is what the servicer reads. Every
 call but health and reflection needs a bearer token the ``auth.Verifier``
-accepts (signature, expiry, revocation list).
+accepts (signature, expiry, revocation list); a plaintext server reachable
+from other hosts refuses tokens those hosts send (``dpm.platform.tls``). Once
+a call of an audited method has ended, accepted or refused, it is recorded in
+the audit log (``dpm.platform.audit``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,7 +21,10 @@ from grpc_status import rpc_status
 from opentelemetry import trace
 
 from dpm.platform import auth
-from dpm.platform.errors import DomainError
+from dpm.platform.audit import Auditor, AuditRecord
+from dpm.platform.errors import DomainError, Unauthenticated
+from dpm.platform.request_checks import refuse_nul_bytes
+from dpm.platform.tls import TLS_REQUIRED, plaintext_token_refused
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +43,25 @@ def _abort_internal(context: grpc.ServicerContext, method: str) -> None:
     context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace_id {trace_id})")
 
 
+def _trace_id() -> str:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
 def _abort_domain(context: grpc.ServicerContext, exc: DomainError) -> None:
     context.abort_with_status(rpc_status.to_status(exc.to_status()))
 
 
 class ServiceInterceptor(grpc.ServerInterceptor):
-    def __init__(self, verifier: auth.Verifier) -> None:
+    def __init__(
+        self,
+        verifier: auth.Verifier,
+        tokens_need_tls: bool = False,
+        auditor: Auditor | None = None,
+    ) -> None:
         self._verifier = verifier
+        self._tokens_need_tls = tokens_need_tls
+        self._auditor = auditor
 
     def intercept_service(
         self,
@@ -55,7 +74,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             return handler
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method),
+                self._wrap_unary(handler.unary_unary, method, streaming_request=False),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -67,47 +86,108 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method),
+                self._wrap_unary(handler.stream_unary, method, streaming_request=True),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # bidi-streaming: none in our APIs
 
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
+        if plaintext_token_refused(self._tokens_need_tls, context.peer()):
+            raise Unauthenticated(TLS_REQUIRED)
         return auth.principal_from_metadata(self._verifier, context.invocation_metadata())
 
-    def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+    def _audit(
+        self,
+        method: str,
+        started: dt.datetime,
+        context: grpc.ServicerContext,
+        principal: auth.Principal | None,
+        request: Any,
+        response: Any,
+        ended: bool,
+    ) -> None:
+        """Record an audited call once it has ended (a no-op for other methods)."""
+        if self._auditor is None or not self._auditor.audits(method):
+            return
+        code = context.code()  # type: ignore[attr-defined]
+        if code is None:
+            code = grpc.StatusCode.OK if ended else grpc.StatusCode.CANCELLED
+        self._auditor.record(
+            AuditRecord(
+                time=started,
+                method=method,
+                resource=self._auditor.resource(method, request, response),
+                code=code,
+                principal=principal,
+                peer=context.peer(),
+                trace_id=_trace_id(),
+            )
+        )
+
+    def _wrap_unary(
+        self, behavior: Callable[..., Any], method: str, streaming_request: bool
+    ) -> Callable[..., Any]:
         """Unary and client-streaming calls (``request`` is then the request iterator)."""
 
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            started = dt.datetime.now(dt.UTC)
+            principal: auth.Principal | None = None
+            response: Any = None
+            ended = False
             try:
-                token = auth.set_current_principal(self._authenticate(context))
                 try:
-                    return behavior(request, context)
-                finally:
-                    auth.reset_current_principal(token)
-            except DomainError as exc:
-                _abort_domain(context, exc)
-            except Exception:
-                if _aborted(context):  # the servicer aborted on purpose
-                    raise
-                _abort_internal(context, method)
+                    principal = self._authenticate(context)
+                    if not streaming_request:
+                        refuse_nul_bytes(request)
+                    token = auth.set_current_principal(principal)
+                    try:
+                        response = behavior(request, context)
+                        ended = True
+                        return response
+                    finally:
+                        auth.reset_current_principal(token)
+                except DomainError as exc:
+                    _abort_domain(context, exc)
+                except Exception:
+                    if _aborted(context):  # the servicer aborted on purpose
+                        raise
+                    _abort_internal(context, method)
+            finally:
+                self._audit(
+                    method,
+                    started,
+                    context,
+                    principal,
+                    None if streaming_request else request,
+                    response,
+                    ended,
+                )
 
         return wrapped
 
     def _wrap_stream(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = dt.datetime.now(dt.UTC)
+            principal: auth.Principal | None = None
+            ended = False
             try:
-                token = auth.set_current_principal(self._authenticate(context))
                 try:
-                    yield from behavior(request, context)
-                finally:
-                    auth.reset_current_principal(token)
-            except DomainError as exc:
-                _abort_domain(context, exc)
-            except Exception:
-                if _aborted(context):
-                    raise
-                _abort_internal(context, method)
+                    principal = self._authenticate(context)
+                    refuse_nul_bytes(request)
+                    token = auth.set_current_principal(principal)
+                    try:
+                        yield from behavior(request, context)
+                        ended = True
+                    finally:
+                        auth.reset_current_principal(token)
+                except DomainError as exc:
+                    _abort_domain(context, exc)
+                except Exception:
+                    if _aborted(context):
+                        raise
+                    _abort_internal(context, method)
+            finally:
+                self._audit(method, started, context, principal, request, None, ended)
 
         return wrapped

@@ -170,3 +170,17 @@ class TokenName(_Name):
     PREFIX = "tokens/"
     ID = TOKEN_ID
     ID_RULE = TOKEN_ID_RULE
+
+
+AUDIT_ENTRY_ID = re.compile(r"[1-9][0-9]{0,18}")
+AUDIT_ENTRY_ID_RULE = "must be a positive integer"
+
+
+class AuditEntryName(_Name):
+    """ "auditEntries/{id}": one recorded write call in a server's audit log."""
+
+    __slots__ = ()
+
+    PREFIX = "auditEntries/"
+    ID = AUDIT_ENTRY_ID
+    ID_RULE = AUDIT_ENTRY_ID_RULE

@@ -18,10 +18,11 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
-from sqlalchemy import JSON, DateTime, Integer, String, func, select
+from sqlalchemy import JSON, DateTime, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from dpm.platform.events import ChangeEvent
+from dpm.platform.config import DEFAULT_DEPLOYMENT
+from dpm.platform.events import ChangeEvent, Queue
 from dpm.platform.telemetry import outbox_published
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,13 @@ def add_outbox_row(session: Session, model: type[OutboxMixin], event: ChangeEven
     session.add(row)
 
 
-def celery_publisher(broker_url: str) -> Publisher:
-    """Publish by task name, so the producer never imports the worker's code."""
+def celery_publisher(broker_url: str, deployment: str = DEFAULT_DEPLOYMENT) -> Publisher:
+    """Publish by task name, so the producer never imports the worker's code.
+
+    A row names its queue within a deployment ("rematch"; rows written before
+    deployments existed say "dpm.rematch"); it goes to that queue of
+    ``deployment`` ("<deployment>.rematch"), the one its workers consume.
+    """
     from celery import Celery
 
     producer = Celery("dpm-outbox", broker=broker_url, set_as_current=False)
@@ -79,7 +85,8 @@ def celery_publisher(broker_url: str) -> Publisher:
         instrumentor.instrument()
 
     def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
-        producer.send_task(task, kwargs=kwargs, queue=queue, retry=False)
+        queue_name = Queue.of(queue).in_deployment(deployment)
+        producer.send_task(task, kwargs=kwargs, queue=queue_name, retry=False)
 
     return publish
 
@@ -124,32 +131,53 @@ class OutboxRelay:
             return int(count or 0)
 
     def relay_once(self) -> int:
-        """Publish one batch of unsent rows; return how many went out."""
+        """Publish one batch of unsent rows; return how many went out.
+
+        The broker is called outside any database transaction: a slow or
+        dead broker must never hold the database's write lock (on SQLite every
+        writer, hence every RecordOwnershipEvent, would wait on it). Rows are
+        marked sent afterwards in a short transaction; a crash in between, or
+        two relays (replicas) reading the same rows, publishes a row twice,
+        which the idempotent tasks absorb.
+        """
         model = self._model
-        with self._sessions() as session, session.begin():
-            rows = session.scalars(
-                select(model)
-                .where(model.sent_at.is_(None))
-                .order_by(model.id)
-                .limit(self._batch)
-                .with_for_update(skip_locked=True)
-            ).all()
-            sent = 0
-            for row in rows:
-                row.attempts += 1
-                kwargs = dict(row.payload)
-                trace_context = otel_context.attach(propagate.extract(kwargs.pop(TRACE_KEY, {})))
-                try:
-                    self._publish(row.task, row.queue, kwargs)
-                except Exception:
-                    log.warning("broker refused outbox row %d; will retry", row.id, exc_info=True)
-                    break
-                finally:
-                    otel_context.detach(trace_context)
-                row.sent_at = dt.datetime.now(dt.UTC)
-                outbox_published.add(1, {"task": row.task})
-                sent += 1
-            return sent
+        with self._sessions() as session:
+            batch = [
+                (row.id, row.task, row.queue, dict(row.payload))
+                for row in session.scalars(
+                    select(model)
+                    .where(model.sent_at.is_(None))
+                    .order_by(model.id)
+                    .limit(self._batch)
+                )
+            ]
+        sent: list[int] = []
+        failed: int | None = None
+        for row_id, task, queue, kwargs in batch:
+            trace_context = otel_context.attach(propagate.extract(kwargs.pop(TRACE_KEY, {})))
+            try:
+                self._publish(task, queue, kwargs)
+            except Exception:
+                log.warning("broker refused outbox row %d; will retry", row_id, exc_info=True)
+                failed = row_id
+                break
+            finally:
+                otel_context.detach(trace_context)
+            outbox_published.add(1, {"task": task})
+            sent.append(row_id)
+        if sent or failed is not None:
+            with self._sessions() as session, session.begin():
+                if sent:
+                    session.execute(
+                        update(model)
+                        .where(model.id.in_(sent))
+                        .values(sent_at=dt.datetime.now(dt.UTC), attempts=model.attempts + 1)
+                    )
+                if failed is not None:
+                    session.execute(
+                        update(model).where(model.id == failed).values(attempts=model.attempts + 1)
+                    )
+        return len(sent)
 
     def _run(self) -> None:
         backoff = self._poll

@@ -34,6 +34,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dpm.platform import auth
+from dpm.platform.audit import AuditLog, Auditor, AuditSpec
 from dpm.platform.config import DatabaseSettings, ServerSettings, load
 from dpm.platform.db import Database
 from dpm.platform.grpc_client import open_channel
@@ -71,6 +72,9 @@ class ServiceSpec:
     # Further services on the same server and port; the servicer factory then
     # returns a tuple: the main servicer first, then one per binding, in order.
     more: tuple[Binding, ...] = ()
+    # Its writing methods and its audit table (needs migrations): every call of
+    # those methods is recorded (``dpm.platform.audit``, read through AuditService).
+    audit: AuditSpec | None = None
 
     @property
     def bindings(self) -> tuple[Binding, ...]:
@@ -90,12 +94,22 @@ class Parts:
         self.token_keys = settings.token_keys()
         self.revocations = RevocationList()
         self._revocation_store: RevocationStore | None = None
+        self._audit_log: AuditLog | None = None
 
     @property
     def database(self) -> Database:
         if self._database is None:
             raise RuntimeError(f"{self._spec.name} declares no migrations: it owns no database")
         return self._database
+
+    @property
+    def audit_log(self) -> AuditLog:
+        """The service's audit table (``ServiceSpec.audit``)."""
+        if self._audit_log is None:
+            if self._spec.audit is None:
+                raise RuntimeError(f"{self._spec.name} declares no audit table")
+            self._audit_log = AuditLog(self.database, self._spec.audit.model)
+        return self._audit_log
 
     @property
     def revocation_store(self) -> RevocationStore:
@@ -118,7 +132,9 @@ class Parts:
         token = auth.ServiceTokens(self.token_keys, self._spec.name)
         for name, full_name in self._spec.upstreams.items():
             address = getattr(self._settings, f"{name}_addr")
-            channel = open_channel(address, token, self._settings.rpc_timeout_seconds)
+            channel = open_channel(
+                address, token, self._settings.rpc_timeout_seconds, tls=self._settings
+            )
             self.channels[name] = channel
             self.on_close(channel.close)
             self.check(_upstream_check(name, channel, full_name))
@@ -161,7 +177,7 @@ class Parts:
         relay = OutboxRelay(
             self.database.sessions,
             model,
-            publisher or celery_publisher(settings.celery_broker_url),
+            publisher or celery_publisher(settings.celery_broker_url, settings.deployment),
             poll_seconds=settings.outbox_poll_seconds,
         )
         relay.start()
@@ -221,6 +237,7 @@ def start(spec: ServiceSpec, settings: S, make_servicer: Callable[[Parts], Any])
             [binding.service.full_name for binding in spec.bindings],
             readiness=parts.readiness,
             verifier=parts.verifier(),
+            auditor=Auditor(spec.audit, parts.audit_log) if spec.audit else None,
         )
     except BaseException:
         parts.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
 
 from dpm.auth.v1 import tokens_pb2 as pb
@@ -10,7 +12,20 @@ from dpm.platform import auth
 from dpm.platform.errors import InvalidArgument
 from dpm.platform.names import TokenName
 from dpm.platform.pagination import PageTokens, page_size
-from dpm.requirements.tokens import MAX_SUBJECT_CHARS, TokenRegistry
+from dpm.requirements.tokens import CONTROL, MAX_SUBJECT_CHARS, TokenRegistry
+
+
+def _lifetime(request: pb.IssueTokenRequest) -> dt.timedelta | None:
+    """The requested ttl, or INVALID_ARGUMENT when it is far outside what may be issued
+    (a timedelta cannot hold every Duration: seconds of -2^63 would overflow)."""
+    if not request.HasField("ttl"):
+        return None
+    ttl = request.ttl
+    if not (0 <= ttl.seconds <= 2 * auth.MAX_LIFETIME.total_seconds() and 0 <= ttl.nanos < 10**9):
+        raise InvalidArgument.one(
+            "ttl", f"must be between 1 second and {auth.MAX_LIFETIME.days} days"
+        )
+    return ttl.ToTimedelta()
 
 
 class TokenServicer(pb_grpc.TokenServiceServicer):
@@ -22,7 +37,7 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         self, request: pb.IssueTokenRequest, context: grpc.ServicerContext
     ) -> pb.IssueTokenResponse:
         auth.require_admin()
-        lifetime = request.ttl.ToTimedelta() if request.HasField("ttl") else None
+        lifetime = _lifetime(request)
         token, access_token = self._registry.issue(
             request.role, request.subject, lifetime, request.label
         )
@@ -34,6 +49,8 @@ class TokenServicer(pb_grpc.TokenServiceServicer):
         auth.require_admin()
         if len(request.subject) > MAX_SUBJECT_CHARS:
             raise InvalidArgument.one("subject", f"must be at most {MAX_SUBJECT_CHARS} characters")
+        if CONTROL.search(request.subject):
+            raise InvalidArgument.one("subject", "must not contain control characters")
         limit = page_size(request.page_size)
         # The page token carries the last seq of its page and is bound to the subject filter.
         after = self._pages.read(request.page_token, request.subject)

@@ -46,6 +46,8 @@ ISSUABLE = frozenset({auth.Role.ADMIN, auth.Role.LAB, auth.Role.AUDITOR})
 HOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]{0,99}")
 HOLDER_RULE = "must be 1-100 characters of A-Z, a-z, 0-9, '.', '_', '@', ':', '+', '-'"
 MAX_LABEL_CHARS = 200
+# C0 controls and DEL: never in a label or a subject (PostgreSQL refuses NUL in text).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Longest subject stored (lab names and holders are shorter).
 MAX_SUBJECT_CHARS = 200
 MIN_LIFETIME = dt.timedelta(seconds=1)
@@ -95,6 +97,9 @@ def check_request(
             f"must be between 1 second and {auth.MAX_LIFETIME.days} days",
         )
     v.check(len(label) <= MAX_LABEL_CHARS, "label", f"must be at most {MAX_LABEL_CHARS} characters")
+    v.check(
+        not CONTROL.search(label), "label", "must not contain control characters (NUL, newline...)"
+    )
     v.raise_if_any()
     assert issued is not None
     return issued

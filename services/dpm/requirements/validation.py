@@ -17,7 +17,7 @@ from dpm.requirements.v1 import requirements_pb2 as pb
 
 DISPLAY_NAME_MAX = 200
 # ISO 3166-1 alpha-2 country codes, plus "EU" for the European Union as a whole.
-REGION = re.compile(r"^[A-Z]{2}$")
+REGION = re.compile(r"[A-Z]{2}")  # matched whole: "US\n" is not a region
 
 _MODALITIES = frozenset(common_pb2.Modality.values()) - {common_pb2.MODALITY_UNSPECIFIED}
 _CERTIFICATIONS = frozenset(common_pb2.Certification.values()) - {
@@ -26,7 +26,8 @@ _CERTIFICATIONS = frozenset(common_pb2.Certification.values()) - {
 _UNKNOWN_OWNERSHIP = frozenset(pb.UnknownOwnership.values())
 _RANGE_BOUNDS = frozenset(pb.RangeBound.values())
 RESTRICTED_PARTIES_MAX = 1000
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+COMPETITORS_MAX = 1000
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _fraction(value: float) -> bool:
@@ -38,7 +39,7 @@ def _non_negative(value: float) -> bool:
 
 
 def _date(value: str) -> bool:
-    if not DATE.match(value):
+    if not DATE.fullmatch(value):
         return False
     try:
         dt.date.fromisoformat(value)
@@ -94,7 +95,7 @@ def _check_requirements(v: Violations, req: pb.Requirements, field: str) -> None
     seen_regions: set[str] = set()
     for i, region in enumerate(req.allowed_regions):
         at = f"{field}.allowed_regions[{i}]"
-        if not REGION.match(region):
+        if not REGION.fullmatch(region):
             v.add(at, f"{quote(region)} must be a 2-letter upper-case country code or 'EU'")
         elif region in seen_regions:
             v.add(at, f"{region!r} is listed twice")
@@ -116,6 +117,12 @@ def _check_policy(
     v: Violations, policy: pb.NeutralityPolicy, own_organization: str, field: str
 ) -> None:
     seen: set[str] = set()
+    if len(policy.competitors) > COMPETITORS_MAX:
+        v.add(
+            f"{field}.competitors",
+            f"lists {len(policy.competitors)} organizations; at most {COMPETITORS_MAX} are allowed",
+        )
+        return
     for i, competitor in enumerate(policy.competitors):
         at = f"{field}.competitors[{i}]"
         if not OrganizationName.matches(competitor):

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from dpm.platform.audit import AuditMixin
 from dpm.platform.db import new_metadata
 from dpm.platform.outbox import OutboxMixin
 
@@ -190,3 +191,7 @@ class CountersRow(Base):
 
 class OutboxRow(OutboxMixin, Base):
     """Change events waiting for the relay (``dpm.platform.outbox``)."""
+
+
+class AuditRow(AuditMixin, Base):
+    """Every write call, accepted or refused (``dpm.platform.audit``)."""

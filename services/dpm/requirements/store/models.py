@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from dpm.platform.audit import AuditMixin
 from dpm.platform.db import new_metadata
 from dpm.platform.outbox import OutboxMixin
 
@@ -79,3 +80,7 @@ class TokenRow(Base):
 
 class OutboxRow(OutboxMixin, Base):
     pass
+
+
+class AuditRow(AuditMixin, Base):
+    """Every write call, accepted or refused (``dpm.platform.audit``)."""

@@ -1,0 +1,50 @@
+"""Checks every request passes before a servicer sees it.
+
+A NUL byte is never meaningful in dpmatch's text, and PostgreSQL cannot store
+one (it raises, which would surface as INTERNAL): refuse it here once, for
+every field of every message, naming the field, instead of in each validator.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from dpm.platform.errors import Violations
+
+_STRING = FieldDescriptor.TYPE_STRING
+_MESSAGE = FieldDescriptor.TYPE_MESSAGE
+
+
+def refuse_nul_bytes(request: object) -> None:
+    """INVALID_ARGUMENT naming each string field of ``request`` that holds a NUL byte."""
+    if not isinstance(request, Message):
+        return
+    v = Violations()
+    _walk(request, "", v)
+    v.raise_if_any()
+
+
+def _walk(message: Message, prefix: str, v: Violations) -> None:
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        repeated = field.is_repeated
+        if field.type == _STRING:
+            items = value if repeated else [value]
+            for i, text in enumerate(items):
+                if "\x00" in text:
+                    v.add(f"{path}[{i}]" if repeated else path, "must not contain a NUL byte")
+        elif field.type == _MESSAGE:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                for key, item in value.items():
+                    if isinstance(key, str) and "\x00" in key:
+                        v.add(f"{path}", "must not contain a NUL byte in a key")
+                    if isinstance(item, Message):
+                        _walk(item, f"{path}[{key!r}].", v)
+                    elif isinstance(item, str) and "\x00" in item:
+                        v.add(f"{path}[{key!r}]", "must not contain a NUL byte")
+            elif repeated:
+                for i, item in enumerate(value):
+                    _walk(item, f"{path}[{i}].", v)
+            else:
+                _walk(value, f"{path}.", v)
