@@ -337,3 +337,40 @@ def test_redis_down_is_unavailable_not_internal(
                     assert "cache" in (err.value.details() or "")
     finally:
         server.stop()
+
+
+def test_one_lab_cannot_take_the_servers_threads_with_idle_streams(stack: Stack) -> None:
+    """16 idle streams from one lab once filled the pool; now the third is refused."""
+    channel = grpc.insecure_channel(stack.matching_address)
+    stub = matching_pb2_grpc.MatchingServiceStub(channel)
+    streams = []
+
+    def watch(lab: str) -> object:
+        stream = stub.WatchRecommendations(
+            matching_pb2.WatchRecommendationsRequest(name=f"clients/{lab}/recommendations"),
+            metadata=[("authorization", f"Bearer {stack.tokens[lab]}")],
+            timeout=30,
+        )
+        streams.append(stream)
+        return stream
+
+    try:
+        for _ in range(2):
+            next(watch("google"))  # open and idle after the first set
+        refused = []
+        for _ in range(14):
+            try:
+                next(watch("google"))
+            except grpc.RpcError as err:
+                refused.append(err)
+        assert len(refused) == 14
+        assert all(e.code() is grpc.StatusCode.RESOURCE_EXHAUSTED for e in refused)
+        assert "open streams" in (refused[0].details() or "")
+        # Another lab, and the health service, are unaffected.
+        for _ in range(5):
+            assert stack.get("microsoft", timeout=5).name == "clients/microsoft/recommendations"
+        wait_serving(stack.matching_address, timeout=2)
+    finally:
+        for stream in streams:
+            stream.cancel()  # type: ignore[attr-defined]
+        channel.close()

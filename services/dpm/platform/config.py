@@ -114,6 +114,10 @@ class ServerSettings(CommonSettings):
     # 0 lets the OS pick (tests); each server's settings class sets its default.
     port: int = 0
     max_workers: int = 16
+    # Calls one lab or auditor token may have in progress at once (0: half of max_workers).
+    max_calls_per_caller: int = Field(default=0, ge=0)
+    # Streams one lab or auditor token may hold open (platform/limits.py).
+    max_streams_per_caller: int = Field(default=2, ge=1)
     # Seconds in-flight RPCs get to finish after SIGTERM.
     shutdown_grace_seconds: float = 5.0
 

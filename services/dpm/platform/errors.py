@@ -138,6 +138,13 @@ class Unauthenticated(DomainError):
     reason = "UNAUTHENTICATED"
 
 
+class ResourceExhausted(DomainError):
+    """A limit was reached (the message names it); the caller may retry later."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RESOURCE_EXHAUSTED"
+
+
 class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "UNAVAILABLE"

@@ -24,6 +24,7 @@ from dpm.platform.auth import Verifier
 from dpm.platform.config import ServerSettings
 from dpm.platform.files import restrict_new_files
 from dpm.platform.interceptors import ServiceInterceptor
+from dpm.platform.limits import CallLimiter, Limits
 from dpm.platform.logs import configure_logging
 from dpm.platform.telemetry import configure_telemetry, shutdown_telemetry
 from dpm.platform.tls import server_credentials, tokens_need_tls
@@ -93,7 +94,18 @@ def build_server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[
             server_interceptor(filter_=filters.negate(filters.health_check())),
-            ServiceInterceptor(verifier, need_tls, auditor),
+            ServiceInterceptor(
+                verifier,
+                need_tls,
+                auditor,
+                CallLimiter(
+                    Limits.for_pool(
+                        settings.max_workers,
+                        settings.max_calls_per_caller,
+                        settings.max_streams_per_caller,
+                    )
+                ),
+            ),
         ],
         options=[
             ("grpc.so_reuseport", 0),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ from opentelemetry import trace
 from dpm.platform import auth
 from dpm.platform.audit import Auditor, AuditRecord
 from dpm.platform.errors import DomainError, Unauthenticated
+from dpm.platform.limits import CallLimiter
 from dpm.platform.request_checks import refuse_nul_bytes
 from dpm.platform.tls import TLS_REQUIRED, plaintext_token_refused
 
@@ -58,10 +60,12 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         verifier: auth.Verifier,
         tokens_need_tls: bool = False,
         auditor: Auditor | None = None,
+        limiter: CallLimiter | None = None,
     ) -> None:
         self._verifier = verifier
         self._tokens_need_tls = tokens_need_tls
         self._auditor = auditor
+        self._limiter = limiter
 
     def intercept_service(
         self,
@@ -91,6 +95,12 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 response_serializer=handler.response_serializer,
             )
         return handler  # bidi-streaming: none in our APIs
+
+    def _hold(self, principal: auth.Principal, *, stream: bool) -> AbstractContextManager[None]:
+        """Count the call against the caller's limits (RESOURCE_EXHAUSTED past them)."""
+        if self._limiter is None:
+            return nullcontext()
+        return self._limiter.hold(principal, stream=stream)
 
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
         if plaintext_token_refused(self._tokens_need_tls, context.peer()):
@@ -142,7 +152,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                         refuse_nul_bytes(request)
                     token = auth.set_current_principal(principal)
                     try:
-                        response = behavior(request, context)
+                        with self._hold(principal, stream=False):
+                            response = behavior(request, context)
                         ended = True
                         return response
                     finally:
@@ -177,7 +188,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     refuse_nul_bytes(request)
                     token = auth.set_current_principal(principal)
                     try:
-                        yield from behavior(request, context)
+                        with self._hold(principal, stream=True):
+                            yield from behavior(request, context)
                         ended = True
                     finally:
                         auth.reset_current_principal(token)

@@ -1,0 +1,103 @@
+"""Per-caller limits on concurrent calls, so one lab cannot take a server's threads.
+
+The servers are synchronous: every call in progress, and every open stream
+(WatchRecommendations), holds one of ``max_workers`` threads. Without limits,
+sixteen idle streams from one lab filled a matching server and every other
+lab's calls timed out. So:
+
+- a lab (or auditor) holds at most ``per_caller_calls`` calls at once, streams
+  included, and at most ``per_caller_streams`` streams;
+- all callers together hold at most ``total_streams`` streams, so unary calls
+  always keep threads of their own.
+
+A call past a limit is refused at once with RESOURCE_EXHAUSTED naming the
+limit (it is not queued). dpmatch's own services and the admin are bounded
+by the stream total only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from dpm.platform.auth import Principal, Role
+from dpm.platform.errors import ResourceExhausted
+
+# Roles whose calls count against per-caller limits (outsiders, one per token subject).
+LIMITED_ROLES = frozenset({Role.LAB, Role.AUDITOR})
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_caller_calls: int
+    per_caller_streams: int
+    total_streams: int
+
+    @classmethod
+    def for_pool(
+        cls, max_workers: int, per_caller_calls: int = 0, per_caller_streams: int = 2
+    ) -> Limits:
+        """Defaults for a pool of ``max_workers`` threads: half for any one caller,
+        half at most for streams."""
+        half = max(1, max_workers // 2)
+        return cls(per_caller_calls or half, max(1, per_caller_streams), half)
+
+
+class CallLimiter:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._streams: Counter[str] = Counter()
+        self._all_streams = 0
+
+    @contextmanager
+    def hold(self, principal: Principal, *, stream: bool) -> Iterator[None]:
+        """Count the call for its whole duration; RESOURCE_EXHAUSTED when over a limit."""
+        key = principal.subject if principal.role in LIMITED_ROLES else ""
+        with self._lock:
+            self._check(key, stream)
+            if key:
+                self._calls[key] += 1
+                if stream:
+                    self._streams[key] += 1
+            if stream:
+                self._all_streams += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                if key:
+                    self._calls[key] -= 1
+                    if not self._calls[key]:
+                        del self._calls[key]
+                    if stream:
+                        self._streams[key] -= 1
+                        if not self._streams[key]:
+                            del self._streams[key]
+                if stream:
+                    self._all_streams -= 1
+
+    def _check(self, key: str, stream: bool) -> None:
+        limits = self.limits
+        if key and self._calls[key] >= limits.per_caller_calls:
+            raise ResourceExhausted(
+                f"this token already has {limits.per_caller_calls} calls in progress, the limit "
+                "per caller (DPM_MAX_CALLS_PER_CALLER); retry when one ends",
+                reason="CALLS_PER_CALLER",
+            )
+        if stream and key and self._streams[key] >= limits.per_caller_streams:
+            raise ResourceExhausted(
+                f"this token already has {limits.per_caller_streams} open streams, the limit "
+                "per caller (DPM_MAX_STREAMS_PER_CALLER); close one first",
+                reason="STREAMS_PER_CALLER",
+            )
+        if stream and self._all_streams >= limits.total_streams:
+            raise ResourceExhausted(
+                f"the server already serves {limits.total_streams} streams, its limit; "
+                "retry later or on another replica",
+                reason="STREAMS_TOTAL",
+            )
