@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 import redis
+from google.protobuf import field_mask_pb2
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
@@ -38,6 +39,7 @@ class Stack:
     catalog: catalog_pb2_grpc.CatalogServiceStub
     cache: RecommendationCache
     tokens: dict[str, str]
+    requirements: requirements_pb2_grpc.RequirementsServiceStub | None = None
 
     def stub(self, token: str) -> tuple[grpc.Channel, matching_pb2_grpc.MatchingServiceStub]:
         channel = open_channel(self.matching_address, token, 10)
@@ -133,7 +135,9 @@ def stack(
         wait_serving(running.addresses["matching"])
         redis_client = redis.Redis.from_url(redis_url)
         cache = RecommendationCache(redis_client, redis_namespace)
-        yield Stack(token_secret, running.addresses["matching"], catalog_stub, cache, tokens)
+        yield Stack(
+            token_secret, running.addresses["matching"], catalog_stub, cache, tokens, req_stub
+        )
         for key in redis_client.scan_iter(f"{redis_namespace}*"):
             redis_client.delete(key)
         catalog_channel.close()
@@ -374,3 +378,21 @@ def test_one_lab_cannot_take_the_servers_threads_with_idle_streams(stack: Stack)
         for stream in streams:
             stream.cancel()  # type: ignore[attr-defined]
         channel.close()
+
+
+def test_a_competitor_the_catalog_does_not_know_is_shown_not_ignored(stack: Stack) -> None:
+    assert stack.requirements is not None
+    policy = requirements_pb2.NeutralityPolicy(
+        competitors=["organizations/meta", "organizations/metaa"],  # a typo
+        max_competitor_equity=0.25,
+        max_competitor_voting=0.25,
+    )
+    stack.requirements.UpdateClient(
+        requirements_pb2.UpdateClientRequest(
+            client=requirements_pb2.Client(name="clients/google", neutrality_policy=policy),
+            update_mask=field_mask_pb2.FieldMask(paths=["neutrality_policy"]),
+        )
+    )
+    rec = stack.get("google")
+    assert list(rec.unresolved_parties) == ["organizations/metaa"]
+    assert list(stack.get("microsoft").unresolved_parties) == []

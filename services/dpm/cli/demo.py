@@ -56,6 +56,11 @@ def print_ranked(rec: matching_pb2.RecommendationSet, limit: int = 12) -> None:
         f"  computed from graph v{v.graph_version}, catalog v{v.catalog_version}, "
         f"requirements r{v.requirements_revision}"
     )
+    if rec.freshness.stale:
+        print(f"  ! stale: {rec.freshness.reason}")
+    if rec.unresolved_parties:
+        names = ", ".join(short(p) for p in rec.unresolved_parties)
+        print(f"  ! not in the catalog, not checked against: {names}")
 
 
 def print_excluded(rec: matching_pb2.RecommendationSet, kinds: set[int]) -> None:

@@ -120,6 +120,7 @@ class RecommendationBuilder:
                     requirements_revision=min(client.revision, scores.requirements_revision),
                 ),
                 as_of=scores.as_of,
+                unresolved_parties=scores.unresolved_parties,
             )
             rec.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
             span.set_attribute("dpm.graph_version", scores.graph_version)

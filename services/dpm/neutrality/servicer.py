@@ -100,11 +100,15 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         with tracer.start_as_current_span("dpm.neutrality.score") as span:
             span.set_attribute("dpm.vendors", len(wanted))
             results = [assessment_to_proto(assess(graph, v, policy, graph_date)) for v in wanted]
+        unresolved = sorted(
+            {*policy.competitors, *policy.restricted_parties}.difference(graph.index)
+        )
         return neutrality_pb2.ScoreVendorsResponse(
             vendors=results,
             graph_version=graph_msg.version,
             requirements_revision=client.revision,
             as_of=graph_date.isoformat(),
+            unresolved_parties=[org_name(o) for o in unresolved],
         )
 
     def _graph(

@@ -52,7 +52,7 @@ class SourceVersions(_message.Message):
     def __init__(self, graph_version: _Optional[int] = ..., catalog_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ...) -> None: ...
 
 class RecommendationSet(_message.Message):
-    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of", "freshness")
+    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of", "freshness", "unresolved_parties")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RANKED_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class RecommendationSet(_message.Message):
     COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    UNRESOLVED_PARTIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     ranked: _containers.RepeatedCompositeFieldContainer[RankedVendor]
     excluded: _containers.RepeatedCompositeFieldContainer[ExcludedVendor]
@@ -67,7 +68,8 @@ class RecommendationSet(_message.Message):
     compute_time: _timestamp_pb2.Timestamp
     as_of: str
     freshness: Freshness
-    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ...) -> None: ...
+    unresolved_parties: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., unresolved_parties: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Freshness(_message.Message):
     __slots__ = ("stale", "latest_graph_version", "reason")

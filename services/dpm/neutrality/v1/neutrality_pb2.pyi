@@ -32,16 +32,18 @@ class ScoreVendorsRequest(_message.Message):
     def __init__(self, client: _Optional[str] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ...) -> None: ...
 
 class ScoreVendorsResponse(_message.Message):
-    __slots__ = ("vendors", "graph_version", "requirements_revision", "as_of")
+    __slots__ = ("vendors", "graph_version", "requirements_revision", "as_of", "unresolved_parties")
     VENDORS_FIELD_NUMBER: _ClassVar[int]
     GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUIREMENTS_REVISION_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    UNRESOLVED_PARTIES_FIELD_NUMBER: _ClassVar[int]
     vendors: _containers.RepeatedCompositeFieldContainer[VendorNeutrality]
     graph_version: int
     requirements_revision: int
     as_of: str
-    def __init__(self, vendors: _Optional[_Iterable[_Union[VendorNeutrality, _Mapping]]] = ..., graph_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ..., as_of: _Optional[str] = ...) -> None: ...
+    unresolved_parties: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, vendors: _Optional[_Iterable[_Union[VendorNeutrality, _Mapping]]] = ..., graph_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ..., as_of: _Optional[str] = ..., unresolved_parties: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VendorNeutrality(_message.Message):
     __slots__ = ("vendor", "score", "verdict", "exposures", "ties", "reasons", "unknown_ownership", "restricted_parties", "graph_problems")
