@@ -61,6 +61,7 @@ from dpm.platform.outbox import celery_publisher
 from dpm.requirements.server import create_server as create_requirements
 from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from tests.blackhole import Blackhole
 from tests.inprocess import wait_serving
 from tests.worker.conftest import start_worker
 
@@ -135,33 +136,6 @@ class StallingProxy:
         self.flowing.set()
         for conn in self.conns:
             conn.close()
-        self.sock.close()
-
-
-class Blackhole:
-    """Accepts TCP connections on a port and never answers (a hung server)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen()
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        for conn in self.conns:
-            conn.close()
-        with suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
 

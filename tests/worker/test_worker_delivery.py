@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,37 +28,9 @@ from dpm.platform.grpc_server import RunningServer
 from dpm.platform.names import ClientName
 from dpm.platform.outbox import celery_publisher
 from dpm.requirements.server import create_server as create_requirements
+from tests.blackhole import Blackhole
 from tests.conftest import IN_CI, RABBITMQ_URL
 from tests.worker.conftest import discard, start_worker
-
-
-class Blackhole:
-    """Accepts TCP connections on a port and never answers."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen()
-        self.accepted = threading.Event()
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            self.accepted.set()
-
-    def close(self) -> None:
-        for conn in self.conns:
-            conn.close()
-        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        self.sock.close()
-
 
 REDIS_BROKER_DB = 14
 # Seconds from the kill to the task done by another worker, at most, with the
