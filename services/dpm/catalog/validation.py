@@ -15,13 +15,9 @@ import re
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.dates import BadDate, to_date
 from dpm.platform.errors import Violations
 from dpm.platform.names import quote
-
-# Effective and statement dates outside this window are typing errors (a stake
-# dated 9999-12-31 would block every later correction of its holding).
-EARLIEST = dt.date(1800, 1, 1)
-LATEST = dt.date(2199, 12, 31)
 
 # Longest accepted free text, in characters.
 SUMMARY_LIMIT = 2000
@@ -31,7 +27,6 @@ NAME_LIMIT = 300  # person, role, asserted_by, statement_id, display names
 # C0 controls and DEL: never in a one-line value; in multi-line text only tab and newlines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def text(
@@ -78,16 +73,10 @@ def date(v: Violations, value: str, field: str, *, required: bool = True) -> dt.
             v.add(field, "is required (YYYY-MM-DD)")
         return None
     try:
-        if not _DATE.fullmatch(value):  # fromisoformat also takes "20250612", "2025-W24-4"
-            raise ValueError(value)
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        v.add(field, f"{quote(value)} is not a date (YYYY-MM-DD)")
+        return to_date(value)
+    except BadDate as bad:
+        v.add(field, str(bad))
         return None
-    if not EARLIEST <= day <= LATEST:
-        v.add(field, f"{value} is outside {EARLIEST.isoformat()} .. {LATEST.isoformat()} (a typo?)")
-        return None
-    return day
 
 
 def enum(

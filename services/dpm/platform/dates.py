@@ -20,21 +20,33 @@ LATEST = dt.date(2199, 12, 31)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def parse_date(value: str, field: str) -> dt.date:
-    """The date in ``value``, or INVALID_ARGUMENT naming ``field``."""
-    if not value:
-        raise InvalidArgument.one(field, "is required (YYYY-MM-DD)")
+class BadDate(ValueError):
+    """``str(error)`` says why, quoting at most a short prefix of the value."""
+
+
+def to_date(value: str) -> dt.date:
+    """The date in a non-empty ``value``: strict "YYYY-MM-DD" within EARLIEST..LATEST."""
     try:
         if not _ISO_DATE.fullmatch(value):
             raise ValueError(value)
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidArgument.one(field, f"{quote(value)} is not a date (YYYY-MM-DD)") from None
+        raise BadDate(f"{quote(value)} is not a date (YYYY-MM-DD)") from None
     if not EARLIEST <= day <= LATEST:
-        raise InvalidArgument.one(
-            field, f"{value} is outside {EARLIEST.isoformat()} .. {LATEST.isoformat()}"
+        raise BadDate(
+            f"{value} is outside {EARLIEST.isoformat()} .. {LATEST.isoformat()} (a typo?)"
         )
     return day
+
+
+def parse_date(value: str, field: str) -> dt.date:
+    """The date in ``value``, or INVALID_ARGUMENT naming ``field``."""
+    if not value:
+        raise InvalidArgument.one(field, "is required (YYYY-MM-DD)")
+    try:
+        return to_date(value)
+    except BadDate as bad:
+        raise InvalidArgument.one(field, str(bad)) from None
 
 
 def today() -> dt.date:

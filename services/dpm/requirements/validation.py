@@ -6,11 +6,11 @@ Every violation is collected, so one INVALID_ARGUMENT names every bad field
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 
 from dpm.common.v1 import common_pb2
+from dpm.platform.dates import BadDate, to_date
 from dpm.platform.errors import Violations
 from dpm.platform.names import OrganizationName, quote
 from dpm.requirements.v1 import requirements_pb2 as pb
@@ -27,7 +27,6 @@ _UNKNOWN_OWNERSHIP = frozenset(pb.UnknownOwnership.values())
 _RANGE_BOUNDS = frozenset(pb.RangeBound.values())
 RESTRICTED_PARTIES_MAX = 1000
 COMPETITORS_MAX = 1000
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _fraction(value: float) -> bool:
@@ -39,11 +38,9 @@ def _non_negative(value: float) -> bool:
 
 
 def _date(value: str) -> bool:
-    if not DATE.fullmatch(value):
-        return False
     try:
-        dt.date.fromisoformat(value)
-    except ValueError:
+        to_date(value)
+    except BadDate:
         return False
     return True
 

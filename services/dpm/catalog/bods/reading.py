@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from dpm.catalog import validation
 from dpm.catalog.bods.ids import digest
 from dpm.catalog.bods.model import (
     Directness,
@@ -42,6 +41,7 @@ from dpm.catalog.bods.model import (
     Statement,
     Status,
 )
+from dpm.platform.dates import EARLIEST, LATEST
 
 # A statement is at most this many bytes of UTF-8 JSON.
 MAX_STATEMENT_BYTES = 1 << 20
@@ -558,11 +558,10 @@ class _Obj:
         day = _parse_date(value, partial)
         if day is None:
             raise Problem(self.path(key), f"{value[:64]!r} is not a date (YYYY-MM-DD)")
-        if not validation.EARLIEST <= day <= validation.LATEST:
+        if not EARLIEST <= day <= LATEST:
             raise Problem(
                 self.path(key),
-                f"{day.isoformat()} is outside {validation.EARLIEST.isoformat()} .. "
-                f"{validation.LATEST.isoformat()}",
+                f"{day.isoformat()} is outside {EARLIEST.isoformat()} .. {LATEST.isoformat()}",
             )
         return day
 
