@@ -68,8 +68,13 @@ ranges = st.builds(
     st.booleans(),
 )
 
+# Half short ids that collide (duplicates, supersedes), half unique ones (so that enough
+# events get through to be accepted).
 event_ids = mostly(
-    st.from_regex(r"[a-z0-9]{1,3}", fullmatch=True), st.sampled_from(["", " ", "a/b"])
+    st.one_of(
+        st.from_regex(r"[a-z0-9]{1,2}", fullmatch=True), st.uuids().map(lambda u: u.hex[:16])
+    ),
+    st.sampled_from(["", " ", "a/b"]),
 )
 
 
@@ -178,5 +183,5 @@ def test_random_events_get_deliberate_answers_and_refusals_write_nothing(
         check()
     assert next(counter) >= 300
     # The generator must reach acceptance and the interesting refusals, not only syntax errors.
-    assert outcomes.get("OK", 0) >= 10, outcomes
+    assert outcomes.get("OK", 0) >= 5, outcomes  # about 20 in a run
     assert outcomes.get("FAILED_PRECONDITION", 0) + outcomes.get("ALREADY_EXISTS", 0) >= 5, outcomes
