@@ -13,7 +13,9 @@ Per competitor c and vendor v (definitions: tests/data/ownership-vectors.json):
 
 Solves are per competitor and reading, memoized on the graph, so scoring
 many vendors for the same competitors costs one solve per competitor, kind
-and distinct reading (one for each kind when every share is exact). With
+and distinct reading (one for each kind when every share is exact). The
+competitors that reach a vendor are solved together when there are several
+(``exposure.look_through_together``: one sweep for all of them). With
 uncertain facts each figure is computed at three readings (graph.Reading):
 LOW gives its lower bound, FULL its upper bound, and the policy's decisive
 bound picks HIGH (upper, the default) or LOW (lower) as the value limits
@@ -35,7 +37,7 @@ import numpy as np
 
 from dpm.neutrality.chains import between, chain_weakest_link, top_chains, weakest_link
 from dpm.neutrality.control import Control, control_of
-from dpm.neutrality.exposure import integrated, undisclosed_mask
+from dpm.neutrality.exposure import integrated, look_through_together, undisclosed_mask
 from dpm.neutrality.graph import GraphError, OwnershipGraph, Reading
 from dpm.neutrality.power import banzhaf
 from dpm.neutrality.restricted import Blocking, blocking
@@ -118,6 +120,30 @@ def look_through(graph: OwnershipGraph, competitor: int, kind: str, reading: Rea
     if isinstance(result, GraphError):
         raise result
     return result
+
+
+def _look_through_together(
+    graph: OwnershipGraph, competitors: list[int], decisive: Reading
+) -> None:
+    """Memoize, where ``look_through`` finds them, the figures of several competitors
+    solved in one sweep; any the sweep cannot give are left to ``look_through``.
+
+    A sweep costs about what solving alone the competitors that reach half the
+    graph costs, so competitors that reach less than that are left to
+    ``look_through`` too.
+    """
+    if sum(int(_descendants(graph, c).sum()) for c in competitors) < len(graph) // 2:
+        return
+    readings = {Reading.LOW, decisive, Reading.FULL} if graph.uncertain else {Reading.LOW}
+    for kind in ("equity", "votes"):
+        for reading in sorted({graph.canonical(kind, r) for r in readings}):
+            pending = [
+                c for c in competitors if ("look-through", c, kind, reading) not in graph.memo
+            ]
+            if len(pending) < 2:
+                continue
+            for c, figures in look_through_together(graph, pending, kind, reading).items():
+                graph.memo[("look-through", c, kind, reading)] = figures
 
 
 def _descendants(graph: OwnershipGraph, competitor: int) -> np.ndarray:
@@ -365,6 +391,14 @@ def ties_of(graph: OwnershipGraph, vendor: str, policy: Policy) -> list[TieLink]
 
 def assess(graph: OwnershipGraph, vendor: str, policy: Policy, as_of: dt.date) -> Assessment:
     """The vendor's neutrality for a client with ``policy``, on the graph read at ``as_of``."""
+    if vendor in graph.index:
+        j = graph.index[vendor]
+        reaching = [
+            graph.index[c]
+            for c in policy.competitors
+            if c != vendor and c in graph.index and _descendants(graph, graph.index[c])[j]
+        ]
+        _look_through_together(graph, reaching, decisive_reading(policy))
     exposures = [exposure_of(graph, c, vendor, policy) for c in policy.competitors]
     return judge(
         vendor,

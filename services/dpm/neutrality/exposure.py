@@ -14,6 +14,14 @@ them. For a single holder i this is [(I-W)^-1 W]_ij / [(I-W)^-1]_ii: the
 controls it is what that group holds, which is nobody's equity: assess
 reports look-through figures and directed votes (control.py), never this.
 
+Several competitors at once (``look_through_many``): row c of (I - W)^-1,
+divided by its diagonal, is c's look-through figure (the walks that come back
+to c factor out: z_j = z_cc x_j), and the rows of every competitor come from
+one sweep over the graph's levels (walks.WalkLevels), built once per matrix.
+Where that cannot be used (no level structure, or a competitor whose row is
+not a usable solution) the competitor is solved alone by ``integrated``, so
+every figure and error is the one ``integrated`` gives.
+
 Upper readings (ranges at their maximum, undisclosed stakes at their
 largest) may over-allocate a column or close a cycle, so their linear system
 can be singular or give shares outside [0, 1]. Those are solved instead by
@@ -30,6 +38,7 @@ from scipy.sparse import csgraph
 from scipy.sparse.linalg import gmres, splu
 
 from dpm.neutrality.graph import GraphError, OwnershipGraph, Reading
+from dpm.neutrality.walks import NoLevels, WalkLevels
 
 # A cross-holding cycle larger than this is solved iteratively (GMRES) rather than
 # factorised: LU fill-in inside one huge strongly connected block is what makes a
@@ -159,6 +168,81 @@ def integrated(
     # Walks that end at a member of the group.
     back = matrix[outside][:, inside].T @ x_n if outside.size else np.zeros(inside.size)
     out[inside] = np.minimum(direct[inside] + back, 1.0)
+    return out
+
+
+def walk_levels(graph: OwnershipGraph, kind: str, reading: Reading) -> WalkLevels | None:
+    """The level structure of the solvable ``kind`` matrix at ``reading`` (memoized), or None
+    when it has none (a giant or singular cycle, very long chains)."""
+    reading = graph.canonical(kind, reading)
+    key = ("walk-levels", kind, reading)
+    if key not in graph.memo:
+        matrix = graph.matrix(kind, reading, solvable=True)
+        # The components found while building the graph, when this is the matrix they are of.
+        components = graph.memo.get(("components", kind))
+        if matrix is not graph.matrix(kind, Reading.LOW):
+            components = None
+        try:
+            graph.memo[key] = WalkLevels.of(matrix, components)
+        except NoLevels:
+            graph.memo[key] = None
+    levels: WalkLevels | None = graph.memo[key]
+    return levels
+
+
+def look_through_together(
+    graph: OwnershipGraph,
+    competitors: list[int],
+    kind: str = "equity",
+    reading: Reading = Reading.LOW,
+) -> dict[int, np.ndarray]:
+    """Look-through figures of several competitors from one sweep: those it can give.
+
+    A competitor is left out when the sweep cannot be used for it (see
+    ``look_through_many``); every figure given equals ``integrated(graph, {c})``
+    up to rounding.
+    """
+    wanted = sorted(set(competitors))
+    if not wanted:
+        return {}
+    levels = walk_levels(graph, kind, reading)
+    if levels is None:
+        return {}
+    rows = levels.rows(np.asarray(wanted, dtype=np.int64))
+    out: dict[int, np.ndarray] = {}
+    for t, c in enumerate(wanted):
+        row = rows[:, t]
+        # z_cc = 1 / (1 - the walks back to c): at least 1 when those are below 1.
+        diagonal = float(row[c])
+        if not (np.isfinite(diagonal) and diagonal >= 1.0 - SLACK):
+            continue
+        figures = row / diagonal
+        figures[c] = 0.0
+        if not (
+            np.all(np.isfinite(figures)) and figures.min() >= -SLACK and figures.max() <= 1 + SLACK
+        ):
+            continue
+        np.clip(figures, 0.0, 1.0, out=figures)
+        figures[c] = min(max(1.0 - 1.0 / diagonal, 0.0), 1.0)
+        out[c] = figures
+    return out
+
+
+def look_through_many(
+    graph: OwnershipGraph,
+    competitors: list[int],
+    kind: str = "equity",
+    reading: Reading = Reading.LOW,
+) -> dict[int, np.ndarray]:
+    """competitor -> ``integrated(graph, {competitor}, kind, reading)``, for all of them.
+
+    One sweep for every competitor it can serve; the others (an over-allocated
+    cycle, a giant cycle block) are solved alone, raising GraphError as
+    ``integrated`` does.
+    """
+    out = look_through_together(graph, competitors, kind, reading)
+    for c in sorted(set(competitors) - set(out)):
+        out[c] = integrated(graph, {c}, kind, reading)
     return out
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import itertools
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -170,6 +171,18 @@ class Provenance:
         return f"source: {'; '.join(parts)}" if parts else ""
 
 
+def _numbers(values: list[float | Share | None]) -> np.ndarray:
+    """float(value) of each value, NaN for None and Share (one C loop when there is no Share)."""
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return np.fromiter(
+            (math.nan if v is None or isinstance(v, Share) else float(v) for v in values),
+            float,
+            len(values),
+        )
+
+
 def _share(value: float | Share | None) -> Share:
     if value is None:
         return Share.undisclosed()
@@ -221,43 +234,29 @@ class GraphProblem:
 
 @dataclass
 class _Column:
-    """The holdings of one kind (equity or votes) as COO triplets per reading."""
+    """The kept holdings of one kind (equity or votes) as COO triplets per reading."""
 
-    rows: list[int] = field(default_factory=list)
-    cols: list[int] = field(default_factory=list)
-    low: list[float] = field(default_factory=list)
-    high: list[float] = field(default_factory=list)
-    hidden: list[bool] = field(default_factory=list)
+    rows: np.ndarray
+    cols: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    hidden: np.ndarray
 
-    def add(self, i: int, j: int, share: Share) -> None:
-        self.rows.append(i)
-        self.cols.append(j)
-        self.low.append(share.low)
-        self.high.append(share.high)
-        self.hidden.append(not share.disclosed)
-
-    def add_exact(self, i: int, j: int, value: float) -> None:
-        self.rows.append(i)
-        self.cols.append(j)
-        self.low.append(value)
-        self.high.append(value)
-        self.hidden.append(False)
-
-    def readings(self, n: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+    def readings(
+        self, n: int, pairs: np.ndarray, inverse: np.ndarray
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray]:
         """LOW, HIGH, FULL matrices (the same object when equal) and the LOW column sums.
 
-        Repeated (holder, held) pairs are summed. A range's maximum and an
-        undisclosed stake are both capped by what the other holders' minimums
+        ``pairs``: the distinct holder * n + held, ascending; ``inverse``: each
+        holding's among them. Repeated (holder, held) pairs are summed. A range's
+        maximum and an undisclosed stake are both capped by what the other holders' minimums
         leave (1 minus their LOW sum), never below the pair's own minimum.
         """
-        rows = np.asarray(self.rows, dtype=np.int64)
-        cols = np.asarray(self.cols, dtype=np.int64)
-        uniq, inverse = np.unique(rows * n + cols, return_inverse=True)
-        pr, pc = uniq // n, uniq % n
-        size = uniq.size
-        low = np.bincount(inverse, weights=np.asarray(self.low, dtype=float), minlength=size)
-        high = np.bincount(inverse, weights=np.asarray(self.high, dtype=float), minlength=size)
-        hidden = np.bincount(inverse, weights=np.asarray(self.hidden, dtype=float), minlength=size)
+        pr, pc = pairs // n, pairs % n
+        size = pairs.size
+        low = np.bincount(inverse, weights=self.low, minlength=size)
+        high = np.bincount(inverse, weights=self.high, minlength=size)
+        hidden = np.bincount(inverse, weights=self.hidden.astype(float), minlength=size)
         col_low = np.bincount(pc, weights=low, minlength=n)
 
         def matrix(data: np.ndarray) -> sp.csr_matrix:
@@ -316,76 +315,107 @@ class OwnershipGraph:
         Repeated holder->held pairs are summed; self-holdings (treasury shares)
         are ignored. Never raises on bad data: see the module docstring.
         """
-        names: list[str] = []
-        index: dict[str, int] = {}
-
-        def add(name: str) -> int:
-            if name not in index:
-                index[name] = len(names)
-                names.append(name)
-            return index[name]
-
-        for name in nodes:
-            add(name)
-        equity = _Column()
-        votes = _Column()
+        facts = holdings if isinstance(holdings, list) else list(holdings)
+        tie_list = list(ties)
+        # Nodes in order of first mention: the given ones, each holding's holder then
+        # held, then the ties' sides.
+        given = list(nodes)
+        pairs: list[str] = [""] * (2 * len(facts))
+        pairs[0::2] = [h.holder for h in facts]
+        pairs[1::2] = [h.held for h in facts]
+        mentions = [
+            *given,
+            *pairs,
+            *itertools.chain.from_iterable((t.organization, t.counterparty) for t in tie_list),
+        ]
+        names = list(dict.fromkeys(mentions))
+        index = dict(zip(names, range(len(names)), strict=True))
+        count = len(facts)
+        ids = np.fromiter(map(index.__getitem__, pairs), np.int64, len(pairs))
+        rows, cols = ids[0::2], ids[1::2]
+        # The common case, exact figures in [0, 1] between two organizations, at array speed
+        # (NaN marks a value that is not a number; votes None means "as equity").
+        given_votes = [h.votes for h in facts]
+        equity_value = _numbers([h.equity for h in facts])
+        votes_value = _numbers(given_votes)
+        as_equity = np.array([y is None for y in given_votes], dtype=bool)
+        votes_value[as_equity] = equity_value[as_equity]
+        exact = (
+            (equity_value >= 0.0)
+            & (equity_value <= 1.0)
+            & (votes_value >= 0.0)
+            & (votes_value <= 1.0)
+            & (rows != cols)
+        )
+        keep = exact.copy()
+        lows = {"equity": equity_value.copy(), "votes": votes_value.copy()}
+        highs = {"equity": equity_value, "votes": votes_value}
+        hiddens = {kind: np.zeros(count, dtype=bool) for kind in KINDS}
         und_e: list[tuple[int, int]] = []
         und_v: list[tuple[int, int]] = []
-        seats: dict[tuple[str, str], int] = {}
-        kept: list[Holding] = []
         # (description, source nodes) of each problem found while reading the holdings.
         found: list[tuple[str, tuple[str, ...], list[int]]] = []
-        for h in holdings:
-            i, j = add(h.holder), add(h.held)
-            x, y = h.equity, h.votes
-            if (
-                isinstance(x, float | int)
-                and 0.0 <= x <= 1.0
-                and (y is None or (isinstance(y, float | int) and 0.0 <= y <= 1.0))
-                and i != j
-            ):
-                # The common case, exact figures, without building Share objects.
-                if h.board_seats:
-                    seats[(h.holder, h.held)] = seats.get((h.holder, h.held), 0) + h.board_seats
-                kept.append(h)
-                equity.add_exact(i, j, float(x))
-                votes.add_exact(i, j, float(x if y is None else y))
-                continue
+        bad = np.zeros(count, dtype=bool)
+        for k in np.flatnonzero(~exact).tolist():
+            h = facts[k]
+            i, j = int(rows[k]), int(cols[k])
             e, v = h.equity_share, h.votes_share
-            bad = [
+            problems = [
                 f"its {label} {problem}"
                 for label, share in (("equity", e), ("votes", v))
                 if (problem := share.problem()) is not None
             ]
-            if bad:
+            if problems:
+                bad[k] = True
                 found.append(
                     (
-                        f"the holding of {h.holder} in {h.held} cannot be used: {'; '.join(bad)}",
+                        f"the holding of {h.holder} in {h.held} cannot be used: "
+                        f"{'; '.join(problems)}",
                         (h.holder, h.held),
                         [j],
                     )
                 )
                 continue
-            if h.board_seats:
-                seats[(h.holder, h.held)] = seats.get((h.holder, h.held), 0) + h.board_seats
             if i == j:
                 continue
-            kept.append(h)
+            keep[k] = True
             if not e.disclosed:
                 und_e.append((i, j))
             if not v.disclosed:
                 und_v.append((i, j))
-            equity.add(i, j, e)
-            votes.add(i, j, v)
-        tie_list = list(ties)
-        for tie in tie_list:
-            add(tie.organization)
-            add(tie.counterparty)
+            for kind, share in (("equity", e), ("votes", v)):
+                lows[kind][k], highs[kind][k] = share.low, share.high
+                hiddens[kind][k] = not share.disclosed
+        seats: dict[tuple[str, str], int] = {}
+        for k in [k for k, h in enumerate(facts) if h.board_seats]:
+            h = facts[k]
+            if not bad[k]:
+                seats[(h.holder, h.held)] = seats.get((h.holder, h.held), 0) + h.board_seats
+        kept_at = np.flatnonzero(keep)
+        kept = [facts[k] for k in kept_at.tolist()]
+        equity, votes = (
+            _Column(
+                rows[kept_at],
+                cols[kept_at],
+                lows[kind][kept_at],
+                highs[kind][kept_at],
+                hiddens[kind][kept_at],
+            )
+            for kind in KINDS
+        )
         n = len(names)
+        # holder * n + held of each kept holding, sorted once for both kinds and the facts.
+        keys = equity.rows * n + equity.cols
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        first = np.ones(ordered.size, dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        inverse = np.empty(keys.size, dtype=np.int64)
+        inverse[order] = np.cumsum(first) - 1
         readings: dict[tuple[str, Reading], sp.csr_matrix] = {}
         over: dict[int, list[str]] = {}
         for kind, column in (("equity", equity), ("votes", votes)):
-            low, high, full, col_low = column.readings(n)
+            low, high, full, col_low = column.readings(n, ordered[first], inverse)
             readings[(kind, Reading.LOW)] = low
             readings[(kind, Reading.HIGH)] = high
             readings[(kind, Reading.FULL)] = full
@@ -400,8 +430,6 @@ class OwnershipGraph:
                     [at],
                 )
             )
-        keys = np.asarray(equity.rows, dtype=np.int64) * n + np.asarray(equity.cols, np.int64)
-        order = np.argsort(keys, kind="stable")
         graph = cls(
             names,
             index,
@@ -412,12 +440,18 @@ class OwnershipGraph:
             seats,
             tie_list,
             kept,
-            keys[order],
+            ordered,
             order,
         )
         cycles: dict[tuple[int, ...], list[str]] = {}
         for kind in KINDS:
-            for component in closed_components(readings[(kind, Reading.LOW)]):
+            low_matrix = readings[(kind, Reading.LOW)]
+            components = csgraph.connected_components(
+                low_matrix, directed=True, connection="strong"
+            )
+            # Kept for the solves (exposure.walk_levels), which need them too.
+            graph.memo[("components", kind)] = components
+            for component in closed_components(low_matrix, components):
                 cycles.setdefault(tuple(component), []).append(kind)
                 graph._leave_out_cycle(kind, component)
         for key, kinds in cycles.items():
@@ -597,10 +631,15 @@ class OwnershipGraph:
         return order
 
 
-def closed_components(matrix: sp.csr_matrix) -> list[list[int]]:
+def closed_components(
+    matrix: sp.csr_matrix, components: tuple[int, np.ndarray] | None = None
+) -> list[list[int]]:
     """Strongly connected components (two or more nodes) none of whose members has
-    any of its column held outside the component."""
-    count, labels = csgraph.connected_components(matrix, directed=True, connection="strong")
+    any of its column held outside the component (``components``: the matrix's strong
+    components as (count, labels), when already known)."""
+    if components is None:
+        components = csgraph.connected_components(matrix, directed=True, connection="strong")
+    count, labels = components
     sizes = np.bincount(labels, minlength=count)
     coo = matrix.tocoo()
     inside = labels[coo.row] == labels[coo.col]
