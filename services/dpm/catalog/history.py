@@ -225,12 +225,12 @@ class History:
         return diffs
 
     def apply(self, diffs: Iterable[PairDiff]) -> None:
+        retired: list[HoldingRow] = []
+        added: list[HoldingRow] = []
         for diff in diffs:
-            for row in diff.retired:
-                self._holdings.retire(row, self._seq)
-            for period in diff.added:
-                self._holdings.add(row_of(diff.holder, diff.held, period, self._seq))
-        self._holdings.save()
+            retired += diff.retired
+            added += (row_of(diff.holder, diff.held, p, self._seq) for p in diff.added)
+        self._holdings.write(retired, added, self._seq)
 
 
 def _diff(holder: str, held: str, rows: list[HoldingRow], periods: list[Period]) -> PairDiff:

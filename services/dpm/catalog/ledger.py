@@ -90,7 +90,8 @@ def record_event(
     previous event's, so "as known at" reads follow the ledger order.
     """
     check_event_id(event.event_id, "event.event_id")
-    content = content_of(event)
+    message = _content_message(event)
+    content = json_format.MessageToDict(message, preserving_proto_field_name=True)
     print_ = fingerprint(content)
     counters = CountersRepository(session)
     counters.lock()
@@ -110,10 +111,8 @@ def record_event(
         )
 
     kind, effective = _check_common(event)
-    handler = handler_for(kind)
-    message = getattr(event, kind)
-    change = handler.validate(
-        message, Checks(kind, OrganizationRepository(session), event.supersedes)
+    change = handler_for(kind).validate(
+        getattr(event, kind), Checks(kind, OrganizationRepository(session), event.supersedes)
     )
     withdrawn = _withdrawn(ledger, event)
     if effective is None:  # a retraction without a date takes the withdrawn event's
@@ -174,7 +173,10 @@ def record_event(
             upstream=tuple(OrganizationName(i) for i in sorted(upstream)),
         )
     )
-    return Recorded(to_proto(row), written=True)
+    message.name = str(OwnershipEventName(row.event_id))
+    message.graph_version = seq
+    message.record_time.FromDatetime(_aware(row.record_time))
+    return Recorded(message, written=True)
 
 
 def _tie_rows(change: Change, fact: Fact, seq: int) -> list[TieRow]:
@@ -328,13 +330,18 @@ def list_page(
 
 def content_of(event: ownership_pb2.OwnershipEvent) -> dict[str, Any]:
     """The event's caller-supplied content as JSON (output-only fields dropped)."""
+    return json_format.MessageToDict(_content_message(event), preserving_proto_field_name=True)
+
+
+def _content_message(event: ownership_pb2.OwnershipEvent) -> ownership_pb2.OwnershipEvent:
+    """A copy of the event without its output-only fields."""
     content = ownership_pb2.OwnershipEvent()
     content.CopyFrom(event)
     content.ClearField("name")
     content.ClearField("graph_version")
     content.ClearField("record_time")
     content.ClearField("superseded_by")
-    return json_format.MessageToDict(content, preserving_proto_field_name=True)
+    return content
 
 
 def fingerprint(content: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -42,10 +43,15 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self._tokens = PageTokens(token_secret, "catalog")
         # Called after a commit that added outbox rows (wakes the relay).
         self._on_commit = on_commit
+        # Writes are serialized anyway (SQLite takes one writer at a time, PostgreSQL
+        # queues them on the counters row lock): this server's writers queue here, so
+        # the one writing does not share the interpreter with those waiting, and none
+        # waits in SQLite's busy handler, which sleeps up to 100 ms between tries.
+        self._writers = threading.Lock()
 
     def _write(self, work: Callable[[Session], T]) -> T:
         require_admin()
-        with self._database.write() as session:
+        with self._writers, self._database.write() as session:
             result = work(session)
         self._on_commit()
         return result

@@ -95,9 +95,19 @@ class Checks:
     def holder_and_held(
         self, holder_field: str, holder: str, held_field: str, held: str
     ) -> tuple[OrganizationName, OrganizationName]:
-        """Two existing, different organizations: one holding the other."""
-        first = self.organization(holder, holder_field)
-        second = self.organization(held, held_field)
+        """Two existing, different organizations: one holding the other (one query for both;
+        refusals in the order of the fields)."""
+        first_path, second_path = self.field(holder_field), self.field(held_field)
+        first = OrganizationName.parse(holder, first_path)
+        try:
+            second = OrganizationName.parse(held, second_path)
+        except InvalidArgument:
+            self.organization(holder, holder_field)
+            raise
+        existing = self._organizations.existing({first.id, second.id})
+        for org, path in ((first, first_path), (second, second_path)):
+            if org.id not in existing:
+                raise InvalidArgument.one(path, f"{org} does not exist")
         if first == second:
             raise InvalidArgument.one(self.field(held_field), "an organization cannot hold itself")
         return first, second

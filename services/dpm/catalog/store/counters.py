@@ -1,22 +1,40 @@
-"""The one-row counters table: catalog and graph versions, and the writers' lock."""
+"""The one-row counters table: catalog and graph versions, and the writers' lock.
+
+Plain column reads and writes (no ORM object): the row is read once per
+transaction under the lock, and each version taken is one ``UPDATE``, sent
+without flushing the session first (the caller may hold a row it is still
+filling in).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from dpm.catalog.store.models import CountersRow
 
-_LOCK = select(CountersRow).where(CountersRow.id == 1).with_for_update()
+_TABLE = CountersRow.__table__
+assert isinstance(_TABLE, Table)
+_READ = select(_TABLE.c.catalog_version, _TABLE.c.graph_version).where(_TABLE.c.id == 1)
+_LOCK = _READ.with_for_update()
+_SET = update(_TABLE).where(_TABLE.c.id == 1)
+
+
+@dataclass
+class Versions:
+    catalog_version: int
+    graph_version: int
 
 
 class CountersRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._locked: CountersRow | None = None
+        self._locked: Versions | None = None
 
-    def lock(self) -> CountersRow:
-        """Lock the counters row for the rest of the transaction.
+    def lock(self) -> Versions:
+        """Lock the counters row for the rest of the transaction; the versions as locked.
 
         Every catalog and ledger write takes this lock first, so writes are
         serialized: invariants checked inside a transaction (equity sums,
@@ -25,20 +43,34 @@ class CountersRepository:
         PostgreSQL this is a row lock.
         """
         if self._locked is None:
-            self._locked = self._session.scalars(_LOCK).one()
+            catalog, graph = self._session.execute(_LOCK).one()
+            self._locked = Versions(catalog, graph)
         return self._locked
 
-    def read(self) -> CountersRow:
-        return self._session.scalars(select(CountersRow).where(CountersRow.id == 1)).one()
+    def read(self) -> Versions:
+        catalog, graph = self._session.execute(_READ).one()
+        return Versions(catalog, graph)
 
     def next_catalog_version(self) -> int:
         """Lock the row and take the next catalog version."""
-        row = self.lock()
-        row.catalog_version += 1
-        return row.catalog_version
+        versions = self.lock()
+        versions.catalog_version += 1
+        self._set(catalog_version=versions.catalog_version)
+        return versions.catalog_version
 
     def next_graph_version(self) -> int:
         """Lock the row and take the next graph version."""
-        row = self.lock()
-        row.graph_version += 1
-        return row.graph_version
+        versions = self.lock()
+        versions.graph_version += 1
+        self._set(graph_version=versions.graph_version)
+        return versions.graph_version
+
+    def set_graph_version(self, version: int) -> None:
+        """Lock the row and move the graph version to ``version`` (a bulk load)."""
+        versions = self.lock()
+        versions.graph_version = version
+        self._set(graph_version=version)
+
+    def _set(self, **versions: int) -> None:
+        with self._session.no_autoflush:
+            self._session.execute(_SET, versions)

@@ -10,15 +10,27 @@ import datetime as dt
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dpm.catalog.store.models import HoldingRow, TieRow
 
 # Ids per IN (...) list.
 CHUNK = 500
 
+_HOLDINGS = HoldingRow.__table__
+assert isinstance(_HOLDINGS, Table)
+# The columns an insert sets (the id comes from the database).
+_INSERTED = [c.key for c in _HOLDINGS.columns if c.key != "id"]
+
 # Statements run for every recorded event, built once.
+_INSERT = insert(_HOLDINGS)
+_RETIRE = (
+    update(_HOLDINGS)
+    .where(_HOLDINGS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(recorded_to=bindparam("seq"))
+)
 _KNOWN_INTO = select(HoldingRow).where(
     HoldingRow.held == bindparam("held"), HoldingRow.recorded_to.is_(None)
 )
@@ -84,15 +96,21 @@ class HoldingRepository:
             )
         return rows
 
-    def add(self, row: HoldingRow) -> None:
-        self._session.add(row)
-
-    def retire(self, row: HoldingRow, seq: int) -> None:
-        """``row`` stops being current knowledge from ledger seq ``seq`` on."""
-        row.recorded_to = seq
-
-    def save(self) -> None:
-        self._session.flush()
+    def write(
+        self, retired: Collection[HoldingRow], added: Collection[HoldingRow], seq: int
+    ) -> None:
+        """``retired`` stop being current knowledge from ledger seq ``seq`` on; ``added`` are
+        inserted. Written at once (one statement each), not through the session's flush:
+        the loaded ``retired`` rows are updated in place, ``added`` are not attached."""
+        if retired:
+            ids = [row.id for row in retired]
+            for chunk in range(0, len(ids), CHUNK):
+                self._session.execute(_RETIRE, {"ids": ids[chunk : chunk + CHUNK], "seq": seq})
+            for row in retired:
+                set_committed_value(row, "recorded_to", seq)
+        if added:
+            rows = [{key: getattr(row, key) for key in _INSERTED} for row in added]
+            self._session.execute(_INSERT, rows)
 
     def as_of(self, day: dt.date, known_at: int | None = None) -> list[HoldingRow]:
         """Periods in effect on ``day`` ([valid_from, valid_to)), by holder then held, as known

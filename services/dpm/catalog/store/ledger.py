@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from dpm.catalog.store.models import (
@@ -31,6 +31,16 @@ class StoredEvent:
     effective_date: dt.date
     payload: dict[str, Any]
 
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_EVENTS, _PAIRS, _ORGANIZATIONS = (
+    _table(m) for m in (OwnershipEventRow, EventPairRow, EventOrganizationRow)
+)
 
 # Statements run for every recorded event, built once.
 _BY_EVENT_ID = select(OwnershipEventRow).where(OwnershipEventRow.event_id == bindparam("id"))
@@ -120,14 +130,17 @@ class LedgerRepository:
         organization_ids: Iterable[str],
         pairs: Iterable[tuple[str, str]],
     ) -> None:
-        """Write the event, the organizations it touches and the pairs it sets."""
-        self._session.add(row)
-        self._session.flush()
-        for org_id in organization_ids:
-            self._session.add(EventOrganizationRow(seq=row.seq, organization_id=org_id))
-        for holder, held in pairs:
-            self._session.add(EventPairRow(seq=row.seq, holder=holder, held=held))
-        self._session.flush()
+        """Write the event, the organizations it touches and the pairs it sets.
+
+        Written at once (one statement per table), not through the session's flush;
+        ``row`` is not attached to the session."""
+        self._session.execute(insert(_EVENTS), {c.key: getattr(row, c.key) for c in _EVENTS.c})
+        touched = [{"seq": row.seq, "organization_id": org_id} for org_id in organization_ids]
+        if touched:
+            self._session.execute(insert(_ORGANIZATIONS), touched)
+        keys = [{"seq": row.seq, "holder": holder, "held": held} for holder, held in pairs]
+        if keys:
+            self._session.execute(insert(_PAIRS), keys)
 
     def page(
         self, organization_id: str | None, after: int | None, limit: int

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from dpm.catalog.store.models import OrganizationRow
+
+# Run for every recorded event: ids alone, no row objects.
+_EXISTS = select(OrganizationRow.id).where(OrganizationRow.id == bindparam("id"))
+_EXISTING = select(OrganizationRow.id).where(
+    OrganizationRow.id.in_(bindparam("ids", expanding=True))
+)
 
 
 class OrganizationRepository:
@@ -18,7 +25,11 @@ class OrganizationRepository:
         return self._session.get(OrganizationRow, org_id)
 
     def exists(self, org_id: str) -> bool:
-        return self.get(org_id) is not None
+        return self._session.execute(_EXISTS, {"id": org_id}).first() is not None
+
+    def existing(self, org_ids: Collection[str]) -> set[str]:
+        """Those of ``org_ids`` that exist (a few ids: one ``IN (...)`` list)."""
+        return set(self._session.scalars(_EXISTING, {"ids": sorted(org_ids)}))
 
     def add(self, row: OrganizationRow) -> None:
         self._session.add(row)
