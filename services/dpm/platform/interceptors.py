@@ -38,16 +38,31 @@ def _aborted(context: grpc.ServicerContext) -> bool:
     return context.code() is not None  # type: ignore[attr-defined]
 
 
-def _abort_internal(context: grpc.ServicerContext, method: str) -> None:
-    ctx = trace.get_current_span().get_span_context()
-    trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "none"
-    log.exception("unhandled error in %s", method)
-    context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace_id {trace_id})")
-
-
 def _trace_id() -> str:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
+def internal_error(method: str) -> str:
+    """Log the exception being handled; the details an INTERNAL answer gives instead."""
+    log.exception("unhandled error in %s", method)
+    return f"internal error (trace_id {_trace_id() or 'none'})"
+
+
+def _abort_internal(context: grpc.ServicerContext, method: str) -> None:
+    context.abort(grpc.StatusCode.INTERNAL, internal_error(method))
+
+
+def authenticate(
+    verifier: auth.Verifier,
+    tokens_need_tls: bool,
+    context: grpc.ServicerContext | grpc.aio.ServicerContext,
+) -> auth.Principal:
+    """The caller of this call, from its bearer token (UNAUTHENTICATED when there is none)."""
+    if plaintext_token_refused(tokens_need_tls, context.peer()):
+        raise Unauthenticated(TLS_REQUIRED)
+    metadata = tuple(context.invocation_metadata() or ())
+    return auth.principal_from_metadata(verifier, metadata)
 
 
 def _abort_domain(context: grpc.ServicerContext, exc: DomainError) -> None:
@@ -103,9 +118,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         return self._limiter.hold(principal, stream=stream)
 
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
-        if plaintext_token_refused(self._tokens_need_tls, context.peer()):
-            raise Unauthenticated(TLS_REQUIRED)
-        return auth.principal_from_metadata(self._verifier, context.invocation_metadata())
+        return authenticate(self._verifier, self._tokens_need_tls, context)
 
     def _audit(
         self,
