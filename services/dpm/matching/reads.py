@@ -87,7 +87,7 @@ class RecommendationReads:
         """The cached set, or computed once on a miss."""
         rec = self._cache.get_served(client_id)
         if rec is not None:
-            recommendation_reads.add(1, {"cache": "hit"})
+            recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
             return rec
         deadline = time.monotonic() + budget
         while True:
@@ -116,7 +116,7 @@ class RecommendationReads:
         deadline = time.monotonic() + budget
         rec = self._cache.get_served(client_id)
         if _fresh_enough(rec, min_graph_version):
-            recommendation_reads.add(1, {"cache": "hit"})
+            recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
             assert rec is not None
             return rec
         pubsub = self._cache.subscribe_for_version(client_id)

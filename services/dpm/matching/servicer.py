@@ -72,6 +72,7 @@ class MatchingServicer:
         """The served set when the near cache or Redis holds one recent enough."""
         entry = self._near.get(client_id)
         if entry is not None and entry.graph_version >= min_graph_version:
+            recommendation_reads.add(1, {"cache": "hit", "tier": "memory"})
             return entry.data
         ticket = self._near.begin(client_id)
         found = await self._served(client_id)
@@ -80,7 +81,10 @@ class MatchingServicer:
             return None
         data, graph_version = found
         self._near.finish(client_id, ticket, data, graph_version)
-        return data if graph_version >= min_graph_version else None
+        if graph_version < min_graph_version:
+            return None
+        recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
+        return data
 
     async def _blocking(self, call: Callable[..., T], *args: object) -> T:
         """Run ``call`` on the thread pool, as one of the caller's calls in progress."""
@@ -101,7 +105,6 @@ class MatchingServicer:
         try:
             data = await self._hit(name.id, request.min_graph_version)
             if data is not None:
-                recommendation_reads.add(1, {"cache": "hit"})
                 return data
             budget = self._reads.wait_budget(context.time_remaining())
             if request.min_graph_version:
