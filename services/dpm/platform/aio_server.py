@@ -19,7 +19,6 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer as AioHealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from dpm.platform.aio_interceptors import AioServiceInterceptor
 from dpm.platform.auth import Verifier
@@ -95,10 +94,7 @@ def build_aio_server(
 
     async def build() -> tuple[grpc.aio.Server, AioHealthServicer, int]:
         server = grpc.aio.server(
-            interceptors=[
-                aio_server_interceptor(filter_=filters.negate(filters.health_check())),
-                AioServiceInterceptor(verifier, need_tls, limiter),
-            ],
+            interceptors=[AioServiceInterceptor(verifier, need_tls, limiter)],
             options=SERVER_OPTIONS,
         )
         for register in registrars:
