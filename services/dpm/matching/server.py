@@ -20,13 +20,14 @@ from dpm.matching.servicer import MatchingServicer, wire_bytes
 from dpm.matching.settings import MatchingSettings
 from dpm.matching.upstreams import SERVICES, Upstreams
 from dpm.matching.v1 import matching_pb2
+from dpm.platform.aio_interceptors import GuardedServer
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.service import Parts, ServiceSpec, serve, start
 
 SERVICE = matching_pb2.DESCRIPTOR.services_by_name["MatchingService"]
 
 
-def add_servicer(servicer: MatchingServicer, server: grpc.aio.Server) -> None:
+def add_servicer(servicer: MatchingServicer, server: GuardedServer) -> None:
     """Register the methods with ``wire_bytes`` as response serializer (the generated
     registration would re-encode the cached bytes)."""
     handlers = {

@@ -20,7 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer as AioHealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from dpm.platform.aio_interceptors import AioServiceInterceptor
+from dpm.platform.aio_interceptors import CallGuard, GuardedServer
 from dpm.platform.auth import Verifier
 from dpm.platform.config import ServerSettings
 from dpm.platform.grpc_server import (
@@ -34,8 +34,8 @@ from dpm.platform.grpc_server import (
 from dpm.platform.limits import CallLimiter
 
 T = TypeVar("T")
-# Registers a servicer on the server; may start tasks on the loop it runs in.
-AioRegistrar = Callable[[grpc.aio.Server], None]
+# Registers a servicer's generic handlers (guarded: traced, authenticated, limited).
+AioRegistrar = Callable[[GuardedServer], None]
 
 
 class EventLoopThread:
@@ -94,11 +94,12 @@ def build_aio_server(
 
     async def build() -> tuple[grpc.aio.Server, AioHealthServicer, int]:
         server = grpc.aio.server(
-            interceptors=[AioServiceInterceptor(verifier, need_tls, limiter)],
+            # No interceptors: CallGuard wraps the handlers once, at registration.
             options=SERVER_OPTIONS,
         )
+        guarded = GuardedServer(server, CallGuard(verifier, need_tls, limiter))
         for register in registrars:
-            register(server)
+            register(guarded)
         health_servicer = AioHealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
