@@ -30,6 +30,7 @@ async def _caller(
     warm_until: float,
     latencies: list[float],
     errors: Counter[str],
+    warm: list[int],
 ) -> None:
     metadata = (("authorization", f"Bearer {token}"),)
     while True:
@@ -40,6 +41,8 @@ async def _caller(
             await call(request, metadata=metadata, timeout=10)
             if started >= warm_until:
                 latencies.append(time.perf_counter() - started)
+            else:
+                warm[0] += 1
         except grpc.aio.AioRpcError as exc:
             if started >= warm_until:
                 errors[exc.code().name] += 1
@@ -50,6 +53,7 @@ async def run(
 ) -> dict[str, object]:
     latencies: list[float] = []
     errors: Counter[str] = Counter()
+    warm = [0]
     async with grpc.aio.insecure_channel(address) as channel:
         call = channel.unary_unary(method)
         await channel.channel_ready()
@@ -65,6 +69,7 @@ async def run(
                     warm_until,
                     latencies,
                     errors,
+                    warm,
                 )
                 for i in range(callers)
             )
@@ -73,6 +78,7 @@ async def run(
     n = len(latencies)
     return {
         "calls": n,
+        "warm_up_calls": warm[0],
         "errors": dict(errors),
         "calls_per_s": n / seconds,
         "p50_ms": latencies[n // 2] * 1000 if n else 0.0,

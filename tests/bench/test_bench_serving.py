@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -51,7 +52,7 @@ PYTHON_M = (sys.executable, "-m")
 
 
 @contextmanager
-def echo_server(flavour: str, reply: Path) -> Iterator[str]:
+def echo_server(flavour: str, reply: Path) -> Iterator[tuple[str, psutil.Process]]:
     process = subprocess.Popen(
         [
             *PYTHON_M,
@@ -68,14 +69,22 @@ def echo_server(flavour: str, reply: Path) -> Iterator[str]:
     )
     try:
         assert process.stdout is not None
-        yield f"127.0.0.1:{process.stdout.readline().strip()}"
+        yield f"127.0.0.1:{process.stdout.readline().strip()}", psutil.Process(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def load(address: str, calls: Path, samples_dir: Path) -> dict[str, float]:
-    """CALLERS callers over LOAD_PROCESSES processes; the combined figures."""
+def cpu_seconds(servers: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in servers)
+
+
+def load(
+    address: str, calls: Path, samples_dir: Path, servers: list[psutil.Process]
+) -> dict[str, float]:
+    """CALLERS callers over LOAD_PROCESSES processes; the combined figures, and the CPU
+    time the ``servers`` spent per call (less noisy than rates on a shared machine)."""
+    cpu_before = cpu_seconds(servers)
     processes = [
         subprocess.Popen(
             [
@@ -98,7 +107,9 @@ def load(address: str, calls: Path, samples_dir: Path) -> dict[str, float]:
     )
     errors = sum(sum(r["errors"].values()) for r in results)
     n = len(latencies)
+    every_call = sum(r["calls"] + r["warm_up_calls"] for r in results)
     return {
+        "cpu_us": (cpu_seconds(servers) - cpu_before) / every_call * 1e6,
         "calls_per_s": sum(r["calls_per_s"] for r in results),
         "p50_ms": latencies[n // 2],
         "p99_ms": latencies[min(n - 1, int(n * 0.99))],
@@ -126,6 +137,15 @@ def misses(stack: Stack, lab: str) -> list[float]:
 SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.01"}
 
 
+def serving_processes(root: psutil.Process) -> list[psutil.Process]:
+    """The processes a cache hit may use: the matching server and Redis."""
+    return [
+        psutil.Process(pid)
+        for (name, pid), _ in stack_rss(root).items()
+        if name in ("matching", "redis-server")
+    ]
+
+
 def calls_of(stack: Stack) -> tuple[list[tuple[str, str]], list[bytes]]:
     """A (token, request) pair per demo lab, and the reply each gets (read once: cached)."""
     pairs, replies = [], []
@@ -141,7 +161,10 @@ def calls_of(stack: Stack) -> tuple[list[tuple[str, str]], list[bytes]]:
 def test_bench_serving(tmp_path: Path) -> None:
     with (
         dpmatch_up(tmp_path / "traced", concurrency=1) as (traced, root),
-        dpmatch_up(tmp_path / "sampled", concurrency=1, settings=SAMPLED) as (sampled, _),
+        dpmatch_up(tmp_path / "sampled", concurrency=1, settings=SAMPLED) as (
+            sampled,
+            sampled_root,
+        ),
     ):
         pairs, replies = calls_of(traced)
         calls = tmp_path / "calls.json"
@@ -154,16 +177,24 @@ def test_bench_serving(tmp_path: Path) -> None:
         figures: dict[str, list[dict[str, float]]] = {}
         with echo_server("aio", reply) as aio_echo, echo_server("sync", reply) as sync_echo:
             targets = {
-                "bare echo, grpc.aio": (aio_echo, calls),
-                "bare echo, threaded": (sync_echo, calls),
-                "matching, every call traced": (traced.addresses["matching"], calls),
-                "matching, 1% traced": (sampled.addresses["matching"], sampled_calls),
+                "bare echo, grpc.aio": (aio_echo[0], calls, [aio_echo[1]]),
+                "bare echo, threaded": (sync_echo[0], calls, [sync_echo[1]]),
+                "matching, every call traced": (
+                    traced.addresses["matching"],
+                    calls,
+                    serving_processes(root),
+                ),
+                "matching, 1% traced": (
+                    sampled.addresses["matching"],
+                    sampled_calls,
+                    serving_processes(sampled_root),
+                ),
             }
             for _ in range(ROUNDS):
-                for name, (address, requests) in targets.items():
+                for name, (address, requests, servers) in targets.items():
                     samples = tmp_path / f"samples-{len(figures.get(name, []))}"
                     samples.mkdir(exist_ok=True)
-                    figures.setdefault(name, []).append(load(address, requests, samples))
+                    figures.setdefault(name, []).append(load(address, requests, samples, servers))
         miss_ms = misses(traced, sorted(traced.client_tokens)[0])
         rss = stack_rss(root)
 
@@ -175,12 +206,18 @@ def test_bench_serving(tmp_path: Path) -> None:
         f"\nserving: {CALLERS} callers in {LOAD_PROCESSES} processes, {len(pairs)} labs' tokens, "
         f"reply {reply.stat().st_size} bytes, median of {ROUNDS} rounds of {SECONDS:.0f} s"
     )
-    print(f"{'server':<30} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x echo':>7} {'p99 x':>7}")
+    print(
+        f"{'server':<30} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x echo':>7} {'p99 x':>7}"
+        f" {'CPU us/call':>12} {'x echo':>7}"
+    )
     for name in targets:
-        rate, p50, p99 = (median(name, k) for k in ("calls_per_s", "p50_ms", "p99_ms"))
+        rate, p50, p99, cpu = (
+            median(name, k) for k in ("calls_per_s", "p50_ms", "p99_ms", "cpu_us")
+        )
         print(
             f"{name:<30} {rate:>9.0f} {p50:>8.2f} {p99:>8.2f} "
             f"{rate / median(base, 'calls_per_s'):>7.2f} {p99 / median(base, 'p99_ms'):>7.2f}"
+            f" {cpu:>12.0f} {cpu / median(base, 'cpu_us'):>7.2f}"
         )
     print(
         f"a miss (computed from catalog, requirements, neutrality): p50 "

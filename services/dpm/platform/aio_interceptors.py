@@ -33,7 +33,6 @@ from dpm.platform.interceptors import PUBLIC_PREFIXES, authenticate, internal_er
 from dpm.platform.limits import CallLimiter
 from dpm.platform.request_checks import refuse_nul_bytes
 
-tracer = trace.get_tracer(__name__)
 # Statuses that mark a server span as failed (OpenTelemetry's RPC conventions).
 SERVER_ERRORS = frozenset(
     {
@@ -47,7 +46,7 @@ SERVER_ERRORS = frozenset(
 )
 
 
-def _span(method: str, context: grpc.aio.ServicerContext) -> Any:
+def _span(tracer: trace.Tracer, method: str, context: grpc.aio.ServicerContext) -> Any:
     """The call's SERVER span (a context manager), child of the caller's trace if any."""
     metadata = context.invocation_metadata() or ()
     carrier = {key: value for key, value in metadata if isinstance(value, str)}
@@ -104,6 +103,8 @@ class CallGuard:
         self._verifier = verifier
         self._tokens_need_tls = tokens_need_tls
         self._limiter = limiter
+        # The provider's own tracer (the module-level proxy costs a lookup per call).
+        self._tracer = trace.get_tracer_provider().get_tracer(__name__)
 
     def generic(self, inner: grpc.GenericRpcHandler) -> grpc.GenericRpcHandler:
         """``inner`` with every method it serves guarded (each wrapped on first use)."""
@@ -135,7 +136,7 @@ class CallGuard:
         self, behavior: Callable[..., Awaitable[Any]], method: str
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with _span(method, context) as span:
+            with _span(self._tracer, method, context) as span:
                 try:
                     self._principal(request, context)
                     reply = await behavior(request, context)
@@ -150,7 +151,7 @@ class CallGuard:
         self, behavior: Callable[..., AsyncIterator[Any]], method: str
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            with _span(method, context) as span:
+            with _span(self._tracer, method, context) as span:
                 try:
                     principal = self._principal(request, context)
                     with self._limiter.hold(principal, stream=True):
