@@ -153,23 +153,6 @@ def metric_reader() -> Iterator[object]:
     yield reader
 
 
-@pytest.fixture(scope="session")
-def span_exporter() -> Iterator[object]:
-    """Every span this process ends, kept in memory (the tracer provider, set once)."""
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-
-
 def metric_points(reader: object, name: str) -> dict[tuple[tuple[str, object], ...], float]:
     """Current value of each data point of metric ``name``, keyed by its attributes."""
     data = reader.get_metrics_data()  # type: ignore[attr-defined]
