@@ -219,6 +219,8 @@ class Outcome(enum.Enum):
     # another stack's writes): replaced, watchers notified.
     AHEAD = "ahead"
     FILLED = "filled"  # nothing was cached: stored
+    # Computing it failed (recorded on the client's set: readers see why it is stale).
+    FAILED = "failed"
     GONE = "gone"  # the client no longer exists: its set is dropped
 
 
@@ -229,13 +231,21 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
     snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
     counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
     for client_id in clients:
-        outcome = reconcile_one(rt, client_id, snapshot)
+        try:
+            outcome = reconcile_one(rt, client_id, snapshot)
+        except Unavailable:
+            raise  # a dependency is down: retry the chunk later
+        except Exception as exc:
+            # One client's failure must not stop the reconciliation of the others.
+            log.exception("reconciling %s failed", client_id)
+            rt.cache.record_failure(client_id, f"reconciliation failed: {_describe(exc)}")
+            outcome = Outcome.FAILED
         if outcome is not Outcome.GONE:
             counts[Outcome.CHECKED.value] += 1
             if outcome is not Outcome.CHECKED:
                 counts[outcome.value] += 1
     log.info(
-        "reconciled %d clients: %d drifted, %d refreshed, %d ahead, %d filled",
+        "reconciled %d clients: %d drifted, %d refreshed, %d ahead, %d filled, %d failed",
         *(counts[o.value] for o in Outcome if o is not Outcome.GONE),
     )
     return counts
