@@ -65,7 +65,7 @@ def _client(index: int, demo: dict, names_meta: bool) -> requirements_pb2.Create
 
 def _drain(broker: redis.Redis, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
-    while broker.llen("dpm.rematch") or (broker.keys("unacked*") and broker.hlen("unacked")):
+    while broker.llen("dpm.rematch") or broker.hlen("dpm.unacked"):
         assert time.monotonic() < deadline, "worker did not drain the queue"
         time.sleep(0.1)
 
