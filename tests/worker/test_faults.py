@@ -708,10 +708,3 @@ def test_a_restored_older_database_is_repaired_by_reconcile(system: System) -> N
     assert ahead == LABS, ahead  # the cache is ahead of the restored ledger
     celery_publisher(system.broker_redis.url)(rematch.RECONCILE, Queue.REMATCH, {})
     _check(system.settle("restored database repaired by reconcile", 0, start, SETTLE_SECONDS))
-
-
-def test_postgresql_restarted() -> None:
-    pytest.skip(
-        "not run: the machine's PostgreSQL is shared by every test session, "
-        "and restarting it is not this suite's to do"
-    )

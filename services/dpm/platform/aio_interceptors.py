@@ -28,6 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from dpm.platform import auth
+from dpm.platform.db import unavailable
 from dpm.platform.errors import DomainError
 from dpm.platform.interceptors import PUBLIC_PREFIXES, authenticate, internal_error
 from dpm.platform.limits import CallLimiter
@@ -81,6 +82,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
     if isinstance(exc, grpc.aio.AbortError):
         _end(span, method, context.code() or grpc.StatusCode.UNKNOWN)
         raise exc
+    exc = unavailable(exc) or exc
     if isinstance(exc, DomainError):
         _end(span, method, exc.code)
         await context.abort_with_status(  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from opentelemetry import trace
 
 from dpm.platform import auth
 from dpm.platform.audit import Auditor, AuditRecord
+from dpm.platform.db import unavailable
 from dpm.platform.errors import DomainError, Unauthenticated
 from dpm.platform.limits import CallLimiter
 from dpm.platform.request_checks import refuse_nul_bytes
@@ -173,7 +174,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                         auth.reset_current_principal(token)
                 except DomainError as exc:
                     _abort_domain(context, exc)
-                except Exception:
+                except Exception as exc:
+                    if (down := unavailable(exc)) is not None:
+                        _abort_domain(context, down)
                     if _aborted(context):  # the servicer aborted on purpose
                         raise
                     _abort_internal(context, method)
@@ -208,7 +211,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                         auth.reset_current_principal(token)
                 except DomainError as exc:
                     _abort_domain(context, exc)
-                except Exception:
+                except Exception as exc:
+                    if (down := unavailable(exc)) is not None:
+                        _abort_domain(context, down)
                     if _aborted(context):
                         raise
                     _abort_internal(context, method)
