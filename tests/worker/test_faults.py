@@ -14,8 +14,8 @@ events in (ownership events recorded, or deliveries published), applied (of thos
 how many every lab's recommendations reflect) and wrong (labs whose recommendations,
 as GetRecommendations serves them, differ from a fresh computation): wrong must be 0.
 
-Not here: a PostgreSQL restart (the machine's PostgreSQL is shared by every test
-session; restarting it is not this suite's to do).
+A PostgreSQL restart is in ``test_postgres_restart.py``, on a private cluster it
+starts (the machine's PostgreSQL is shared by every test session).
 """
 
 from __future__ import annotations
