@@ -247,6 +247,13 @@ class RecommendationCache:
             graph_version=int(g), catalog_version=int(c or 0), requirements_revision=int(r or 0)
         )
 
+    def graph_versions(self, client_ids: list[str]) -> list[int | None]:
+        """The graph version of each client's stored set (None: none stored), one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for client_id in client_ids:
+            pipe.hget(self.key(client_id), "g")
+        return [None if g is None else int(g) for g in pipe.execute()]
+
     # Writes ----------------------------------------------------------------
 
     def put(self, rec: matching_pb2.RecommendationSet) -> PutResult:
