@@ -203,6 +203,9 @@ RPCS: tuple[Rpc, ...] = (
     _catalog_read(
         "ExportOwnershipGraph", lambda _: catalog_pb2.ExportOwnershipGraphRequest(as_of=AS_OF)
     ),
+    _catalog_read(
+        "StreamOwnershipGraph", lambda _: catalog_pb2.ExportOwnershipGraphRequest(as_of=AS_OF)
+    ),
     Rpc(
         "catalog",
         BODS,

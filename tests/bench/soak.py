@@ -21,22 +21,18 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
-import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-import psutil
 import redis
 from google.protobuf import field_mask_pb2
 
@@ -47,6 +43,7 @@ from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import OrganizationName
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from tests.bench.stack import dpmatch_up, stack_rss
 
 READ_SHARE, EVENT_SHARE = 0.85, 0.10  # the rest: UpdateClient
 LOAD_FRACTION = 0.8
@@ -57,82 +54,9 @@ MAX_GROWTH = 0.5
 MIN_GROWTH_MB = 16  # a process a few MB in size (redis-server) may grow 50% by a few MB
 EVENT_DATE = "2025-06-20"  # before the labs' pinned as_of (2025-06-30): events change results
 STAKES = (0.001, 0.002)
-DPMATCH_UP = [sys.executable, "-m", "dpm.cli.main", "up", "--seed", "--auto-ports"]
 
 
 # --- the stack ------------------------------------------------------------------------------
-
-
-@contextmanager
-def dpmatch_up(data_dir: Path, concurrency: int) -> Iterator[tuple[Stack, psutil.Process]]:
-    """`dpmatch up --seed --auto-ports` as a subprocess; SIGTERM and wait at the end."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DPM_", "OTEL_"))}
-    env["DPM_DATA_DIR"] = str(data_dir)
-    log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [*DPMATCH_UP, "--concurrency", str(concurrency)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while "seeded " not in (data_dir / "up.log").read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    "soak: dpmatch up did not come up:\n" + (data_dir / "up.log").read_text()
-                )
-            time.sleep(0.3)
-        yield Stack.load(data_dir), psutil.Process(process.pid)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                print("soak: dpmatch up did not stop in 90 s; killed", flush=True)
-                process.kill()
-                process.wait()
-        log.close()
-
-
-def label(proc: psutil.Process, labels: dict[int, str]) -> str:
-    try:
-        cmd = proc.cmdline()
-    except psutil.Error:
-        return "?"
-    parent = labels.get(proc.ppid(), "")
-    text = " ".join(cmd)
-    if "dpm.cli.supervised" in text:
-        rest = cmd[cmd.index("--") + 1 :] if "--" in cmd else []
-        inner = "redis" if not rest or "redis" in " ".join(rest) else rest[-1]
-        return f"supervisor:{inner}"
-    if "redis-server" in text or proc.name().startswith("redis"):
-        return "redis-server"
-    if "serve" in cmd:
-        return cmd[cmd.index("serve") + 1]
-    if " up " in f" {text} " and "dpm.cli.main" in text:
-        return "dpmatch up"
-    if "worker" in cmd or "celery" in text:
-        return "worker" if not parent.startswith("worker") else "worker child"
-    return parent + " child" if parent else proc.name()
-
-
-def stack_rss(root: psutil.Process) -> dict[tuple[str, int], int]:
-    """RSS of `dpmatch up` and every process under it, keyed by (label, pid)."""
-    labels: dict[int, str] = {}
-    rss: dict[tuple[str, int], int] = {}
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return rss
-    for proc in procs:  # parents come before their children
-        try:
-            labels[proc.pid] = label(proc, labels)
-            rss[(labels[proc.pid], proc.pid)] = proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return rss
 
 
 def redis_line(stack: Stack) -> str:

@@ -12,6 +12,7 @@ from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from test_catalog_support import Catalog, field_violations, org, running_catalog, stake
 
+from dpm.catalog import graph as graph_module
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.ownership.v1 import ownership_pb2
@@ -719,3 +720,46 @@ def test_graph_export_is_conditional_on_its_etag(catalog: Catalog) -> None:
     after_org = again(after_event.etag)
     assert not after_org.not_modified and "organizations/labelbox" in after_org.organizations
     assert not again("not-an-etag").not_modified
+
+
+def _streamed(catalog: Catalog, **request: str) -> list[ownership_pb2.OwnershipGraph]:
+    return list(
+        catalog.stub.StreamOwnershipGraph(catalog_pb2.ExportOwnershipGraphRequest(**request))
+    )
+
+
+def test_the_graph_streams_in_parts_that_merge_into_the_export(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta_scale(catalog)
+    catalog.record(stake("ev-meta-scale", "meta", "scale-ai", "2025-06-12", 0.49, 0.0))
+    whole = catalog.graph("2025-07-01")
+    monkeypatch.setattr(graph_module, "PART_BYTES", 60)  # parts of a few items each
+    parts = _streamed(catalog, as_of="2025-07-01")
+    assert len(parts) > 3
+    header, rest = parts[0], parts[1:]
+    assert header.etag == whole.etag and header.version == whole.version
+    assert not header.holdings and not header.organizations
+    assert all(not p.etag and not p.version and not p.as_of for p in rest)
+    merged = ownership_pb2.OwnershipGraph()
+    for part in parts:
+        merged.MergeFrom(part)
+    assert merged == whole
+    # A current copy: the header alone, marked not modified.
+    (same,) = _streamed(catalog, as_of="2025-07-01", if_none_match=whole.etag)
+    assert same.not_modified and same.etag == whole.etag
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, _streamed, catalog, as_of="June 2025")
+
+
+def test_a_graph_too_large_for_one_message_is_refused_with_the_way_out(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meta_scale(catalog)
+    size = catalog.graph("2025-07-01").ByteSize()
+    monkeypatch.setattr(graph_module, "MESSAGE_BYTES", size - 1)
+    err = expect_error(grpc.StatusCode.FAILED_PRECONDITION, catalog.graph, "2025-07-01")
+    assert "StreamOwnershipGraph" in str(err.details())
+    merged = ownership_pb2.OwnershipGraph()
+    for part in _streamed(catalog, as_of="2025-07-01"):
+        merged.MergeFrom(part)
+    assert merged.ByteSize() == size

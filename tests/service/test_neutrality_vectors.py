@@ -450,6 +450,11 @@ class StandInCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         reply.as_of = request.as_of
         return reply
 
+    def StreamOwnershipGraph(
+        self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
+    ) -> Iterator[ownership_pb2.OwnershipGraph]:
+        yield self.ExportOwnershipGraph(request, context)  # one part: a small graph
+
     def ListVendorProfiles(
         self, request: catalog_pb2.ListVendorProfilesRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.ListVendorProfilesResponse:

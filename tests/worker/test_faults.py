@@ -14,8 +14,8 @@ events in (ownership events recorded, or deliveries published), applied (of thos
 how many every lab's recommendations reflect) and wrong (labs whose recommendations,
 as GetRecommendations serves them, differ from a fresh computation): wrong must be 0.
 
-Not here: a PostgreSQL restart (the machine's PostgreSQL is shared by every test
-session; restarting it is not this suite's to do).
+A PostgreSQL restart is in ``test_postgres_restart.py``, on a private cluster it
+starts (the machine's PostgreSQL is shared by every test session).
 """
 
 from __future__ import annotations
@@ -708,10 +708,3 @@ def test_a_restored_older_database_is_repaired_by_reconcile(system: System) -> N
     assert ahead == LABS, ahead  # the cache is ahead of the restored ledger
     celery_publisher(system.broker_redis.url)(rematch.RECONCILE, Queue.REMATCH, {})
     _check(system.settle("restored database repaired by reconcile", 0, start, SETTLE_SECONDS))
-
-
-def test_postgresql_restarted() -> None:
-    pytest.skip(
-        "not run: the machine's PostgreSQL is shared by every test session, "
-        "and restarting it is not this suite's to do"
-    )

@@ -1,9 +1,10 @@
 """The ownership graph as of one effective date, as known now or at a past instant
-(ExportOwnershipGraph)."""
+(ExportOwnershipGraph in one message, StreamOwnershipGraph in parts)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,13 @@ from dpm.catalog.store.ledger import LedgerRepository
 from dpm.catalog.store.models import HoldingRow, TieRow
 from dpm.catalog.terms import Share, provenance_proto
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.errors import FailedPrecondition
 from dpm.platform.names import OrganizationName
+
+# Most a part of StreamOwnershipGraph holds (a little more: the item that crosses it).
+PART_BYTES = 1 << 20
+# Most ExportOwnershipGraph answers in one message (gRPC's default limit is 4 MiB).
+MESSAGE_BYTES = 3_584 * 1024
 
 
 def export(
@@ -95,3 +102,33 @@ def tie_to_proto(row: TieRow) -> ownership_pb2.Tie:
     if provenance is not None:
         item.provenance.CopyFrom(provenance)
     return item
+
+
+def one_message(graph: ownership_pb2.OwnershipGraph) -> ownership_pb2.OwnershipGraph:
+    """The graph, unless it is too large for one message (then FAILED_PRECONDITION)."""
+    size = graph.ByteSize()
+    if size > MESSAGE_BYTES:
+        raise FailedPrecondition(
+            f"the graph as of {graph.as_of} is {size / 2**20:.1f} MiB, more than one message "
+            f"carries ({MESSAGE_BYTES / 2**20:.1f} MiB): read it with StreamOwnershipGraph"
+        )
+    return graph
+
+
+def parts(graph: ownership_pb2.OwnershipGraph) -> Iterator[ownership_pb2.OwnershipGraph]:
+    """``graph`` in parts of about PART_BYTES that MergeFrom puts back together: the
+    header first, then its organizations, holdings and ties in order."""
+    header = ownership_pb2.OwnershipGraph()
+    header.CopyFrom(graph)
+    del header.organizations[:], header.holdings[:], header.ties[:]
+    yield header
+    part, size = ownership_pb2.OwnershipGraph(), 0
+    for field in ("organizations", "holdings", "ties"):
+        for item in getattr(graph, field):
+            getattr(part, field).append(item)
+            size += len(item) if isinstance(item, str) else item.ByteSize()
+            if size >= PART_BYTES:
+                yield part
+                part, size = ownership_pb2.OwnershipGraph(), 0
+    if size:
+        yield part

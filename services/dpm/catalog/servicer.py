@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import grpc
@@ -175,8 +175,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             response.next_page_token = self._tokens.issue(rows[size - 1].graph_version, query)
         return response
 
-    def ExportOwnershipGraph(
-        self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
+    def _export(
+        self, request: catalog_pb2.ExportOwnershipGraphRequest
     ) -> ownership_pb2.OwnershipGraph:
         as_of = parse_date(request.as_of, "as_of")
         known_at = None
@@ -186,3 +186,13 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             except (ValueError, OverflowError):
                 raise InvalidArgument.one("as_known_at", "is not a valid timestamp") from None
         return self._read(lambda s: graph.export(s, as_of, request.if_none_match, known_at))
+
+    def ExportOwnershipGraph(
+        self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
+    ) -> ownership_pb2.OwnershipGraph:
+        return graph.one_message(self._export(request))
+
+    def StreamOwnershipGraph(
+        self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
+    ) -> Iterator[ownership_pb2.OwnershipGraph]:
+        yield from graph.parts(self._export(request))

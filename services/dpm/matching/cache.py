@@ -15,6 +15,9 @@ Layout, per client id (the slug, "google"):
 - ``{prefix}graph:latest`` / channel ``{prefix}graph:changed``: the newest
   graph version the workers were told about (waiters for a minimum version
   listen there).
+- channel ``{prefix}recs:invalidated``: the id of every client whose hash
+  changed in any way (set, pending mark, failure, deletion), for the copies
+  the matching servers keep in memory (``near_cache``).
 
 A write happens only when its versions are >= the stored ones in every
 component and differ in at least one, checked and applied (with the notice)
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
@@ -37,7 +41,7 @@ from redis.lock import Lock
 from dpm.matching.v1 import matching_pb2
 from dpm.platform.names import RecommendationsName
 
-# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice.
+# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice, invalidation channel, client id.
 # Returns 1 written, 0 stale, -1 conflict (incomparable versions).
 _PUT_SCRIPT = """
 local cur = redis.call('HMGET', KEYS[1], 'g', 'c', 'r')
@@ -58,10 +62,12 @@ if pending <= g then
   redis.call('HDEL', KEYS[1], 'p')
 end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 1
 """
 
-# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice ('' for none), expected g, c, r.
+# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice ('' for none), expected g, c, r,
+# invalidation channel, client id.
 # Replaces the set whatever its versions, provided they are still the expected
 # ones (compare-and-swap: a write that came in between wins). Returns 1 written, 0 stale.
 _REPAIR_SCRIPT = """
@@ -80,18 +86,25 @@ end
 if ARGV[6] ~= '' then
   redis.call('PUBLISH', ARGV[5], ARGV[6])
 end
+redis.call('PUBLISH', ARGV[10], ARGV[11])
 return 1
 """
 
-# KEYS = hashes; ARGV[1] = graph version. Raises each client's pending version to it.
+# KEYS = hashes; ARGV = graph version, invalidation channel, the client ids (one per key).
+# Raises each client's pending version to it.
 _PENDING_SCRIPT = """
 local v = tonumber(ARGV[1])
-for _, key in ipairs(KEYS) do
+local marked = {}
+for i, key in ipairs(KEYS) do
   local cur = tonumber(redis.call('HGET', key, 'p') or '0')
   local g = tonumber(redis.call('HGET', key, 'g') or '0')
   if v > cur and v > g then
     redis.call('HSET', key, 'p', ARGV[1])
+    marked[#marked + 1] = ARGV[i + 2]
   end
+end
+if #marked > 0 then
+  redis.call('PUBLISH', ARGV[2], table.concat(marked, '\\n'))
 end
 return #KEYS
 """
@@ -107,11 +120,20 @@ end
 return 0
 """
 
-# KEYS[1] = hash; ARGV = channel, notice. Returns 1 when something was deleted.
+# KEYS[1] = hash; ARGV = channel, notice, invalidation channel, client id.
+# Returns 1 when something was deleted.
 _DELETE_SCRIPT = """
 local n = redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return n
+"""
+
+# KEYS[1] = hash; ARGV = reason, invalidation channel, client id.
+_FAILURE_SCRIPT = """
+redis.call('HSET', KEYS[1], 'err', ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 """
 
 
@@ -168,6 +190,7 @@ class RecommendationCache:
         self._delete = redis_client.register_script(_DELETE_SCRIPT)
         self._pending = redis_client.register_script(_PENDING_SCRIPT)
         self._latest = redis_client.register_script(_LATEST_SCRIPT)
+        self._failure = redis_client.register_script(_FAILURE_SCRIPT)
 
     # Names -----------------------------------------------------------------
 
@@ -188,6 +211,12 @@ class RecommendationCache:
     def graph_channel(self) -> str:
         return f"{self._prefix}graph:changed"
 
+    @property
+    def invalidation_channel(self) -> str:
+        """Every write of a client's hash publishes the client id here (ids joined by
+        newlines when several): what copies of sets outside Redis must drop."""
+        return f"{self._prefix}recs:invalidated"
+
     # Reads -----------------------------------------------------------------
 
     def get(self, client_id: str) -> matching_pb2.RecommendationSet | None:
@@ -199,22 +228,12 @@ class RecommendationCache:
 
     def get_served(self, client_id: str) -> matching_pb2.RecommendationSet | None:
         """The set as a caller sees it: with its freshness (stale, and why), one round trip."""
-        data, pending, error = self._redis.hmget(self.key(client_id), ["data", "p", "err"])
-        if data is None:
-            return None
-        assert isinstance(data, bytes)
-        rec = matching_pb2.RecommendationSet.FromString(data)
-        behind = int(pending or 0)
-        if behind > rec.versions.graph_version:
-            reason = (
-                error.decode(errors="replace")
-                if isinstance(error, bytes)
-                else f"re-matching for graph version {behind} is in progress"
-            )
-            rec.freshness.CopyFrom(
-                matching_pb2.Freshness(stale=True, latest_graph_version=behind, reason=reason)
-            )
-        return rec
+        data = self.get_served_bytes(client_id)
+        return None if data is None else matching_pb2.RecommendationSet.FromString(data)
+
+    def get_served_bytes(self, client_id: str) -> bytes | None:
+        """``get_served`` still serialized, as it goes on the wire."""
+        return served_bytes(self._redis.hmget(self.key(client_id), SERVED_FIELDS))
 
     def latest_graph_version(self) -> int:
         return int(self._redis.get(self.latest_key) or 0)
@@ -227,6 +246,13 @@ class RecommendationCache:
         return matching_pb2.SourceVersions(
             graph_version=int(g), catalog_version=int(c or 0), requirements_revision=int(r or 0)
         )
+
+    def graph_versions(self, client_ids: list[str]) -> list[int | None]:
+        """The graph version of each client's stored set (None: none stored), one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for client_id in client_ids:
+            pipe.hget(self.key(client_id), "g")
+        return [None if g is None else int(g) for g in pipe.execute()]
 
     # Writes ----------------------------------------------------------------
 
@@ -243,6 +269,8 @@ class RecommendationCache:
                 rec.SerializeToString(),
                 self.channel(client_id),
                 _notice(client_id, v),
+                self.invalidation_channel,
+                client_id,
             ],
         )
         return {1: PutResult.WRITTEN, 0: PutResult.STALE}.get(int(outcome), PutResult.CONFLICT)
@@ -276,6 +304,8 @@ class RecommendationCache:
                 expected.graph_version,
                 expected.catalog_version,
                 expected.requirements_revision,
+                self.invalidation_channel,
+                client_id,
             ],
         )
         return PutResult.WRITTEN if int(outcome) == 1 else PutResult.STALE
@@ -283,7 +313,10 @@ class RecommendationCache:
     def delete(self, client_id: str) -> bool:
         """Drop the client's set (the client is gone) and publish a notice; True if one existed."""
         notice = json.dumps({"client": client_id, "deleted": True})
-        n = self._delete(keys=[self.key(client_id)], args=[self.channel(client_id), notice])
+        n = self._delete(
+            keys=[self.key(client_id)],
+            args=[self.channel(client_id), notice, self.invalidation_channel, client_id],
+        )
         return int(n) > 0
 
     def announce_graph_version(self, version: int) -> bool:
@@ -293,11 +326,16 @@ class RecommendationCache:
     def mark_pending(self, client_ids: list[str], graph_version: int) -> None:
         """These clients' sets are to be recomputed for ``graph_version``: stale until then."""
         if client_ids:
-            self._pending(keys=[self.key(c) for c in client_ids], args=[graph_version])
+            self._pending(
+                keys=[self.key(c) for c in client_ids],
+                args=[graph_version, self.invalidation_channel, *client_ids],
+            )
 
     def record_failure(self, client_id: str, reason: str) -> None:
         """Why the last re-match of the client failed (cleared by the next write)."""
-        self._redis.hset(self.key(client_id), "err", reason[:500])
+        self._failure(
+            keys=[self.key(client_id)], args=[reason[:500], self.invalidation_channel, client_id]
+        )
 
     # Coordination ----------------------------------------------------------
 
@@ -331,6 +369,35 @@ class RecommendationCache:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         pubsub.psubscribe(self.channel("*"))
         return pubsub
+
+
+# The hash fields a served set is made of: the set, its graph version, the pending mark.
+SERVED_FIELDS = ("data", "g", "p", "err")
+
+
+def served_bytes(fields: Sequence[bytes | str | None]) -> bytes | None:
+    """The served set from its ``SERVED_FIELDS``, serialized: the stored bytes, with a
+    ``Freshness`` appended when a re-match for a newer graph is pending (or failed).
+
+    Appending an encoded field to a message's bytes sets that field when parsed,
+    so a hit costs no decoding and no re-encoding. The stored sets never carry
+    a freshness of their own.
+    """
+    data, graph, pending, error = fields
+    if not isinstance(data, bytes):  # None: no set (decode_responses is off)
+        return None
+    behind = int(pending or 0)
+    if behind <= int(graph or 0):
+        return data
+    reason = (
+        error.decode(errors="replace")
+        if isinstance(error, bytes)
+        else f"re-matching for graph version {behind} is in progress"
+    )
+    freshness = matching_pb2.RecommendationSet(
+        freshness=matching_pb2.Freshness(stale=True, latest_graph_version=behind, reason=reason)
+    )
+    return data + freshness.SerializeToString()
 
 
 def _notice(client_id: str, v: matching_pb2.SourceVersions) -> str:

@@ -123,9 +123,11 @@ def fan_out(ids: Iterator[str], reason: str, graph_version: int = 0) -> int:
     rt = runtime()
     total = 0
     for chunk in chunks(ids, rt.settings.rematch_chunk_size):
+        kwargs: dict[str, Any] = {"clients": chunk, "reason": reason}
         if graph_version:
             rt.cache.mark_pending(chunk, graph_version)
-        rematch_clients.apply_async(kwargs={"clients": chunk, "reason": reason}, queue=queue())
+            kwargs["graph_version"] = graph_version
+        rematch_clients.apply_async(kwargs=kwargs, queue=queue())
         total += len(chunk)
     return total
 
@@ -172,9 +174,30 @@ def client_changed(self: CeleryTask, **payload: Any) -> None:
     rematched_clients.add(1, {"trigger": "client"})
 
 
+def already_fresh(rt: Runtime, clients: list[str], graph_version: int) -> set[str]:
+    """The clients whose stored set was computed from ``graph_version`` or a later graph.
+
+    Under a burst of events the first re-match of a client reads the newest
+    graph; the tasks queued for the events before it then have nothing to do.
+    """
+    if not graph_version:
+        return set()
+    stored = rt.cache.graph_versions(clients)
+    return {c for c, g in zip(clients, stored, strict=True) if g is not None and g >= graph_version}
+
+
 @shared_task(name=REMATCH_CLIENTS, **RETRYING)
-def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
+def rematch_clients(
+    self: CeleryTask, clients: list[str], reason: str, graph_version: int = 0
+) -> int:
+    """Recompute ``clients`` from fresh inputs; with ``graph_version`` (an ownership
+    event's), skip those already computed from that graph or a later one."""
     rt = runtime()
+    fresh = already_fresh(rt, clients, graph_version)
+    clients = [c for c in clients if c not in fresh]
+    if not clients:
+        log.info("after %s: all %d clients already fresh", reason, len(fresh))
+        return 0
     snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
     for client_id in clients:
         try:
@@ -187,7 +210,7 @@ def rematch_clients(self: CeleryTask, clients: list[str], reason: str) -> int:
             log.exception("re-matching %s after %s failed", client_id, reason)
             rt.cache.record_failure(client_id, f"re-matching failed: {_describe(exc)}")
     rematched_clients.add(len(clients), {"trigger": reason.split(" ", 1)[0]})
-    log.info("re-matched %d clients after %s", len(clients), reason)
+    log.info("re-matched %d clients after %s (%d already fresh)", len(clients), reason, len(fresh))
     return len(clients)
 
 
@@ -219,6 +242,8 @@ class Outcome(enum.Enum):
     # another stack's writes): replaced, watchers notified.
     AHEAD = "ahead"
     FILLED = "filled"  # nothing was cached: stored
+    # Computing it failed (recorded on the client's set: readers see why it is stale).
+    FAILED = "failed"
     GONE = "gone"  # the client no longer exists: its set is dropped
 
 
@@ -229,13 +254,21 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
     snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
     counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
     for client_id in clients:
-        outcome = reconcile_one(rt, client_id, snapshot)
+        try:
+            outcome = reconcile_one(rt, client_id, snapshot)
+        except Unavailable:
+            raise  # a dependency is down: retry the chunk later
+        except Exception as exc:
+            # One client's failure must not stop the reconciliation of the others.
+            log.exception("reconciling %s failed", client_id)
+            rt.cache.record_failure(client_id, f"reconciliation failed: {_describe(exc)}")
+            outcome = Outcome.FAILED
         if outcome is not Outcome.GONE:
             counts[Outcome.CHECKED.value] += 1
             if outcome is not Outcome.CHECKED:
                 counts[outcome.value] += 1
     log.info(
-        "reconciled %d clients: %d drifted, %d refreshed, %d ahead, %d filled",
+        "reconciled %d clients: %d drifted, %d refreshed, %d ahead, %d filled, %d failed",
         *(counts[o.value] for o in Outcome if o is not Outcome.GONE),
     )
     return counts

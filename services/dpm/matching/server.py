@@ -1,35 +1,92 @@
-"""Matching server bootstrap: the Redis cache, channels to its upstreams, the servicer.
+"""Matching server bootstrap: an asyncio server over the Redis cache, its near cache and
+change listener, the thread pool for computations and channels to its upstreams.
 
 DPM_TOKEN_SECRET=... python -m dpm.matching.server
 """
 
 from __future__ import annotations
 
+import asyncio
+
+import grpc
+import redis.asyncio as aioredis
+
 from dpm.matching.cache import RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
-from dpm.matching.servicer import MatchingServicer
+from dpm.matching.listener import ChangeListener
+from dpm.matching.near_cache import NearCache
+from dpm.matching.reads import RecommendationReads
+from dpm.matching.servicer import MatchingServicer, wire_bytes
 from dpm.matching.settings import MatchingSettings
 from dpm.matching.upstreams import SERVICES, Upstreams
-from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.matching.v1 import matching_pb2
+from dpm.platform.aio_interceptors import GuardedServer
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.service import Parts, ServiceSpec, serve, start
 
+SERVICE = matching_pb2.DESCRIPTOR.services_by_name["MatchingService"]
+
+
+def add_servicer(servicer: MatchingServicer, server: GuardedServer) -> None:
+    """Register the methods with ``wire_bytes`` as response serializer (the generated
+    registration would re-encode the cached bytes)."""
+    handlers = {
+        "GetRecommendations": grpc.unary_unary_rpc_method_handler(
+            servicer.GetRecommendations,
+            request_deserializer=matching_pb2.GetRecommendationsRequest.FromString,
+            response_serializer=wire_bytes,
+        ),
+        "WatchRecommendations": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchRecommendations,
+            request_deserializer=matching_pb2.WatchRecommendationsRequest.FromString,
+            response_serializer=wire_bytes,
+        ),
+    }
+    assert set(handlers) == set(SERVICE.methods_by_name), "every method registered"
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+    )
+
+
 SPEC = ServiceSpec(
     name="matching",
-    service=matching_pb2.DESCRIPTOR.services_by_name["MatchingService"],
-    add_servicer=matching_pb2_grpc.add_MatchingServiceServicer_to_server,
+    service=SERVICE,
+    add_servicer=add_servicer,
     settings=MatchingSettings,
     upstreams=SERVICES,
+    asyncio=True,
 )
 
 
 def create_server(settings: MatchingSettings) -> RunningServer:
     def servicer(parts: Parts) -> MatchingServicer:
-        cache = RecommendationCache(parts.redis(settings.redis_url), settings.cache_prefix)
-        builder = RecommendationBuilder(Upstreams.from_channels(parts.channels))
-        return MatchingServicer(cache, builder, settings.min_version_wait_seconds)
+        names = RecommendationCache(parts.redis(settings.redis_url), settings.cache_prefix)
+        reads = RecommendationReads(
+            names,
+            RecommendationBuilder(Upstreams.from_channels(parts.channels)),
+            settings.min_version_wait_seconds,
+        )
+        near_cache = NearCache(settings.near_cache_entries, settings.near_cache_seconds)
+        loop = parts.loop
+        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5.0)
+        parts.on_close(lambda: loop.run(client.aclose(), timeout=5))
+        listener = ChangeListener(client, names, near_cache)
+        listening = loop.run(_start(listener.run()))
+        parts.on_close(lambda: loop.run(_cancel(listening), timeout=5))
+        return MatchingServicer(
+            reads, names, client, near_cache, listener, parts.pool, parts.limiter
+        )
 
     return start(SPEC, settings, servicer)
+
+
+async def _start(coro: object) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def main() -> None:

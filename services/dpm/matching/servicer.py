@@ -1,194 +1,148 @@
-"""MatchingService: recommendations from the cache, computed once on a miss."""
+"""MatchingService on asyncio: cache hits answered on the event loop, the rest on threads.
+
+A hit is the served set's bytes from the process's near cache or from one
+Redis read, sent as they are (no decoding, no re-encoding: see
+``wire_bytes``). A miss, or a wait for a minimum graph version, runs the
+blocking ``RecommendationReads`` on the server's thread pool, counted
+against the caller's limit of calls in progress. A stream is a coroutine
+waiting on the process's ``ChangeListener``: it holds no thread and no Redis
+connection, and ends the moment its caller goes away.
+"""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
+import asyncio
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import grpc
-import redis
-from redis.exceptions import LockError
-from redis.lock import Lock
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-from dpm.matching.cache import ChangeNotice, RecommendationCache
-from dpm.matching.compute import RecommendationBuilder, refresh
-from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
-from dpm.platform.auth import require_client_access
-from dpm.platform.errors import (
-    DeadlineExceeded,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    Unavailable,
-)
+from dpm.matching.cache import SERVED_FIELDS, RecommendationCache, served_bytes
+from dpm.matching.listener import ChangeListener
+from dpm.matching.near_cache import NearCache
+from dpm.matching.reads import RecommendationReads
+from dpm.matching.v1 import matching_pb2
+from dpm.platform.auth import current_principal, require_client_access
+from dpm.platform.errors import InvalidArgument, Unavailable
+from dpm.platform.limits import CallLimiter
 from dpm.platform.names import RecommendationsName
 from dpm.platform.telemetry import recommendation_reads
 
-log = logging.getLogger(__name__)
-
-# Seconds between recomputations while waiting for a minimum graph version.
-# Part of the caller's deadline kept to answer why we gave up.
-ANSWER_MARGIN = 0.5
-# A computation holding the single-flight lock longer than this is presumed dead.
-LOCK_SECONDS = 60.0
-# How often a waiter looks again when no notice came (a lost notice costs this much).
-POLL_SECONDS = 1.0
+T = TypeVar("T")
+# What the servicer answers with: a set, or a served set's bytes.
+Reply = matching_pb2.RecommendationSet | bytes
 
 
-def _release(lock: Lock) -> None:
-    try:
-        lock.release()
-    except LockError:  # expired while we computed; the result is stored either way
-        log.warning("single-flight lock %s expired during the computation", lock.name)
+def wire_bytes(reply: Reply) -> bytes:
+    """The response serializer of the matching methods: bytes go out as they are."""
+    return reply if isinstance(reply, bytes) else reply.SerializeToString()
 
 
-def _fresh_enough(rec: matching_pb2.RecommendationSet | None, min_graph_version: int) -> bool:
-    return rec is not None and rec.versions.graph_version >= min_graph_version
-
-
-class MatchingServicer(matching_pb2_grpc.MatchingServiceServicer):
+class MatchingServicer:
     def __init__(
-        self, cache: RecommendationCache, builder: RecommendationBuilder, max_wait: float
+        self,
+        reads: RecommendationReads,
+        names: RecommendationCache,
+        client: aioredis.Redis,
+        near_cache: NearCache,
+        listener: ChangeListener,
+        pool: ThreadPoolExecutor,
+        limiter: CallLimiter,
     ) -> None:
-        self._cache = cache
-        self._builder = builder
-        self._max_wait = max_wait
+        self._reads = reads
+        self._names = names
+        self._redis = client
+        self._near = near_cache
+        self._listener = listener
+        self._pool = pool
+        self._limiter = limiter
 
-    def _wait_budget(self, context: grpc.ServicerContext) -> float:
-        """How long a call may wait: its deadline less a margin, never more than max_wait."""
-        remaining = context.time_remaining()
-        if remaining is None:
-            return self._max_wait
-        return min(max(remaining - ANSWER_MARGIN, 0.0), self._max_wait)
+    async def _served(self, client_id: str) -> tuple[bytes, int] | None:
+        """The served set and its graph version, from Redis (one round trip)."""
+        fields = await self._redis.hmget(self._names.key(client_id), SERVED_FIELDS)
+        data = served_bytes(fields)
+        return None if data is None else (data, int(fields[1] or 0))
 
-    def _compute(
-        self, client_id: str, min_graph_version: int, deadline: float
-    ) -> matching_pb2.RecommendationSet | None:
-        """Compute once across all replicas (single flight) unless the cache already has it.
-
-        None when the lock could not be had before the deadline.
-        """
-        lock = self._cache.lock(client_id, timeout=LOCK_SECONDS)
-        if not lock.acquire(blocking=True, blocking_timeout=max(deadline - time.monotonic(), 0.01)):
+    async def _hit(self, client_id: str, min_graph_version: int) -> bytes | None:
+        """The served set when the near cache or Redis holds one recent enough."""
+        entry = self._near.get(client_id)
+        if entry is not None and entry.graph_version >= min_graph_version:
+            recommendation_reads.add(1, {"cache": "hit", "tier": "memory"})
+            return entry.data
+        ticket = self._near.begin(client_id)
+        found = await self._served(client_id)
+        if found is None:
+            self._near.abandon(client_id, ticket)
             return None
-        try:
-            rec = self._cache.get_served(client_id)
-            if _fresh_enough(rec, min_graph_version):
-                return rec
-            recommendation_reads.add(1, {"cache": "miss"})
-            rec = refresh(self._builder, self._cache, client_id)
-            if rec is None:
-                raise NotFound(f"{RecommendationsName(client_id).client} not found")
-            return rec
-        finally:
-            _release(lock)
+        data, graph_version = found
+        self._near.finish(client_id, ticket, data, graph_version)
+        if graph_version < min_graph_version:
+            return None
+        recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
+        return data
 
-    def _get(self, client_id: str, budget: float) -> matching_pb2.RecommendationSet:
-        """The cached set, or computed once on a miss."""
-        rec = self._cache.get_served(client_id)
-        if rec is not None:
-            recommendation_reads.add(1, {"cache": "hit"})
-            return rec
-        deadline = time.monotonic() + budget
-        while True:
-            rec = self._compute(client_id, 0, deadline)
-            if rec is not None:
-                return rec
-            rec = self._cache.get_served(client_id)  # another replica computed it
-            if rec is not None:
-                return rec
-            if time.monotonic() >= deadline:
-                raise DeadlineExceeded(
-                    f"recommendations for {RecommendationsName(client_id).client} are being "
-                    "computed; not ready before the deadline"
-                )
+    async def _blocking(self, call: Callable[..., T], *args: object) -> T:
+        """Run ``call`` on the thread pool, as one of the caller's calls in progress."""
+        context = contextvars.copy_context()  # the principal and the trace go along
+        with self._limiter.hold(current_principal(), stream=False):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._pool, functools.partial(context.run, call, *args)
+            )
 
-    def _get_at_least(
-        self, client_id: str, min_graph_version: int, budget: float
-    ) -> matching_pb2.RecommendationSet:
-        """A set from at least ``min_graph_version``, or DEADLINE_EXCEEDED saying why not.
-
-        The caller usually just recorded that version: one computation from the
-        current ledger finds it (the workers may not re-match this client at
-        all when the event does not concern it). Otherwise wait on change
-        notices and recompute only when the ledger announces a newer graph.
-        """
-        deadline = time.monotonic() + budget
-        rec = self._cache.get_served(client_id)
-        if _fresh_enough(rec, min_graph_version):
-            recommendation_reads.add(1, {"cache": "hit"})
-            assert rec is not None
-            return rec
-        pubsub = self._cache.subscribe_for_version(client_id)
-        try:
-            computed_for = -1  # the latest announced graph version when we last computed
-            why = "no ownership event has reached that version yet"
-            while True:
-                latest = self._cache.latest_graph_version()
-                if latest > computed_for:
-                    computed_for = latest
-                    try:
-                        rec = self._compute(client_id, min_graph_version, deadline)
-                    except (FailedPrecondition, Unavailable) as exc:
-                        why = exc.message
-                    if _fresh_enough(rec, min_graph_version):
-                        assert rec is not None
-                        return rec
-                    if rec is not None:
-                        why = f"the ledger is at graph version {rec.versions.graph_version}"
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise DeadlineExceeded(
-                        f"no recommendations for {RecommendationsName(client_id).client} from "
-                        f"graph version >= {min_graph_version} before the deadline: {why}"
-                    )
-                pubsub.get_message(timeout=min(remaining, POLL_SECONDS))
-                rec = self._cache.get_served(client_id)
-                if _fresh_enough(rec, min_graph_version):
-                    assert rec is not None
-                    return rec
-        finally:
-            pubsub.close()
-
-    def GetRecommendations(
-        self, request: matching_pb2.GetRecommendationsRequest, context: grpc.ServicerContext
-    ) -> matching_pb2.RecommendationSet:
+    async def GetRecommendations(
+        self, request: matching_pb2.GetRecommendationsRequest, context: grpc.aio.ServicerContext
+    ) -> Reply:
         name = RecommendationsName.parse(request.name, "name")
         require_client_access(str(name.client))
         if request.min_graph_version < 0:
             raise InvalidArgument.one("min_graph_version", "must not be negative")
-        budget = self._wait_budget(context)
         try:
+            data = await self._hit(name.id, request.min_graph_version)
+            if data is not None:
+                return data
+            budget = self._reads.wait_budget(context.time_remaining())
             if request.min_graph_version:
-                return self._get_at_least(name.id, request.min_graph_version, budget)
-            return self._get(name.id, budget)
-        except redis.RedisError as exc:
+                return await self._blocking(
+                    self._reads.get_at_least, name.id, request.min_graph_version, budget
+                )
+            return await self._blocking(self._reads.get, name.id, budget)
+        except RedisError as exc:
             raise Unavailable(f"the recommendation cache does not answer: {exc}") from None
 
-    def WatchRecommendations(
-        self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.ServicerContext
-    ) -> Iterator[matching_pb2.RecommendationSet]:
+    async def WatchRecommendations(
+        self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Reply]:
         name = RecommendationsName.parse(request.name, "name")
         require_client_access(str(name.client))
         client_id = name.id
-        # Subscribe before reading, so no change between the two is missed.
-        pubsub = self._cache.subscribe(client_id)
         try:
-            current = self._get(client_id, self._max_wait)
-            yield current
-            sent = current.versions
-            while context.is_active():
-                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    continue
-                if ChangeNotice.parse(message["data"]).deleted:
-                    return
-                rec = self._cache.get_served(client_id)
-                if rec is not None and rec.versions != sent:
-                    sent = rec.versions
-                    yield rec
-        except redis.RedisError as exc:
+            # Listen before reading, so no change between the two is missed.
+            with self._listener.watch(client_id) as changed:
+                # Straight from Redis (here and below): the near cache may not have
+                # heard of the latest change yet.
+                found = await self._served(client_id)
+                if found is None:
+                    budget = self._reads.wait_budget(None)
+                    first = wire_bytes(await self._blocking(self._reads.get, client_id, budget))
+                else:
+                    first = found[0]
+                yield first
+                sent = matching_pb2.RecommendationSet.FromString(first).versions
+                while True:
+                    await changed.wait()
+                    changed.clear()
+                    found = await self._served(client_id)
+                    if found is None:
+                        return  # the client was deleted
+                    rec = matching_pb2.RecommendationSet.FromString(found[0])
+                    if rec.versions != sent:
+                        sent = rec.versions
+                        yield found[0]
+        except RedisError as exc:
             raise Unavailable(f"the recommendation cache went away: {exc}") from None
-        finally:
-            pubsub.close()

@@ -25,6 +25,10 @@ class MatchingSettings(CacheSettings, ServerSettings):
     # Longest a GetRecommendations call waits for a minimum graph version when
     # the caller set no deadline.
     min_version_wait_seconds: float = 10.0
+    # Served sets each matching process keeps in memory (0: none), and for how long at
+    # most: they are dropped at once when they change (matching/near_cache.py).
+    near_cache_entries: int = Field(default=10_000, ge=0)
+    near_cache_seconds: float = Field(default=5.0, ge=0)
 
 
 class RematchSettings(CacheSettings):

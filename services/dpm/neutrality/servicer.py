@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 import grpc
 
@@ -20,7 +21,7 @@ from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import require_client_access
 from dpm.platform.dates import parse_date
-from dpm.platform.errors import FailedPrecondition, NotFound, Violations
+from dpm.platform.errors import DeadlineExceeded, FailedPrecondition, NotFound, Violations
 from dpm.platform.names import ClientName, OrganizationName, VendorProfileName, quote
 from dpm.platform.telemetry import tracer
 from dpm.platform.upstream import calling
@@ -46,6 +47,10 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         self._requirements = requirements
         self._rpc_timeout = rpc_timeout
         self.graphs = GraphCache(cache_size)
+        # One fetch per effective date at a time: concurrent scorings of a new
+        # graph wait for it rather than each fetching and building it again.
+        self._fetching: dict[str, threading.Lock] = {}
+        self._fetching_guard = threading.Lock()
 
     def ScoreVendors(
         self, request: neutrality_pb2.ScoreVendorsRequest, context: grpc.ServicerContext
@@ -114,12 +119,27 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
     def _graph(
         self, as_of: str, timeout: float
     ) -> tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]:
+        with self._fetching_guard:
+            lock = self._fetching.setdefault(as_of, threading.Lock())
+        if not lock.acquire(timeout=timeout):
+            raise DeadlineExceeded(f"the ownership graph as of {as_of} is still being read")
+        try:
+            return self._fetch_graph(as_of, timeout)
+        finally:
+            lock.release()
+
+    def _fetch_graph(
+        self, as_of: str, timeout: float
+    ) -> tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]:
         for etag in (self.graphs.etag_for(as_of), ""):
+            msg = ownership_pb2.OwnershipGraph()
             with calling("catalog"):
-                msg = self._catalog.ExportOwnershipGraph(
+                # In parts: no size of catalog exceeds a message limit.
+                for part in self._catalog.StreamOwnershipGraph(
                     catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of, if_none_match=etag),
                     timeout=timeout,
-                )
+                ):
+                    msg.MergeFrom(part)
             graph = self.graphs.get(msg)
             if graph is not None:
                 return msg, graph

@@ -118,6 +118,9 @@ class ServerSettings(CommonSettings):
     max_calls_per_caller: int = Field(default=0, ge=0)
     # Streams one lab or auditor token may hold open (platform/limits.py).
     max_streams_per_caller: int = Field(default=2, ge=1)
+    # Streams the server holds open in total (0: half of max_workers on a threaded
+    # server, where each stream holds a thread; 1,000 on an asyncio one).
+    max_streams: int = Field(default=0, ge=0)
     # Seconds in-flight RPCs get to finish after SIGTERM.
     shutdown_grace_seconds: float = 5.0
 

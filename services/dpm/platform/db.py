@@ -10,7 +10,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from dpm.platform.errors import Unavailable
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -20,6 +23,18 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """UNAVAILABLE for a database that does not answer (down, restarting, its
+    connection dropped, locked past the wait): the caller may retry. None for
+    any other error. The message never carries the driver's text (it may
+    quote SQL)."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    ):
+        return Unavailable("the database does not answer; retry shortly", reason="DATABASE")
+    return None
 
 
 def new_metadata() -> MetaData:

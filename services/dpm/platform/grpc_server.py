@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -24,7 +24,7 @@ from dpm.platform.auth import Verifier
 from dpm.platform.config import ServerSettings
 from dpm.platform.files import restrict_new_files
 from dpm.platform.interceptors import ServiceInterceptor
-from dpm.platform.limits import CallLimiter, Limits
+from dpm.platform.limits import CallLimiter
 from dpm.platform.logs import configure_logging
 from dpm.platform.telemetry import configure_telemetry, shutdown_telemetry
 from dpm.platform.tls import server_credentials, tokens_need_tls
@@ -41,11 +41,33 @@ LIVENESS = "liveness"
 S = TypeVar("S", bound=ServerSettings)
 
 
+class ServerBackend(Protocol):
+    """What RunningServer drives: the synchronous server here, or ``aio_server.AioBackend``."""
+
+    def set_health(self, name: str, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
+        """Set one entry of the server's health service."""
+
+    def stop(self, grace: float) -> None:
+        """Refuse new calls, give in-flight ones ``grace`` seconds, and return once stopped."""
+
+
+class SyncBackend:
+    def __init__(self, server: grpc.Server, health_servicer: health.HealthServicer) -> None:
+        self.server = server
+        self._health = health_servicer
+
+    def set_health(self, name: str, status: health_pb2.HealthCheckResponse.ServingStatus) -> None:
+        self._health.set(name, status)
+
+    def stop(self, grace: float) -> None:
+        self._health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
 @dataclass
 class RunningServer:
-    server: grpc.Server
+    backend: ServerBackend
     port: int
-    health: health.HealthServicer
     service_names: list[str]
     # Called after the server stopped: close pools, stop relays.
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -58,14 +80,48 @@ class RunningServer:
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in ["", *self.service_names]:
-            self.health.set(name, status)
+            self.backend.set_health(name, status)
 
     def stop(self, grace: float) -> None:
-        self.health.enter_graceful_shutdown()
         self._stopped.set()
-        self.server.stop(grace).wait()
+        self.backend.stop(grace)
         for close in reversed(self.closers):
             close()
+
+
+def announce_plaintext(settings: ServerSettings) -> bool:
+    """Whether bearer tokens need TLS on this server (warned about once when they do)."""
+    need_tls = tokens_need_tls(settings, settings.host)
+    if need_tls:
+        log.warning(
+            "plaintext on %s: bearer tokens from other hosts are refused (set DPM_TLS_CERT and "
+            "DPM_TLS_KEY, or DPM_ALLOW_PLAINTEXT_TOKENS=true where a mesh encrypts the hop)",
+            settings.host,
+        )
+    return need_tls
+
+
+def listen(server: grpc.Server | grpc.aio.Server, settings: ServerSettings) -> int:
+    """Add the server's port, TLS when the settings name a certificate; the port bound."""
+    address = f"{settings.host}:{settings.port}"
+    credentials = server_credentials(settings)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    if port == 0:
+        raise SystemExit(f"dpmatch: cannot listen on {settings.host}:{settings.port}")
+    return port
+
+
+# Channel options of every server.
+SERVER_OPTIONS = [
+    ("grpc.so_reuseport", 0),
+    # Clients reconnect (and re-resolve) at least this often, so new
+    # replicas get traffic after a scale-out.
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+]
 
 
 def build_server(
@@ -74,46 +130,25 @@ def build_server(
     service_names: list[str],
     readiness: ReadinessCheck,
     verifier: Verifier,
+    limiter: CallLimiter | None = None,
     auditor: Auditor | None = None,
 ) -> RunningServer:
     """Create and start a server with health, reflection, auth, tracing and, when the
     settings name a certificate, TLS (``dpm.platform.tls``).
 
     Health says NOT_SERVING until ``readiness`` finds every dependency answering;
-    ``verifier`` accepts or refuses each call's bearer token; ``auditor`` records
-    the calls of the methods that write.
+    ``verifier`` accepts or refuses each call's bearer token; ``limiter`` bounds
+    each caller's calls and streams; ``auditor`` records the calls of the
+    methods that write.
     """
-    need_tls = tokens_need_tls(settings, settings.host)
-    if need_tls:
-        log.warning(
-            "plaintext on %s: bearer tokens from other hosts are refused (set DPM_TLS_CERT and "
-            "DPM_TLS_KEY, or DPM_ALLOW_PLAINTEXT_TOKENS=true where a mesh encrypts the hop)",
-            settings.host,
-        )
+    need_tls = announce_plaintext(settings)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers),
         interceptors=[
             server_interceptor(filter_=filters.negate(filters.health_check())),
-            ServiceInterceptor(
-                verifier,
-                need_tls,
-                auditor,
-                CallLimiter(
-                    Limits.for_pool(
-                        settings.max_workers,
-                        settings.max_calls_per_caller,
-                        settings.max_streams_per_caller,
-                    )
-                ),
-            ),
+            ServiceInterceptor(verifier, need_tls, auditor, limiter),
         ],
-        options=[
-            ("grpc.so_reuseport", 0),
-            # Clients reconnect (and re-resolve) at least this often, so new
-            # replicas get traffic after a scale-out.
-            ("grpc.max_connection_age_ms", 300_000),
-            ("grpc.max_connection_age_grace_ms", 30_000),
-        ],
+        options=SERVER_OPTIONS,
     )
     for register in registrars:
         register(server)
@@ -125,18 +160,18 @@ def build_server(
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    address = f"{settings.host}:{settings.port}"
-    credentials = server_credentials(settings)
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
-    if port == 0:
-        raise SystemExit(f"dpmatch: cannot listen on {settings.host}:{settings.port}")
+    port = listen(server, settings)
     server.start()
-    running = RunningServer(server, port, health_servicer, service_names)
+    return started(SyncBackend(server, health_servicer), port, service_names, readiness)
+
+
+def started(
+    backend: ServerBackend, port: int, service_names: list[str], readiness: ReadinessCheck
+) -> RunningServer:
+    """The running server, NOT_SERVING until ``readiness`` passes; liveness SERVING at once."""
+    running = RunningServer(backend, port, service_names)
     running.set_serving(False)
-    health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
+    backend.set_health(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     watch_readiness(running, readiness)
     return running
 

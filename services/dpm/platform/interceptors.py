@@ -23,6 +23,7 @@ from opentelemetry import trace
 
 from dpm.platform import auth
 from dpm.platform.audit import Auditor, AuditRecord
+from dpm.platform.db import unavailable
 from dpm.platform.errors import DomainError, Unauthenticated
 from dpm.platform.limits import CallLimiter
 from dpm.platform.request_checks import refuse_nul_bytes
@@ -38,16 +39,31 @@ def _aborted(context: grpc.ServicerContext) -> bool:
     return context.code() is not None  # type: ignore[attr-defined]
 
 
-def _abort_internal(context: grpc.ServicerContext, method: str) -> None:
-    ctx = trace.get_current_span().get_span_context()
-    trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "none"
-    log.exception("unhandled error in %s", method)
-    context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace_id {trace_id})")
-
-
 def _trace_id() -> str:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
+def internal_error(method: str) -> str:
+    """Log the exception being handled; the details an INTERNAL answer gives instead."""
+    log.exception("unhandled error in %s", method)
+    return f"internal error (trace_id {_trace_id() or 'none'})"
+
+
+def _abort_internal(context: grpc.ServicerContext, method: str) -> None:
+    context.abort(grpc.StatusCode.INTERNAL, internal_error(method))
+
+
+def authenticate(
+    verifier: auth.Verifier,
+    tokens_need_tls: bool,
+    context: grpc.ServicerContext | grpc.aio.ServicerContext,
+) -> auth.Principal:
+    """The caller of this call, from its bearer token (UNAUTHENTICATED when there is none)."""
+    if plaintext_token_refused(tokens_need_tls, context.peer()):
+        raise Unauthenticated(TLS_REQUIRED)
+    metadata = tuple(context.invocation_metadata() or ())
+    return auth.principal_from_metadata(verifier, metadata)
 
 
 def _abort_domain(context: grpc.ServicerContext, exc: DomainError) -> None:
@@ -103,9 +119,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         return self._limiter.hold(principal, stream=stream)
 
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
-        if plaintext_token_refused(self._tokens_need_tls, context.peer()):
-            raise Unauthenticated(TLS_REQUIRED)
-        return auth.principal_from_metadata(self._verifier, context.invocation_metadata())
+        return authenticate(self._verifier, self._tokens_need_tls, context)
 
     def _audit(
         self,
@@ -160,7 +174,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                         auth.reset_current_principal(token)
                 except DomainError as exc:
                     _abort_domain(context, exc)
-                except Exception:
+                except Exception as exc:
+                    if (down := unavailable(exc)) is not None:
+                        _abort_domain(context, down)
                     if _aborted(context):  # the servicer aborted on purpose
                         raise
                     _abort_internal(context, method)
@@ -195,7 +211,9 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                         auth.reset_current_principal(token)
                 except DomainError as exc:
                     _abort_domain(context, exc)
-                except Exception:
+                except Exception as exc:
+                    if (down := unavailable(exc)) is not None:
+                        _abort_domain(context, down)
                     if _aborted(context):
                         raise
                     _abort_internal(context, method)

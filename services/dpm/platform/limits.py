@@ -1,12 +1,15 @@
 """Per-caller limits on concurrent calls, so one lab cannot take a server's threads.
 
-The servers are synchronous: every call in progress, and every open stream
-(WatchRecommendations), holds one of ``max_workers`` threads. Without limits,
-sixteen idle streams from one lab filled a matching server and every other
-lab's calls timed out. So:
+On a threaded server every call in progress, and every open stream, holds
+one of ``max_workers`` threads: sixteen idle streams from one lab once
+filled the matching server and every other lab's calls timed out. The
+matching server now serves on asyncio (streams hold no thread; only
+computations do, on its thread pool), but a lab must still not hold every
+computation thread nor an unbounded number of streams. So:
 
 - a lab (or auditor) holds at most ``per_caller_calls`` calls at once, streams
-  included, and at most ``per_caller_streams`` streams;
+  included (on asyncio: computations on the thread pool), and at most
+  ``per_caller_streams`` streams;
 - all callers together hold at most ``total_streams`` streams, so unary calls
   always keep threads of their own.
 
@@ -24,10 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dpm.platform.auth import Principal, Role
+from dpm.platform.config import ServerSettings
 from dpm.platform.errors import ResourceExhausted
 
 # Roles whose calls count against per-caller limits (outsiders, one per token subject).
 LIMITED_ROLES = frozenset({Role.LAB, Role.AUDITOR})
+# Default bound on the streams an asyncio server holds open in total.
+ASYNC_STREAMS = 1000
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,17 @@ class Limits:
         half at most for streams."""
         half = max(1, max_workers // 2)
         return cls(per_caller_calls or half, max(1, per_caller_streams), half)
+
+    @classmethod
+    def for_settings(cls, settings: ServerSettings, *, threaded: bool) -> Limits:
+        """The limits a server's settings ask for. On a threaded server every call
+        holds a thread; on an asyncio one only computations do (``total_streams``
+        then bounds memory and Redis, not threads)."""
+        limits = cls.for_pool(
+            settings.max_workers, settings.max_calls_per_caller, settings.max_streams_per_caller
+        )
+        total = settings.max_streams or (limits.total_streams if threaded else ASYNC_STREAMS)
+        return cls(limits.per_caller_calls, limits.per_caller_streams, total)
 
 
 class CallLimiter:

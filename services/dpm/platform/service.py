@@ -23,6 +23,7 @@ from Redis; not ready until read once) and checks each call's token against it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -34,11 +35,13 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dpm.platform import auth
+from dpm.platform.aio_server import EventLoopThread, build_aio_server
 from dpm.platform.audit import AuditLog, Auditor, AuditSpec
 from dpm.platform.config import DatabaseSettings, ServerSettings, load
 from dpm.platform.db import Database
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer, build_server, serve_until_stopped
+from dpm.platform.limits import CallLimiter, Limits
 from dpm.platform.outbox import OutboxMixin, OutboxRelay, Publisher, celery_publisher
 from dpm.platform.revocations import RevocationFollower, RevocationList, RevocationStore
 
@@ -60,8 +63,8 @@ class ServiceSpec:
     # Short name: process, log and telemetry name ("catalog"), and its data file.
     name: str
     service: ServiceDescriptor
-    # The generated add_<Service>Servicer_to_server.
-    add_servicer: Callable[[Any, grpc.Server], None]
+    # The generated add_<Service>Servicer_to_server (grpc.aio.Server on asyncio).
+    add_servicer: Callable[[Any, Any], None]
     # Its settings class (environment variables with the DPM_ prefix).
     settings: type[ServerSettings]
     # Alembic migrations of the service's own database; None when it owns none.
@@ -75,6 +78,9 @@ class ServiceSpec:
     # Its writing methods and its audit table (needs migrations): every call of
     # those methods is recorded (``dpm.platform.audit``, read through AuditService).
     audit: AuditSpec | None = None
+    # Serve on grpc.aio (``dpm.platform.aio_server``): the servicer's methods are
+    # coroutines, streams hold no thread, blocking work goes to ``Parts.pool``.
+    asyncio: bool = False
 
     @property
     def bindings(self) -> tuple[Binding, ...]:
@@ -95,6 +101,28 @@ class Parts:
         self.revocations = RevocationList()
         self._revocation_store: RevocationStore | None = None
         self._audit_log: AuditLog | None = None
+        self.limiter = CallLimiter(Limits.for_settings(settings, threaded=not spec.asyncio))
+        self._loop: EventLoopThread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def loop(self) -> EventLoopThread:
+        """The event loop an asyncio server runs on (``ServiceSpec.asyncio``)."""
+        if self._loop is None:
+            if not self._spec.asyncio:
+                raise RuntimeError(f"{self._spec.name} is a threaded server: it has no event loop")
+            self._loop = EventLoopThread(f"{self._spec.name}-aio")
+            self.on_close(self._loop.close)
+        return self._loop
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """Threads an asyncio server's blocking work runs on (``max_workers`` of them)."""
+        if self._pool is None:
+            pool = ThreadPoolExecutor(self._settings.max_workers, f"{self._spec.name}-work")
+            self._pool = pool
+            self.on_close(lambda: pool.shutdown(wait=False, cancel_futures=True))
+        return self._pool
 
     @property
     def database(self) -> Database:
@@ -228,17 +256,33 @@ def start(spec: ServiceSpec, settings: S, make_servicer: Callable[[Parts], Any])
         servicers = made if spec.more else (made,)
         if len(servicers) != len(spec.bindings):
             raise TypeError(f"{spec.name}: expected {len(spec.bindings)} servicers")
-        running = build_server(
-            settings,
-            [
-                partial(binding.add_servicer, servicer)
-                for binding, servicer in zip(spec.bindings, servicers, strict=True)
-            ],
-            [binding.service.full_name for binding in spec.bindings],
-            readiness=parts.readiness,
-            verifier=parts.verifier(),
-            auditor=Auditor(spec.audit, parts.audit_log) if spec.audit else None,
-        )
+        registrars = [
+            partial(binding.add_servicer, servicer)
+            for binding, servicer in zip(spec.bindings, servicers, strict=True)
+        ]
+        names = [binding.service.full_name for binding in spec.bindings]
+        if spec.asyncio:
+            if spec.audit:
+                raise TypeError(f"{spec.name}: asyncio servers do not audit (they do not write)")
+            running = build_aio_server(
+                settings,
+                registrars,
+                names,
+                parts.readiness,
+                parts.verifier(),
+                parts.limiter,
+                parts.loop,
+            )
+        else:
+            running = build_server(
+                settings,
+                registrars,
+                names,
+                readiness=parts.readiness,
+                verifier=parts.verifier(),
+                limiter=parts.limiter,
+                auditor=Auditor(spec.audit, parts.audit_log) if spec.audit else None,
+            )
     except BaseException:
         parts.close()
         raise

@@ -49,6 +49,11 @@ def create_app(settings: WorkerSettings) -> Celery:
             "visibility_timeout": settings.broker_visibility_timeout_seconds,
             "unacked_restore_interval": max(1, round(settings.broker_restore_interval_seconds)),
             "unacked_restore_throttle": 1,
+            # Redis: the bookkeeping of unacknowledged tasks is this deployment's own,
+            # so a worker never restores another deployment's task into its queue.
+            "unacked_key": f"{settings.deployment}.unacked",
+            "unacked_index_key": f"{settings.deployment}.unacked_index",
+            "unacked_mutex_key": f"{settings.deployment}.unacked_mutex",
         },
         worker_hijack_root_logger=False,
         beat_schedule=beat_schedule(settings),

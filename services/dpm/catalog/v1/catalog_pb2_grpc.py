@@ -92,6 +92,11 @@ class CatalogServiceStub:
                 request_serializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.ExportOwnershipGraphRequest.SerializeToString,
                 response_deserializer=dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipGraph.FromString,
                 _registered_method=True)
+        self.StreamOwnershipGraph = channel.unary_stream(
+                '/dpm.catalog.v1.CatalogService/StreamOwnershipGraph',
+                request_serializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.ExportOwnershipGraphRequest.SerializeToString,
+                response_deserializer=dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipGraph.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -164,7 +169,20 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportOwnershipGraph(self, request, context):
-        """The whole graph at one effective date, with its version.
+        """The whole graph at one effective date, with its version, in one message:
+        FAILED_PRECONDITION when it would exceed 3.5 MiB (gRPC's default limit is
+        4 MiB); StreamOwnershipGraph carries any size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamOwnershipGraph(self, request, context):
+        """The same graph, read in one transaction, as a stream of parts of about
+        1 MiB each: merge them in order into one OwnershipGraph (protobuf
+        MergeFrom appends the lists). The first part carries version, as_of,
+        as_known_at and etag (and not_modified, then alone); every later part
+        only organizations, holdings and ties.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,6 +243,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
             ),
             'ExportOwnershipGraph': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportOwnershipGraph,
+                    request_deserializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.ExportOwnershipGraphRequest.FromString,
+                    response_serializer=dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipGraph.SerializeToString,
+            ),
+            'StreamOwnershipGraph': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamOwnershipGraph,
                     request_deserializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.ExportOwnershipGraphRequest.FromString,
                     response_serializer=dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipGraph.SerializeToString,
             ),
@@ -526,6 +549,33 @@ class CatalogService:
             request,
             target,
             '/dpm.catalog.v1.CatalogService/ExportOwnershipGraph',
+            dpm_dot_catalog_dot_v1_dot_catalog__pb2.ExportOwnershipGraphRequest.SerializeToString,
+            dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipGraph.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamOwnershipGraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dpm.catalog.v1.CatalogService/StreamOwnershipGraph',
             dpm_dot_catalog_dot_v1_dot_catalog__pb2.ExportOwnershipGraphRequest.SerializeToString,
             dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipGraph.FromString,
             options,

@@ -1,0 +1,100 @@
+"""Re-match tasks queued for an ownership event skip the clients already computed from
+that graph or a later one (a burst of events costs one re-match per client, not one
+per event), with a real worker on the real Redis broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.matching import rematch
+from dpm.matching.cache import RecommendationCache
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform import auth
+from dpm.platform.events import Queue
+from dpm.platform.grpc_client import open_channel
+from dpm.platform.outbox import celery_publisher
+from tests.worker.conftest import start_worker
+
+BROKER_DB = 11
+
+
+def test_tasks_for_an_older_graph_skip_clients_already_past_it(
+    tmp_path: Path,
+    token_secret: str,
+    redis_url: str,
+    redis_namespace: str,
+    servers: dict[str, object],
+) -> None:
+    addresses = {
+        name: f"127.0.0.1:{servers[f'{name}_port']}"
+        for name in ("catalog", "requirements", "neutrality")
+    }
+    with open_channel(addresses["catalog"], auth.admin_token(token_secret), 10) as channel:
+        catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        catalog.CreateOrganization(
+            catalog_pb2.CreateOrganizationRequest(
+                organization_id="meta",
+                organization=catalog_pb2.Organization(display_name="M", kind=2),
+            )
+        )
+        for day in ("2025-01-01", "2025-02-01"):  # two events: graph version 2
+            event = ownership_pb2.OwnershipEvent(event_id=day, effective_date=day)
+            change = event.stake_changed if day > "2025-01-01" else event.stake_acquired
+            change.holder = "organizations/meta"
+            change.held = "organizations/labelbox"
+            change.equity_fraction = 0.1 if day == "2025-01-01" else 0.2
+            version = catalog.RecordOwnershipEvent(
+                catalog_pb2.RecordOwnershipEventRequest(event=event)
+            ).graph_version
+    assert version == 2
+    cache = RecommendationCache(redis.Redis.from_url(redis_url), redis_namespace)
+    broker_url = redis_url.rpartition("/")[0] + f"/{BROKER_DB}"
+    broker = redis.Redis.from_url(broker_url)
+    broker.flushdb()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DPM_")},
+        "DPM_TOKEN_SECRET": token_secret,
+        "DPM_REDIS_URL": redis_url,
+        "DPM_BROKER_URL": broker_url,
+        "DPM_CACHE_PREFIX": redis_namespace,
+        **{f"DPM_{n.upper()}_ADDR": a for n, a in addresses.items()},
+    }
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    publish = celery_publisher(broker_url)
+
+    def rematch_for(graph_version: int, expect: str) -> None:
+        publish(
+            rematch.REMATCH_CLIENTS,
+            Queue.REMATCH,
+            {"clients": ["google"], "reason": f"v{graph_version}", "graph_version": graph_version},
+        )
+        deadline = time.monotonic() + 60
+        while expect not in log.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+
+    try:
+        rematch_for(version, f"re-matched 1 clients after v{version} (0 already fresh)")
+        stored = cache.get("google")
+        assert stored is not None and stored.versions.graph_version == version
+        # Queued for this graph again (a duplicate, or an older event of a burst): skipped.
+        rematch_for(version, f"after v{version}: all 1 clients already fresh")
+        rematch_for(version - 1, f"after v{version - 1}: all 1 clients already fresh")
+        # For a graph the set has not seen: recomputed.
+        rematch_for(version + 1, f"re-matched 1 clients after v{version + 1}")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+        broker.flushdb()
+        redis.Redis.from_url(redis_url).delete(cache.key("google"))
