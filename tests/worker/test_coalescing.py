@@ -1,6 +1,6 @@
-"""Re-match tasks queued for an ownership event skip the clients already computed from
-that graph or a later one (a burst of events costs one re-match per client, not one
-per event), with a real worker on the real Redis broker."""
+"""Re-match tasks skip the clients already computed from the event's graph (or a later
+one) or the client change's revision (or a later one): a burst of events costs one
+re-match per client, not one per event. A real worker on the real Redis broker."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from dpm.matching import rematch
 from dpm.matching.cache import RecommendationCache
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
-from dpm.platform.events import Queue
+from dpm.platform.events import ClientChanged, Queue
 from dpm.platform.grpc_client import open_channel
+from dpm.platform.names import ClientName
 from dpm.platform.outbox import celery_publisher
 from tests.worker.conftest import start_worker
 
@@ -90,6 +91,19 @@ def test_tasks_for_an_older_graph_skip_clients_already_past_it(
         rematch_for(version - 1, f"after v{version - 1}: all 1 clients already fresh")
         # For a graph the set has not seen: recomputed.
         rematch_for(version + 1, f"re-matched 1 clients after v{version + 1}")
+        # A client change the stored set already reflects (its revision or older): skipped.
+        stored = cache.get("google")
+        assert stored is not None
+        revision = stored.versions.requirements_revision
+        publish(
+            ClientChanged.TASK,
+            Queue.REMATCH,
+            ClientChanged(ClientName("google"), revision=revision).to_payload(),
+        )
+        deadline = time.monotonic() + 60
+        while f"clients/google already fresh at revision {revision}" not in log.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

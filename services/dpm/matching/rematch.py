@@ -170,6 +170,11 @@ def client_changed(self: CeleryTask, **payload: Any) -> None:
     if event.deleted:
         rt.cache.delete(event.client.id)
         return
+    stored = rt.cache.versions(event.client.id)
+    if stored is not None and stored.requirements_revision >= event.revision:
+        # Already computed from this revision or a later one (a burst of updates).
+        log.info("client %s already fresh at revision %d", event.client, event.revision)
+        return
     refresh(rt.builder, rt.cache, event.client.id)
     rematched_clients.add(1, {"trigger": "client"})
 
