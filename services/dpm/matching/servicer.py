@@ -75,9 +75,13 @@ class MatchingServicer:
             recommendation_reads.add(1, {"cache": "hit", "tier": "memory"})
             return entry.data
         ticket = self._near.begin(client_id)
-        found = await self._served(client_id)
+        found = None
+        try:
+            found = await self._served(client_id)
+        finally:
+            if found is None:  # nothing to keep (or Redis failed: nothing read)
+                self._near.abandon(client_id, ticket)
         if found is None:
-            self._near.abandon(client_id, ticket)
             return None
         data, graph_version = found
         self._near.finish(client_id, ticket, data, graph_version)
