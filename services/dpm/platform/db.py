@@ -50,6 +50,10 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# Execution option of the connections that only read (``Database.read``, pings).
+READ_ONLY = "dpm_read_only"
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -66,8 +70,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: read-check-write stays atomic.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY):
+                # A snapshot to read from (WAL): it never waits for, nor blocks, a writer.
+                conn.exec_driver_sql("BEGIN DEFERRED")
+            else:
+                # IMMEDIATE takes the write lock up front: read-check-write stays atomic.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -85,7 +93,7 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         conn.execute(text("SELECT 1"))
 
 
@@ -101,6 +109,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = make_sessionmaker(engine)
+        # Reads on SQLite begin DEFERRED, not IMMEDIATE: they must not queue for the
+        # write lock (they once did, and every read waited behind every write).
+        self._read_sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
 
     @classmethod
     def open(cls, url: str, migrations_dir: Path | None = None) -> Database:
@@ -114,7 +125,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self.sessions() as session, session.begin():
+        """A transaction for reading only: one consistent snapshot."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:
