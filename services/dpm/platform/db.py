@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,10 @@ class Database:
         # Reads on SQLite begin DEFERRED, not IMMEDIATE: they must not queue for the
         # write lock (they once did, and every read waited behind every write).
         self._read_sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
+        sqlite = engine.dialect.name == "sqlite"
+        self._write_turn: AbstractContextManager[object] = (
+            threading.RLock() if sqlite else nullcontext()
+        )
 
     @classmethod
     def open(cls, url: str, migrations_dir: Path | None = None) -> Database:
@@ -120,8 +125,14 @@ class Database:
             migrate(url, migrations_dir)
         return cls(make_engine(url))
 
-    def write(self) -> AbstractContextManager[Session]:
-        return transaction(self.sessions)
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction. On SQLite the process's writers take turns on a
+        lock here: SQLite has one writer at a time anyway, and a writer waiting in
+        its busy handler sleeps in steps of up to 100 ms (a write that waited for
+        another, e.g. the audit row after the ledger's, took seconds under load)."""
+        with self._write_turn, transaction(self.sessions) as session:
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
