@@ -71,10 +71,6 @@ def _client(i: int, demo: dict) -> requirements_pb2.CreateClientRequest:
     return requirements_pb2.CreateClientRequest(client_id=lab_id(i), client=client)
 
 
-def graph_versions(cache: RecommendationCache, ids: list[str]) -> list[int | None]:
-    return cache.graph_versions(ids)
-
-
 def wait_until(ids: list[str], cache: RecommendationCache, at_least: int, limit: float) -> float:
     """Seconds until every one of ``ids`` has a cached set from graph >= ``at_least``."""
     started = time.perf_counter()

@@ -119,8 +119,13 @@ def parts(graph: ownership_pb2.OwnershipGraph) -> Iterator[ownership_pb2.Ownersh
     """``graph`` in parts of about PART_BYTES that MergeFrom puts back together: the
     header first, then its organizations, holdings and ties in order."""
     header = ownership_pb2.OwnershipGraph()
-    header.CopyFrom(graph)
-    del header.organizations[:], header.holdings[:], header.ties[:]
+    for descriptor, value in graph.ListFields():  # the scalars only: copying it all to
+        if descriptor.is_repeated:  # drop the lists would copy every holding once more
+            continue
+        if descriptor.message_type is None:
+            setattr(header, descriptor.name, value)
+        else:
+            getattr(header, descriptor.name).CopyFrom(value)
     yield header
     part, size = ownership_pb2.OwnershipGraph(), 0
     for field in ("organizations", "holdings", "ties"):

@@ -7,6 +7,8 @@ DPM_TOKEN_SECRET=... python -m dpm.matching.server
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
@@ -80,8 +82,8 @@ def create_server(settings: MatchingSettings) -> RunningServer:
     return start(SPEC, settings, servicer)
 
 
-async def _start(coro: object) -> asyncio.Task[None]:
-    return asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+async def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
