@@ -252,6 +252,14 @@ RPCS: tuple[Rpc, ...] = (
         "requirements",
         REQUIREMENTS,
         _req,
+        "BatchGetClients",
+        Access.READER,
+        lambda lab: requirements_pb2.BatchGetClientsRequest(names=[_client(lab)]),
+    ),
+    Rpc(
+        "requirements",
+        REQUIREMENTS,
+        _req,
         "UpdateClient",
         Access.CLIENT_WRITE,
         lambda lab: requirements_pb2.UpdateClientRequest(
@@ -309,6 +317,16 @@ RPCS: tuple[Rpc, ...] = (
         "ScoreVendors",
         Access.CLIENT_READ,
         lambda lab: neutrality_pb2.ScoreVendorsRequest(client=_client(lab), as_of=AS_OF),
+    ),
+    Rpc(
+        "neutrality",
+        NEUTRALITY,
+        neutrality_pb2_grpc.NeutralityServiceStub,
+        "ScorePolicy",
+        Access.AUTHENTICATED,
+        lambda _: neutrality_pb2.ScorePolicyRequest(
+            policy=minimal_client("Any").neutrality_policy, as_of=AS_OF
+        ),
     ),
     Rpc(
         "matching",

@@ -412,3 +412,171 @@ def test_cached_graph_follows_new_organizations(stack: Stack) -> None:
     )
     (result,) = score(stack, google_token(stack), request).vendors
     assert result.verdict == NEUTRAL
+
+
+# -- ScorePolicy ------------------------------------------------------------------------------
+
+
+def score_policy(
+    stack: Stack, token: str, request: neutrality_pb2.ScorePolicyRequest
+) -> neutrality_pb2.ScoreVendorsResponse:
+    channel, stub = stack.scorer(token)
+    with channel:
+        return stub.ScorePolicy(request)
+
+
+def policy_error(stack: Stack, request: neutrality_pb2.ScorePolicyRequest) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        score_policy(stack, auth.admin_token(stack.secret), request)
+    return info.value
+
+
+def test_score_policy_equals_score_vendors_for_a_client_with_that_policy(stack: Stack) -> None:
+    google = stack.requirements.GetClient(requirements_pb2.GetClientRequest(name="clients/google"))
+    by_client = score(
+        stack,
+        google_token(stack),
+        neutrality_pb2.ScoreVendorsRequest(client="clients/google", as_of="2025-07-01"),
+    )
+    # Any caller may score a policy: here another lab's token.
+    microsoft = auth.client_token(stack.secret, "clients/microsoft")
+    by_policy = score_policy(
+        stack,
+        microsoft,
+        neutrality_pb2.ScorePolicyRequest(policy=google.neutrality_policy, as_of="2025-07-01"),
+    )
+    assert by_policy.requirements_revision == 0
+    by_policy.requirements_revision = by_client.requirements_revision
+    assert by_policy == by_client
+    named = score_policy(
+        stack,
+        microsoft,
+        neutrality_pb2.ScorePolicyRequest(
+            policy=google.neutrality_policy, vendors=[org("scale-sub")], as_of="2025-07-01"
+        ),
+    )
+    assert [v.vendor for v in named.vendors] == [org("scale-sub")]
+    assert named.vendors[0] == next(v for v in by_client.vendors if v.vendor == org("scale-sub"))
+
+
+def test_verdicts_only_keeps_verdict_score_and_reasons(stack: Stack) -> None:
+    policy = requirements_pb2.NeutralityPolicy(
+        competitors=[org("meta"), org("unrecorded-lab")],
+        max_competitor_equity=0.25,
+        max_competitor_voting=0.25,
+    )
+    admin = auth.admin_token(stack.secret)
+    full = score_policy(
+        stack, admin, neutrality_pb2.ScorePolicyRequest(policy=policy, as_of="2025-07-01")
+    )
+    brief = score_policy(
+        stack,
+        admin,
+        neutrality_pb2.ScorePolicyRequest(policy=policy, as_of="2025-07-01", verdicts_only=True),
+    )
+    assert any(v.exposures for v in full.vendors)
+    assert [
+        neutrality_pb2.VendorNeutrality(
+            vendor=v.vendor, verdict=v.verdict, score=v.score, reasons=v.reasons
+        )
+        for v in full.vendors
+    ] == list(brief.vendors)
+    assert (brief.graph_version, brief.as_of) == (full.graph_version, full.as_of)
+    assert list(brief.unresolved_parties) == [org("unrecorded-lab")]
+
+
+def test_score_policy_names_the_bad_fields(stack: Stack) -> None:
+    policy = requirements_pb2.NeutralityPolicy(
+        competitors=[org("meta"), "meta", org("meta")],
+        max_competitor_equity=1.5,
+        unknown_ownership=99,  # type: ignore[arg-type]
+        restricted_parties=["nope"],
+        as_of="2025-02-30",
+    )
+    err = policy_error(
+        stack, neutrality_pb2.ScorePolicyRequest(policy=policy, vendors=["x"], as_of="soon")
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err) == [
+        "policy.competitors[1]",
+        "policy.competitors[2]",
+        "policy.max_competitor_equity",
+        "policy.unknown_ownership",
+        "policy.restricted_parties[0]",
+        "policy.as_of",
+        "vendors[0]",
+    ]
+    err = policy_error(stack, neutrality_pb2.ScorePolicyRequest(policy=policy))
+    assert "as_of" in violations(err)
+    too_many = requirements_pb2.NeutralityPolicy(competitors=[org(f"o{i}") for i in range(1001)])
+    err = policy_error(
+        stack, neutrality_pb2.ScorePolicyRequest(policy=too_many, as_of="2025-07-01")
+    )
+    assert violations(err) == ["policy.competitors"]
+    err = policy_error(
+        stack,
+        neutrality_pb2.ScorePolicyRequest(
+            policy=requirements_pb2.NeutralityPolicy(), vendors=[org("nobody")], as_of="2025-07-01"
+        ),
+    )
+    assert violations(err) == ["vendors[0]"]
+
+
+def test_score_policy_needs_a_token(stack: Stack) -> None:
+    with grpc.insecure_channel(stack.neutrality_address) as bare, pytest.raises(grpc.RpcError) as e:
+        neutrality_pb2_grpc.NeutralityServiceStub(bare).ScorePolicy(
+            neutrality_pb2.ScorePolicyRequest(as_of="2025-07-01")
+        )
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_policy_is_assessed_once_per_graph(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dpm.neutrality import servicer
+
+    assessed: list[str] = []
+    real = servicer.assess
+
+    def counting(graph: Any, vendor: str, *args: Any) -> Any:
+        assessed.append(vendor)
+        return real(graph, vendor, *args)
+
+    monkeypatch.setattr(servicer, "assess", counting)
+    admin = auth.admin_token(stack.secret)
+    policy = requirements_pb2.NeutralityPolicy(
+        competitors=[org("google"), org("meta")], max_competitor_equity=0.1
+    )
+    request = neutrality_pb2.ScorePolicyRequest(policy=policy, as_of="2025-07-03")
+    first = score_policy(stack, admin, request)
+    assert len(assessed) == len(first.vendors) == 3
+    # The same policy again, and pinned to another date (the request's date applies).
+    assert score_policy(stack, admin, request) == first
+    pinned = neutrality_pb2.ScorePolicyRequest()
+    pinned.CopyFrom(request)
+    pinned.policy.as_of = "2020-01-01"
+    assert score_policy(stack, admin, pinned) == first
+    assert len(assessed) == 3
+    # Another shape of answer, another date or another policy is its own scoring.
+    request.verdicts_only = True
+    score_policy(stack, admin, request)
+    assert len(assessed) == 6
+    request.as_of = "2025-07-04"
+    score_policy(stack, admin, request)
+    assert len(assessed) == 9
+    request.policy.max_competitor_equity = 0.2
+    score_policy(stack, admin, request)
+    assert len(assessed) == 12
+    # A change to the catalog is a new graph: assessed again.
+    stack.catalog.CreateOrganization(
+        catalog_pb2.CreateOrganizationRequest(
+            organization_id="memo-newcomer",
+            organization=catalog_pb2.Organization(
+                display_name="Newcomer", kind=catalog_pb2.ORGANIZATION_KIND_LAB
+            ),
+        )
+    )
+    again = score_policy(stack, admin, request)
+    assert len(assessed) == 15
+    assert [v.verdict for v in again.vendors] == [
+        v.verdict for v in score_policy(stack, admin, request).vendors
+    ]
+    assert len(assessed) == 15

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import signal
@@ -31,13 +32,16 @@ from sqlalchemy.orm import Session
 
 from dpm.common.v1 import common_pb2
 from dpm.platform import auth
-from dpm.platform.db import make_engine, normalize_url
+from dpm.platform.db import Database, make_engine, normalize_url
 from dpm.platform.embedded_redis import free_port
+from dpm.platform.errors import AlreadyExists, InvalidArgument
 from dpm.platform.events import Queue
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
+from dpm.platform.names import ClientName
 from dpm.platform.outbox import celery_publisher
 from dpm.platform.pagination import PageTokens
+from dpm.requirements import seeding
 from dpm.requirements.server import SPEC, create_server
 from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.store.models import Base, ClientCompetitorRow, OutboxRow
@@ -797,6 +801,153 @@ def test_bad_names_and_masks(sqlite_env: Env) -> None:
         admin.ListClients, pb.ListClientsRequest(competitors_any=["organizations/meta", "meta"])
     ) == ["competitors_any[1]"]
     assert bad_fields(admin.ListClients, pb.ListClientsRequest(page_size=-1)) == ["page_size"]
+
+
+# -- BatchGetClients --------------------------------------------------------------------
+
+
+def batch(stub: Stub, *names: str) -> pb.BatchGetClientsResponse:
+    return stub.BatchGetClients(pb.BatchGetClientsRequest(names=names))
+
+
+def test_batch_get_answers_in_request_order_with_missing_and_duplicates_once(env: Env) -> None:
+    for client_id in ("b-one", "b-two", "b-three"):
+        create(env.admin, client_id, google(organization=""))
+    reply = batch(
+        env.admin,
+        "clients/b-three",
+        "clients/b-nobody",
+        "clients/b-one",
+        "clients/b-three",
+        "clients/b-two",
+        "clients/b-nobody",
+        "clients/b-gone",
+    )
+    assert [c.name for c in reply.clients] == ["clients/b-three", "clients/b-one", "clients/b-two"]
+    assert list(reply.missing) == ["clients/b-nobody", "clients/b-gone"]
+    for client in reply.clients:
+        assert client == env.admin.GetClient(pb.GetClientRequest(name=client.name))
+    assert batch(env.admin) == pb.BatchGetClientsResponse()
+    # A service reads a worker's whole chunk (past one IN list) in one call.
+    seeding.load_clients(
+        Database(make_engine(env.database_url)),
+        [(ClientName(f"b-{i:04d}"), google(organization="")) for i in range(1000)],
+    )
+    names = [f"clients/b-{i:04d}" for i in reversed(range(1000))]
+    service = env.stub(auth.service_token(env.secret, "worker"))
+    reply = batch(service, *names)
+    assert [c.name for c in reply.clients] == names
+    assert not reply.missing
+
+
+def test_batch_get_names_each_bad_name_and_refuses_more_than_1000(sqlite_env: Env) -> None:
+    admin = sqlite_env.admin
+    assert bad_fields(
+        admin.BatchGetClients,
+        pb.BatchGetClientsRequest(names=["clients/ok", "google", "clients/Go ogle", "clients/x\n"]),
+    ) == ["names[1]", "names[2]", "names[3]"]
+    too_many = pb.BatchGetClientsRequest(names=[f"clients/c-{i}" for i in range(1001)])
+    assert bad_fields(admin.BatchGetClients, too_many) == ["names"]
+    exactly = pb.BatchGetClientsRequest(names=[f"clients/c-{i}" for i in range(1000)])
+    assert len(admin.BatchGetClients(exactly).missing) == 1000
+
+
+def test_batch_get_is_for_readers_only(sqlite_env: Env) -> None:
+    create(sqlite_env.admin, "batch-lab")
+    request = pb.BatchGetClientsRequest(names=["clients/batch-lab"])
+    lab = sqlite_env.as_client("batch-lab")
+    assert code_of(lab.BatchGetClients, request) is grpc.StatusCode.PERMISSION_DENIED
+    auditor = sqlite_env.stub(
+        auth.mint(sqlite_env.secret, auth.Role.AUDITOR, "auditor", dt.timedelta(hours=1)).token
+    )
+    assert [c.name for c in auditor.BatchGetClients(request).clients] == ["clients/batch-lab"]
+
+
+# -- bulk seeding ---------------------------------------------------------------------------
+
+
+def test_seeded_clients_read_back_like_created_ones(env: Env) -> None:
+    watched = google(neutrality_policy=policy("meta", "openai"))
+    watched.neutrality_policy.restricted_parties.append("organizations/sanctioned-co")
+    made = {
+        "created-a": google(),
+        "created-b": google(organization="", neutrality_policy=watched.neutrality_policy),
+    }
+    for client_id, client in made.items():
+        create(env.admin, client_id, client)
+    progress: list[tuple[int, int]] = []
+    database = Database(make_engine(env.database_url))
+    loaded = seeding.load_clients(
+        database,
+        [(ClientName(f"seeded-{k.removeprefix('created-')}"), c) for k, c in made.items()],
+        progress=lambda done, total: progress.append((done, total)),
+    )
+    assert loaded == 2
+    assert progress[-1] == (2, 2)
+
+    def comparable(client: pb.Client) -> pb.Client:
+        copy = pb.Client()
+        copy.CopyFrom(client)
+        copy.name = client.name.replace("seeded-", "").replace("created-", "")
+        copy.ClearField("create_time")
+        copy.ClearField("update_time")
+        return copy
+
+    for suffix in ("a", "b"):
+        created = env.admin.GetClient(pb.GetClientRequest(name=f"clients/created-{suffix}"))
+        seeded = env.admin.GetClient(pb.GetClientRequest(name=f"clients/seeded-{suffix}"))
+        assert comparable(seeded) == comparable(created)
+        assert seeded.revision == 1
+        assert seeded.update_time == seeded.create_time
+    listed = env.admin.ListClients(
+        pb.ListClientsRequest(competitors_any=["organizations/sanctioned-co"])
+    )
+    assert [c.name for c in listed.clients] == ["clients/created-b", "clients/seeded-b"]
+    listed = env.admin.ListClients(pb.ListClientsRequest(competitors_any=["organizations/meta"]))
+    assert [c.name for c in listed.clients] == [
+        "clients/created-a",
+        "clients/created-b",
+        "clients/seeded-a",
+        "clients/seeded-b",
+    ]
+    # Nothing announced: only the two CreateClients reached the outbox.
+    assert len(env.outbox()) == 2
+    # A seeded client is an ordinary one: updates continue its revisions.
+    updated = env.admin.UpdateClient(
+        pb.UpdateClientRequest(
+            client=pb.Client(name="clients/seeded-a", display_name="Renamed"),
+            update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+        )
+    )
+    assert updated.revision == 2
+    # A deleted id seeded again continues past its tombstone.
+    env.admin.DeleteClient(pb.DeleteClientRequest(name="clients/seeded-a"))
+    seeding.load_clients(database, [(ClientName("seeded-a"), google())])
+    assert env.admin.GetClient(pb.GetClientRequest(name="clients/seeded-a")).revision == 4
+    database.close()
+
+
+def test_a_bad_or_taken_client_refuses_the_whole_load(env: Env) -> None:
+    create(env.admin, "taken")
+    database = Database(make_engine(env.database_url))
+    bad = google(display_name="")
+    with pytest.raises(InvalidArgument) as invalid:
+        seeding.load_clients(
+            database, [(ClientName("fine-1"), google()), (ClientName("fine-2"), bad)]
+        )
+    assert [v.field for v in invalid.value.violations] == ["clients[1].display_name"]
+    with pytest.raises(InvalidArgument):
+        seeding.load_clients(
+            database, [(ClientName("twice"), google()), (ClientName("twice"), google())]
+        )
+    with pytest.raises(AlreadyExists) as taken:
+        seeding.load_clients(
+            database, [(ClientName("fine-1"), google()), (ClientName("taken"), google())]
+        )
+    assert "clients/taken" in str(taken.value)
+    database.close()
+    listed = env.admin.ListClients(pb.ListClientsRequest())
+    assert [c.name for c in listed.clients] == ["clients/taken"]
 
 
 # -- the process ----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Recording 10^6 events one RecordOwnershipEvent at a time takes hours; an
 initial import does not need to. ``load`` writes organizations and
 stake_acquired events in one transaction, with plain multi-row writes
-(``dpm.catalog.store.bulk``), and leaves the ledger exactly as recording the
+(``dpm.platform.bulk``), and leaves the ledger exactly as recording the
 same events one by one would (a test compares the two): each event gets the
 next sequence number, its ledger row (same content and fingerprint, so a
 replay is recognised), its pair, the organizations it touches and its holding
@@ -34,7 +34,6 @@ from typing import Any, NamedTuple, TextIO
 from sqlalchemy.orm import Session
 
 from dpm.catalog.ledger import fingerprint
-from dpm.catalog.store.bulk import BulkWriter
 from dpm.catalog.store.counters import CountersRepository
 from dpm.catalog.store.ledger import LedgerRepository
 from dpm.catalog.store.models import (
@@ -46,6 +45,7 @@ from dpm.catalog.store.models import (
 )
 from dpm.catalog.store.organizations import OrganizationRepository
 from dpm.catalog.v1 import catalog_pb2
+from dpm.platform.bulk import BulkWriter
 from dpm.platform.dates import BadDate, to_date
 from dpm.platform.errors import FailedPrecondition, InvalidArgument
 from dpm.platform.names import OrganizationName, check_event_id, check_slug

@@ -227,6 +227,16 @@ def _restricted(r: RestrictedFinding) -> neutrality_pb2.RestrictedPartyFinding:
     )
 
 
+def verdict_to_proto(result: Assessment) -> neutrality_pb2.VendorNeutrality:
+    """Only what ranking reads: the vendor, its verdict, score and reasons."""
+    return neutrality_pb2.VendorNeutrality(
+        vendor=org_name(result.vendor),
+        score=result.score,
+        verdict=_VERDICTS[result.verdict],
+        reasons=list(result.reasons),
+    )
+
+
 def assessment_to_proto(result: Assessment) -> neutrality_pb2.VendorNeutrality:
     msg = neutrality_pb2.VendorNeutrality(
         vendor=org_name(result.vendor),

@@ -31,7 +31,8 @@ class GraphCache:
         self.builds = 0
 
     @staticmethod
-    def _key(msg: ownership_pb2.OwnershipGraph) -> tuple[str, str]:
+    def key(msg: ownership_pb2.OwnershipGraph) -> tuple[str, str]:
+        """The identity of the graph ``msg`` carries (or, not modified, refers to)."""
         return (msg.etag or f"v{msg.version}", msg.as_of)
 
     def etag_for(self, as_of: str) -> str:
@@ -45,7 +46,7 @@ class GraphCache:
     def get(self, msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph | None:
         """The graph for msg, built on first sight; None for a not-modified
         answer whose graph has meanwhile been evicted (ask again in full)."""
-        key = self._key(msg)
+        key = self.key(msg)
         with self._lock:
             if key in self._graphs:
                 self._graphs.move_to_end(key)

@@ -34,6 +34,7 @@ def create_server(settings: NeutralitySettings) -> RunningServer:
             requirements_pb2_grpc.RequirementsServiceStub(parts.channels["requirements"]),
             settings.rpc_timeout_seconds,
             settings.graph_cache_size,
+            settings.score_memo_size,
         )
 
     return start(SPEC, settings, servicer)

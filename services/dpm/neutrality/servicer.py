@@ -9,17 +9,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Sequence
 
 import grpc
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.neutrality.assess import assess
-from dpm.neutrality.convert import assessment_to_proto, org_name, policy_from_proto, slug
+from dpm.neutrality.convert import (
+    assessment_to_proto,
+    org_name,
+    policy_from_proto,
+    slug,
+    verdict_to_proto,
+)
 from dpm.neutrality.graph import OwnershipGraph
 from dpm.neutrality.graph_cache import GraphCache
+from dpm.neutrality.policy_rules import check_policy
+from dpm.neutrality.score_memo import MemoKey, Scored, ScoreMemo, policy_key
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
-from dpm.platform.auth import require_client_access
+from dpm.platform.auth import current_principal, require_client_access
 from dpm.platform.dates import parse_date
 from dpm.platform.errors import DeadlineExceeded, FailedPrecondition, NotFound, Violations
 from dpm.platform.names import ClientName, OrganizationName, VendorProfileName, quote
@@ -35,6 +44,41 @@ def _timeout(context: grpc.ServicerContext, default: float) -> float:
     return default if remaining is None else max(0.001, min(default, remaining))
 
 
+def _check_scoring(
+    check: Violations, vendors: Sequence[str], min_graph_version: int, as_of: str
+) -> list[str]:
+    """The vendor ids of a scoring request; its violations added to ``check``."""
+    wanted: list[str] = []
+    for i, name in enumerate(vendors):
+        if check.check(
+            OrganizationName.matches(name),
+            f"vendors[{i}]",
+            f"{quote(name)} must look like {OrganizationName.template()!r}",
+        ):
+            wanted.append(slug(name))
+    check.check(min_graph_version >= 0, "min_graph_version", "must not be negative")
+    check.check(
+        bool(as_of),
+        "as_of",
+        "is required (YYYY-MM-DD): the effective date the ownership graph is read at",
+    )
+    return wanted
+
+
+def _assess_all(
+    graph: OwnershipGraph,
+    message: requirements_pb2.NeutralityPolicy,
+    vendors: list[str],
+    graph_date: dt.date,
+    verdicts_only: bool,
+) -> Scored:
+    policy = policy_from_proto(message)
+    to_proto = verdict_to_proto if verdicts_only else assessment_to_proto
+    results = [to_proto(assess(graph, v, policy, graph_date)) for v in vendors]
+    unresolved = sorted({*policy.competitors, *policy.restricted_parties}.difference(graph.index))
+    return Scored(results, [org_name(o) for o in unresolved])
+
+
 class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
     def __init__(
         self,
@@ -42,11 +86,13 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         requirements: requirements_pb2_grpc.RequirementsServiceStub,
         rpc_timeout: float,
         cache_size: int = 4,
+        memo_size: int = 64,
     ) -> None:
         self._catalog = catalog
         self._requirements = requirements
         self._rpc_timeout = rpc_timeout
         self.graphs = GraphCache(cache_size)
+        self.memo = ScoreMemo(memo_size)
         # One fetch per effective date at a time: concurrent scorings of a new
         # graph wait for it rather than each fetching and building it again.
         self._fetching: dict[str, threading.Lock] = {}
@@ -58,20 +104,7 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         ClientName.parse(request.client, "client")
         require_client_access(request.client)
         check = Violations()
-        wanted: list[str] = []
-        for i, name in enumerate(request.vendors):
-            if check.check(
-                OrganizationName.matches(name),
-                f"vendors[{i}]",
-                f"{quote(name)} must look like {OrganizationName.template()!r}",
-            ):
-                wanted.append(slug(name))
-        check.check(request.min_graph_version >= 0, "min_graph_version", "must not be negative")
-        check.check(
-            bool(request.as_of),
-            "as_of",
-            "is required (YYYY-MM-DD): the effective date the ownership graph is read at",
-        )
+        wanted = _check_scoring(check, request.vendors, request.min_graph_version, request.as_of)
         check.raise_if_any()
         as_of = parse_date(request.as_of, "as_of")
         timeout = _timeout(context, self._rpc_timeout)
@@ -83,37 +116,79 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
                 )
         except NotFound:
             raise NotFound(f"{request.client} does not exist") from None
+        reply = self._score(
+            client.neutrality_policy, wanted, as_of, request.min_graph_version, timeout
+        )
+        reply.requirements_revision = client.revision
+        return reply
+
+    def ScorePolicy(
+        self, request: neutrality_pb2.ScorePolicyRequest, context: grpc.ServicerContext
+    ) -> neutrality_pb2.ScoreVendorsResponse:
+        current_principal()  # any caller: the answer says nothing about any client
+        check = Violations()
+        check_policy(check, request.policy, "policy")
+        wanted = _check_scoring(check, request.vendors, request.min_graph_version, request.as_of)
+        check.raise_if_any()
+        as_of = parse_date(request.as_of, "as_of")
+        timeout = _timeout(context, self._rpc_timeout)
+        return self._score(
+            request.policy,
+            wanted,
+            as_of,
+            request.min_graph_version,
+            timeout,
+            verdicts_only=request.verdicts_only,
+        )
+
+    def _score(
+        self,
+        policy: requirements_pb2.NeutralityPolicy,
+        wanted: list[str],
+        as_of: dt.date,
+        min_graph_version: int,
+        timeout: float,
+        verdicts_only: bool = False,
+    ) -> neutrality_pb2.ScoreVendorsResponse:
+        """Score ``wanted`` (vendor ids; empty: every vendor with a profile) for a
+        validated ``policy`` on the graph as of ``as_of``."""
         graph_msg, graph = self._graph(as_of.isoformat(), timeout)
-        if request.min_graph_version > graph_msg.version:
+        if min_graph_version > graph_msg.version:
             raise FailedPrecondition(
                 f"the ownership graph is at version {graph_msg.version}, older than the "
-                f"requested min_graph_version {request.min_graph_version}; retry shortly",
+                f"requested min_graph_version {min_graph_version}; retry shortly",
                 reason="GRAPH_VERSION_BEHIND",
             )
-        known = set(graph.nodes)
         if wanted:
             check = Violations()
             for i, ident in enumerate(wanted):
                 check.check(
-                    ident in known, f"vendors[{i}]", f"{org_name(ident)} is not in the catalog"
+                    ident in graph.index,
+                    f"vendors[{i}]",
+                    f"{org_name(ident)} is not in the catalog",
                 )
             check.raise_if_any()
         else:
             wanted = self._all_vendors(timeout)
-        policy = policy_from_proto(client.neutrality_policy)
         graph_date = dt.date.fromisoformat(graph_msg.as_of) if graph_msg.as_of else as_of
+        key: MemoKey = (
+            GraphCache.key(graph_msg),
+            graph_date.isoformat(),
+            policy_key(policy),
+            tuple(wanted),
+            verdicts_only,
+        )
         with tracer.start_as_current_span("dpm.neutrality.score") as span:
             span.set_attribute("dpm.vendors", len(wanted))
-            results = [assessment_to_proto(assess(graph, v, policy, graph_date)) for v in wanted]
-        unresolved = sorted(
-            {*policy.competitors, *policy.restricted_parties}.difference(graph.index)
-        )
+            scored, memoised = self.memo.get(
+                key, lambda: _assess_all(graph, policy, wanted, graph_date, verdicts_only)
+            )
+            span.set_attribute("dpm.memoised", memoised)
         return neutrality_pb2.ScoreVendorsResponse(
-            vendors=results,
+            vendors=scored.vendors,
             graph_version=graph_msg.version,
-            requirements_revision=client.revision,
             as_of=graph_date.isoformat(),
-            unresolved_parties=[org_name(o) for o in unresolved],
+            unresolved_parties=scored.unresolved_parties,
         )
 
     def _graph(

@@ -11,3 +11,6 @@ class NeutralitySettings(ServerSettings):
     port: int = DEFAULT_PORTS["neutrality"]
     # Built ownership graphs kept in memory, keyed by (graph version, as_of).
     graph_cache_size: int = Field(default=4, ge=1)
+    # Scorings kept in memory, keyed by (graph, policy, vendors, shape): clients that
+    # share a policy are assessed once per graph.
+    score_memo_size: int = Field(default=64, ge=1)

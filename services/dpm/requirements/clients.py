@@ -14,7 +14,7 @@ ones back). Pure domain code: no gRPC.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from google.protobuf import field_mask_pb2
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +85,18 @@ def get(database: Database, name: ClientName) -> pb.Client:
         if row is None:
             raise _not_found(name)
         return to_client(row)
+
+
+def batch_get(
+    database: Database, names: Sequence[ClientName]
+) -> tuple[list[pb.Client], list[ClientName]]:
+    """The clients ``names`` name, in their order (a name given twice once), read in one
+    snapshot; and the names no client has, in the same order."""
+    unique = list(dict.fromkeys(names))
+    with database.read() as session:
+        rows = ClientRepository(session).get_many(unique)
+        found = [to_client(rows[n.id]) for n in unique if n.id in rows]
+    return found, [n for n in unique if n.id not in rows]
 
 
 def list_page(

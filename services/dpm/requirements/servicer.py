@@ -7,19 +7,41 @@ statuses by the platform interceptor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import grpc
 
 from dpm.platform import auth
 from dpm.platform.db import Database
-from dpm.platform.errors import Violations
-from dpm.platform.names import ClientName, OrganizationName, check_slug
+from dpm.platform.errors import InvalidArgument, Violations
+from dpm.platform.names import ClientName, OrganizationName, check_slug, quote
 from dpm.platform.pagination import PageTokens, page_size
 from dpm.requirements import clients
 from dpm.requirements.tokens import TokenRegistry
 from dpm.requirements.v1 import requirements_pb2 as pb
 from dpm.requirements.v1 import requirements_pb2_grpc as pb_grpc
+
+# Names per BatchGetClients call (the worker's chunk of a re-match).
+BATCH_GET_MAX = 1000
+
+
+def batch_names(values: Sequence[str]) -> list[ClientName]:
+    """The client names of a BatchGetClients request; INVALID_ARGUMENT naming each bad one."""
+    if len(values) > BATCH_GET_MAX:
+        raise InvalidArgument.one(
+            "names", f"lists {len(values)} names; at most {BATCH_GET_MAX} are allowed"
+        )
+    v = Violations()
+    names: list[ClientName] = []
+    for i, value in enumerate(values):
+        if v.check(
+            ClientName.matches(value),
+            f"names[{i}]",
+            f"{quote(value)} must look like {ClientName.template()!r}",
+        ):
+            names.append(ClientName.trusted(value))
+    v.raise_if_any()
+    return names
 
 
 class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
@@ -71,6 +93,13 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
         page, more = clients.list_page(self._database, competitors, after, limit)
         next_token = self._tokens.issue(ClientName.trusted(page[-1].name).id, query) if more else ""
         return pb.ListClientsResponse(clients=page, next_page_token=next_token)
+
+    def BatchGetClients(
+        self, request: pb.BatchGetClientsRequest, context: grpc.ServicerContext
+    ) -> pb.BatchGetClientsResponse:
+        auth.require_reader()
+        found, missing = clients.batch_get(self._database, batch_names(request.names))
+        return pb.BatchGetClientsResponse(clients=found, missing=[str(n) for n in missing])
 
     def UpdateClient(
         self, request: pb.UpdateClientRequest, context: grpc.ServicerContext

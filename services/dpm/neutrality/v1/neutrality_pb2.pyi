@@ -1,4 +1,5 @@
 from dpm.ownership.v1 import ownership_pb2 as _ownership_pb2
+from dpm.requirements.v1 import requirements_pb2 as _requirements_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -30,6 +31,20 @@ class ScoreVendorsRequest(_message.Message):
     as_of: str
     min_graph_version: int
     def __init__(self, client: _Optional[str] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ...) -> None: ...
+
+class ScorePolicyRequest(_message.Message):
+    __slots__ = ("policy", "vendors", "as_of", "min_graph_version", "verdicts_only")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    VENDORS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    MIN_GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERDICTS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    policy: _requirements_pb2.NeutralityPolicy
+    vendors: _containers.RepeatedScalarFieldContainer[str]
+    as_of: str
+    min_graph_version: int
+    verdicts_only: bool
+    def __init__(self, policy: _Optional[_Union[_requirements_pb2.NeutralityPolicy, _Mapping]] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ..., verdicts_only: _Optional[bool] = ...) -> None: ...
 
 class ScoreVendorsResponse(_message.Message):
     __slots__ = ("vendors", "graph_version", "requirements_revision", "as_of", "unresolved_parties")

@@ -45,6 +45,11 @@ class NeutralityServiceStub:
                 request_serializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsRequest.SerializeToString,
                 response_deserializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsResponse.FromString,
                 _registered_method=True)
+        self.ScorePolicy = channel.unary_unary(
+                '/dpm.neutrality.v1.NeutralityService/ScorePolicy',
+                request_serializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScorePolicyRequest.SerializeToString,
+                response_deserializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsResponse.FromString,
+                _registered_method=True)
 
 
 class NeutralityServiceServicer:
@@ -62,12 +67,26 @@ class NeutralityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScorePolicy(self, request, context):
+        """Scores vendors for a policy given inline (what-if, or the workers scoring
+        many clients that share a policy). Any authenticated caller: the answer
+        depends only on the catalog and the policy sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NeutralityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ScoreVendors': grpc.unary_unary_rpc_method_handler(
                     servicer.ScoreVendors,
                     request_deserializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsRequest.FromString,
+                    response_serializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsResponse.SerializeToString,
+            ),
+            'ScorePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScorePolicy,
+                    request_deserializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScorePolicyRequest.FromString,
                     response_serializer=dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsResponse.SerializeToString,
             ),
     }
@@ -103,6 +122,33 @@ class NeutralityService:
             target,
             '/dpm.neutrality.v1.NeutralityService/ScoreVendors',
             dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsRequest.SerializeToString,
+            dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScorePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dpm.neutrality.v1.NeutralityService/ScorePolicy',
+            dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScorePolicyRequest.SerializeToString,
             dpm_dot_neutrality_dot_v1_dot_neutrality__pb2.ScoreVendorsResponse.FromString,
             options,
             channel_credentials,

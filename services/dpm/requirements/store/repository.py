@@ -11,7 +11,8 @@ stored as proto JSON, and a policy's competitors are mirrored one per row in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from google.protobuf import json_format
 from sqlalchemy import delete, select
@@ -50,16 +51,28 @@ def to_client(row: ClientRow) -> pb.Client:
     return client
 
 
+def client_fields(client: pb.Client) -> dict[str, Any]:
+    """The stored columns of the mutable fields of ``client`` (not its id, revision or times)."""
+    return {
+        "display_name": client.display_name,
+        "organization": client.organization,
+        "requirements": json_format.MessageToDict(
+            client.requirements, preserving_proto_field_name=True
+        ),
+        "neutrality_policy": json_format.MessageToDict(
+            client.neutrality_policy, preserving_proto_field_name=True
+        ),
+    }
+
+
 def write_fields(row: ClientRow, client: pb.Client) -> None:
     """Copy the mutable fields of ``client`` into ``row`` (not its id, revision or times)."""
-    row.display_name = client.display_name
-    row.organization = client.organization
-    row.requirements = json_format.MessageToDict(
-        client.requirements, preserving_proto_field_name=True
-    )
-    row.neutrality_policy = json_format.MessageToDict(
-        client.neutrality_policy, preserving_proto_field_name=True
-    )
+    for column, value in client_fields(client).items():
+        setattr(row, column, value)
+
+
+# Ids per ``IN (...)`` list: well under any engine's limit of bound parameters.
+IN_CHUNK = 500
 
 
 class ClientRepository:
@@ -70,6 +83,27 @@ class ClientRepository:
 
     def get(self, client: ClientName) -> ClientRow | None:
         return self._session.get(ClientRow, client.id)
+
+    def tombstones(self, clients: Sequence[ClientName]) -> dict[str, ClientTombstoneRow]:
+        """The tombstones of those of ``clients`` that have one, by id."""
+        ids = sorted({c.id for c in clients})
+        found: dict[str, ClientTombstoneRow] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            query = select(ClientTombstoneRow).where(
+                ClientTombstoneRow.id.in_(ids[start : start + IN_CHUNK])
+            )
+            found.update((t.id, t) for t in self._session.scalars(query))
+        return found
+
+    def get_many(self, clients: Sequence[ClientName]) -> dict[str, ClientRow]:
+        """The rows of those of ``clients`` that exist, by id: one SELECT per ``IN_CHUNK`` ids."""
+        ids = sorted({c.id for c in clients})
+        rows: dict[str, ClientRow] = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            for row in self._session.scalars(select(ClientRow).where(ClientRow.id.in_(chunk))):
+                rows[row.id] = row
+        return rows
 
     def get_for_update(self, client: ClientName) -> ClientRow | None:
         """The row, locked until the unit of work ends (a no-op on SQLite, which locks it all)."""

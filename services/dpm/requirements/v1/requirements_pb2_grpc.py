@@ -51,6 +51,11 @@ class RequirementsServiceStub:
                 request_serializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.ListClientsRequest.SerializeToString,
                 response_deserializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.ListClientsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetClients = channel.unary_unary(
+                '/dpm.requirements.v1.RequirementsService/BatchGetClients',
+                request_serializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.BatchGetClientsRequest.SerializeToString,
+                response_deserializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.BatchGetClientsResponse.FromString,
+                _registered_method=True)
         self.UpdateClient = channel.unary_unary(
                 '/dpm.requirements.v1.RequirementsService/UpdateClient',
                 request_serializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.UpdateClientRequest.SerializeToString,
@@ -88,6 +93,14 @@ class RequirementsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetClients(self, request, context):
+        """Admin and services only. Up to 1,000 names; unknown ones are listed in
+        missing, not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateClient(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -118,6 +131,11 @@ def add_RequirementsServiceServicer_to_server(servicer, server):
                     servicer.ListClients,
                     request_deserializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.ListClientsRequest.FromString,
                     response_serializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.ListClientsResponse.SerializeToString,
+            ),
+            'BatchGetClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetClients,
+                    request_deserializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.BatchGetClientsRequest.FromString,
+                    response_serializer=dpm_dot_requirements_dot_v1_dot_requirements__pb2.BatchGetClientsResponse.SerializeToString,
             ),
             'UpdateClient': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateClient,
@@ -213,6 +231,33 @@ class RequirementsService:
             '/dpm.requirements.v1.RequirementsService/ListClients',
             dpm_dot_requirements_dot_v1_dot_requirements__pb2.ListClientsRequest.SerializeToString,
             dpm_dot_requirements_dot_v1_dot_requirements__pb2.ListClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dpm.requirements.v1.RequirementsService/BatchGetClients',
+            dpm_dot_requirements_dot_v1_dot_requirements__pb2.BatchGetClientsRequest.SerializeToString,
+            dpm_dot_requirements_dot_v1_dot_requirements__pb2.BatchGetClientsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-"""Writing many rows at once, for loading a large ledger (``dpm.catalog.seeding``).
+"""Writing many rows at once, for the bulk loads (``dpm.catalog.seeding`` and the like).
 
 Rows are plain dicts (column name -> value), written in the caller's
 transaction on its connection, past the ORM and SQLAlchemy's per-row
