@@ -28,6 +28,11 @@ Score of the rest, each part in [0, 1], weights normalized to sum 1:
 
 Order: score (rounded to 6 decimals) descending, then neutrality score
 descending, then vendor name ascending.
+
+A recommendation set keeps a bounded part of that (``truncate``): the best
+``limit`` ranked and ``limit`` excluded, the NEUTRALITY exclusions first.
+``dpm.matching.ranking_arrays`` computes the same set for many clients at
+once, from the pieces below (``evaluate``, ``numbered``).
 """
 
 from __future__ import annotations
@@ -303,40 +308,43 @@ def _score(
     )
 
 
-def rank(
-    requirements: Requirements,
-    vendors: Sequence[Candidate],
-    neutrality: Mapping[OrganizationName, VendorNeutrality],
-) -> tuple[list[RankedVendor], list[ExcludedVendor]]:
-    """Rank the vendors for a client's requirements: (ranked best first, excluded by name).
-
-    ``neutrality`` is keyed by vendor name; a vendor missing from it is
-    excluded as not scored. The result does not depend on the order of
-    ``vendors``. Raises ValueError on duplicate vendor names.
-    """
+def check_unique(vendors: Sequence[Candidate]) -> None:
+    """Raise ValueError naming the vendors that appear more than once."""
     names = [v.name for v in vendors]
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"duplicate vendors: {', '.join(str(n) for n in dupes)}")
 
-    needs = requirements.needs
-    weights = normalized_weights(requirements.weights)
-    cheapest = _cheapest_prices(needs, vendors)
 
-    scored: list[_Scored] = []
-    excluded: list[ExcludedVendor] = []
-    for candidate in vendors:
-        coverage = [best_capability(candidate.profile, need) for need in needs]
-        verdict = neutrality.get(candidate.name)
-        reasons = exclusion_reasons(requirements, candidate, coverage, verdict)
-        if reasons:
-            excluded.append(ExcludedVendor(candidate.name, candidate.display_name, tuple(reasons)))
-            continue
-        assert verdict is not None  # a missing verdict is an exclusion
-        scored.append(_score(candidate, requirements, coverage, cheapest, verdict, weights))
+def coverage_of(profile: VendorProfile, needs: Sequence[Need]) -> list[Capability | None]:
+    """Per need, the capability the vendor would use for it (None: not covered)."""
+    return [best_capability(profile, need) for need in needs]
 
-    scored.sort(key=lambda s: (-s.score, -s.neutrality.score, s.candidate.name))
-    ranked = [
+
+def evaluate(
+    requirements: Requirements,
+    candidate: Candidate,
+    coverage: Sequence[Capability | None],
+    cheapest: Sequence[float],
+    verdict: VendorNeutrality | None,
+    weights: Weights,
+) -> _Scored | ExcludedVendor:
+    """One vendor for one client: excluded with its reasons, or scored."""
+    reasons = exclusion_reasons(requirements, candidate, coverage, verdict)
+    if reasons:
+        return ExcludedVendor(candidate.name, candidate.display_name, tuple(reasons))
+    assert verdict is not None  # a missing verdict is an exclusion
+    return _score(candidate, requirements, coverage, cheapest, verdict, weights)
+
+
+def _order(scored: _Scored) -> tuple[float, int, OrganizationName]:
+    return (-scored.score, -scored.neutrality.score, scored.candidate.name)
+
+
+def numbered(scored: Sequence[_Scored]) -> list[RankedVendor]:
+    """The scored vendors best first, ranked from 1."""
+    ordered = sorted(scored, key=_order)
+    return [
         RankedVendor(
             rank=i,
             vendor=s.candidate.name,
@@ -348,7 +356,73 @@ def rank(
             covered_modalities=s.covered_modalities,
             notes=s.notes,
         )
-        for i, s in enumerate(scored, start=1)
+        for i, s in enumerate(ordered, start=1)
     ]
+
+
+def rank(
+    requirements: Requirements,
+    vendors: Sequence[Candidate],
+    neutrality: Mapping[OrganizationName, VendorNeutrality],
+) -> tuple[list[RankedVendor], list[ExcludedVendor]]:
+    """Rank the vendors for a client's requirements: (ranked best first, excluded by name).
+
+    ``neutrality`` is keyed by vendor name; a vendor missing from it is
+    excluded as not scored. The result does not depend on the order of
+    ``vendors``. Raises ValueError on duplicate vendor names.
+    """
+    check_unique(vendors)
+    needs = requirements.needs
+    weights = normalized_weights(requirements.weights)
+    cheapest = _cheapest_prices(needs, vendors)
+
+    scored: list[_Scored] = []
+    excluded: list[ExcludedVendor] = []
+    for candidate in vendors:
+        coverage = coverage_of(candidate.profile, needs)
+        verdict = neutrality.get(candidate.name)
+        outcome = evaluate(requirements, candidate, coverage, cheapest, verdict, weights)
+        if isinstance(outcome, ExcludedVendor):
+            excluded.append(outcome)
+        else:
+            scored.append(outcome)
     excluded.sort(key=lambda e: e.vendor)
-    return ranked, excluded
+    return numbered(scored), excluded
+
+
+# Bounded sets ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankedSet:
+    """What a recommendation set keeps of a ranking at register scale."""
+
+    # Best first, at most ``limit``, ranks as ``rank`` gave them.
+    ranked: list[RankedVendor]
+    # At most ``limit``: those with a NEUTRALITY reason first, then the rest, each by name.
+    excluded: list[ExcludedVendor]
+    # How many passed every filter / failed one, before truncation.
+    ranked_total: int
+    excluded_total: int
+
+
+def is_neutrality_excluded(excluded: ExcludedVendor) -> bool:
+    return any(r.kind is ExclusionKind.NEUTRALITY for r in excluded.reasons)
+
+
+def truncate(
+    ranked: Sequence[RankedVendor], excluded: Sequence[ExcludedVendor], limit: int
+) -> RankedSet:
+    """The best ``limit`` ranked and ``limit`` excluded vendors (``limit`` <= 0: all).
+
+    The neutrality exclusions come first among the excluded: a lab most needs
+    to see which vendors a competitor owns.
+    """
+    ordered = sorted(excluded, key=lambda e: (not is_neutrality_excluded(e), e.vendor))
+    keep = limit if limit > 0 else None
+    return RankedSet(
+        ranked=list(ranked[:keep]),
+        excluded=ordered[:keep],
+        ranked_total=len(ranked),
+        excluded_total=len(excluded),
+    )
