@@ -382,3 +382,27 @@ def test_the_lock_expires_when_its_holder_dies(cache: RecommendationCache) -> No
     assert crashed.acquire(blocking=False)
     # The holder never releases; its timeout frees the lock.
     assert cache.lock("google", timeout=5, blocking_timeout=3).acquire()
+
+
+def test_put_many_decides_each_set_on_its_own(cache: RecommendationCache) -> None:
+    cache.put(rec("older", (2, 2, 2)))
+    cache.put(rec("crossed", (1, 5, 1)))
+    results = cache.put_many(
+        [rec("fresh", (1, 1, 1)), rec("older", (1, 1, 1)), rec("crossed", (5, 1, 1))]
+    )
+    assert results == [PutResult.WRITTEN, PutResult.STALE, PutResult.CONFLICT]
+    stored = cache.get_many(["fresh", "older", "crossed", "absent"])
+    assert [s.versions.graph_version if s else None for s in stored] == [1, 2, 1, None]
+    assert cache.catalog_versions(["fresh", "older", "absent"]) == [1, 2, None]
+
+
+def test_put_many_notifies_like_put(cache: RecommendationCache, redis_client: redis.Redis) -> None:
+    pubsub = subscribed(cache, redis_client, "a")
+    try:
+        cache.put_many([rec("a", (1, 1, 1)), rec("b", (1, 1, 1))])
+        assert next_notice(pubsub) == ChangeNotice(
+            client="a", graph_version=1, catalog_version=1, requirements_revision=1
+        )
+        assert notices(pubsub, wait=0.3) == []  # b's notice goes to b's channel
+    finally:
+        pubsub.close()

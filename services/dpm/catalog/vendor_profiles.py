@@ -39,7 +39,7 @@ UPDATABLE = (
 )
 
 
-def to_proto(row: VendorProfileRow) -> catalog_pb2.VendorProfile:
+def to_proto(row: VendorProfileRow, display_name: str) -> catalog_pb2.VendorProfile:
     profile = catalog_pb2.VendorProfile(
         name=str(VendorProfileName(row.organization_id)),
         service_model=row.service_model,  # type: ignore[arg-type]
@@ -57,6 +57,7 @@ def to_proto(row: VendorProfileRow) -> catalog_pb2.VendorProfile:
         data_residency_regions=list(row.data_residency_regions or []),
         security_clearance=row.security_clearance,
         catalog_version=row.catalog_version,
+        display_name=display_name,
     )
     updated = row.update_time if row.update_time.tzinfo else row.update_time.replace(tzinfo=dt.UTC)
     profile.update_time.FromDatetime(updated)
@@ -132,15 +133,19 @@ def _validate(profile: catalog_pb2.VendorProfile, paths: Sequence[str]) -> None:
 
 
 def get(session: Session, name: VendorProfileName) -> catalog_pb2.VendorProfile:
-    row = VendorProfileRepository(session).get(name.id)
+    profiles = VendorProfileRepository(session)
+    row = profiles.get(name.id)
     if row is None:
         raise NotFound(f"{name} does not exist")
-    return to_proto(row)
+    return to_proto(row, profiles.display_name(name.id))
 
 
 def list_page(session: Session, after: str | None, limit: int) -> list[catalog_pb2.VendorProfile]:
     """Profiles in organization id order after the id ``after``."""
-    return [to_proto(row) for row in VendorProfileRepository(session).page(after, limit)]
+    return [
+        to_proto(row, display)
+        for row, display in VendorProfileRepository(session).page(after, limit)
+    ]
 
 
 def catalog_version(session: Session) -> int:
@@ -208,4 +213,4 @@ def update(
         CatalogChanged(catalog_version=row.catalog_version, organization=name.organization)
     )
     profiles.save()
-    return to_proto(row)
+    return to_proto(row, profiles.display_name(row.organization_id))

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import redis
 from redis.client import PubSub
 from redis.lock import Lock
+from redis.typing import EncodableT
 
 from dpm.matching.v1 import matching_pb2
 from dpm.platform.names import RecommendationsName
@@ -226,6 +227,16 @@ class RecommendationCache:
         assert isinstance(data, bytes)  # decode_responses=False, checked in __init__
         return matching_pb2.RecommendationSet.FromString(data)
 
+    def get_many(self, client_ids: Sequence[str]) -> list[matching_pb2.RecommendationSet | None]:
+        """``get`` for each id, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for client_id in client_ids:
+            pipe.hget(self.key(client_id), "data")
+        return [
+            None if data is None else matching_pb2.RecommendationSet.FromString(data)
+            for data in pipe.execute()
+        ]
+
     def get_served(self, client_id: str) -> matching_pb2.RecommendationSet | None:
         """The set as a caller sees it: with its freshness (stale, and why), one round trip."""
         data = self.get_served_bytes(client_id)
@@ -249,31 +260,47 @@ class RecommendationCache:
 
     def graph_versions(self, client_ids: list[str]) -> list[int | None]:
         """The graph version of each client's stored set (None: none stored), one round trip."""
+        return self._stored(client_ids, "g")
+
+    def catalog_versions(self, client_ids: list[str]) -> list[int | None]:
+        """The catalog version of each client's stored set (None: none stored), one round trip."""
+        return self._stored(client_ids, "c")
+
+    def _stored(self, client_ids: list[str], field: str) -> list[int | None]:
         pipe = self._redis.pipeline(transaction=False)
         for client_id in client_ids:
-            pipe.hget(self.key(client_id), "g")
-        return [None if g is None else int(g) for g in pipe.execute()]
+            pipe.hget(self.key(client_id), field)
+        return [None if v is None else int(v) for v in pipe.execute()]
 
     # Writes ----------------------------------------------------------------
 
     def put(self, rec: matching_pb2.RecommendationSet) -> PutResult:
         """Store ``rec`` unless what is stored is as new or incomparable (see PutResult)."""
         client_id = RecommendationsName.parse(rec.name, "name").id
+        outcome = self._put(keys=[self.key(client_id)], args=self._put_args(client_id, rec))
+        return _put_result(int(outcome))
+
+    def _put_args(self, client_id: str, rec: matching_pb2.RecommendationSet) -> list[EncodableT]:
         v = rec.versions
-        outcome = self._put(
-            keys=[self.key(client_id)],
-            args=[
-                v.graph_version,
-                v.catalog_version,
-                v.requirements_revision,
-                rec.SerializeToString(),
-                self.channel(client_id),
-                _notice(client_id, v),
-                self.invalidation_channel,
-                client_id,
-            ],
-        )
-        return {1: PutResult.WRITTEN, 0: PutResult.STALE}.get(int(outcome), PutResult.CONFLICT)
+        return [
+            v.graph_version,
+            v.catalog_version,
+            v.requirements_revision,
+            rec.SerializeToString(),
+            self.channel(client_id),
+            _notice(client_id, v),
+            self.invalidation_channel,
+            client_id,
+        ]
+
+    def put_many(self, recs: Sequence[matching_pb2.RecommendationSet]) -> list[PutResult]:
+        """``put`` each set, in one round trip (a pipeline of the same script, each
+        still atomic on its own key)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for rec in recs:
+            client_id = RecommendationsName.parse(rec.name, "name").id
+            self._put(keys=[self.key(client_id)], args=self._put_args(client_id, rec), client=pipe)
+        return [_put_result(int(outcome)) for outcome in pipe.execute()]
 
     def repair(
         self,
@@ -398,6 +425,10 @@ def served_bytes(fields: Sequence[bytes | str | None]) -> bytes | None:
         freshness=matching_pb2.Freshness(stale=True, latest_graph_version=behind, reason=reason)
     )
     return data + freshness.SerializeToString()
+
+
+def _put_result(outcome: int) -> PutResult:
+    return {1: PutResult.WRITTEN, 0: PutResult.STALE}.get(outcome, PutResult.CONFLICT)
 
 
 def _notice(client_id: str, v: matching_pb2.SourceVersions) -> str:

@@ -1,26 +1,39 @@
-"""Computing one client's recommendation set from the other services, and storing it.
+"""Computing clients' recommendation sets from the other services, and storing them.
 
-Used both by the matching server (on a cache miss) and by the workers (when an
-input changed). Everything is re-read at compute time, so a task that runs
-late still computes from the newest inputs.
+Used both by the matching server (one client, on a cache miss) and by the
+workers (chunks of clients, when an input changed): one code path, so every
+set is the same whoever computed it. Everything is re-read at compute time,
+so a task that runs late still computes from the newest inputs.
+
+A chunk costs one read of the catalog's vendor profiles, one read of its
+clients (BatchGetClients), one ScorePolicy call per distinct neutrality
+policy among them (labs share policies: one competitor group, one answer)
+and array ranking per client over the catalog (``ranking_arrays``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dpm.catalog.v1 import catalog_pb2
-from dpm.matching import convert, engine
+from dpm.matching import convert
 from dpm.matching.cache import PutResult, RecommendationCache
-from dpm.matching.model import Candidate
+from dpm.matching.engine import RankedSet
+from dpm.matching.model import Candidate, Requirements
+from dpm.matching.ranking_arrays import VendorTable, rank_top
+from dpm.matching.settings import DEFAULT_SET_SIZE
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
 from dpm.neutrality.v1 import neutrality_pb2
-from dpm.platform.errors import NotFound
-from dpm.platform.names import ClientName, OrganizationName, VendorProfileName
+from dpm.platform.errors import DomainError, Unavailable
+from dpm.platform.names import ClientName, RecommendationsName, VendorProfileName
 from dpm.platform.telemetry import recommendation_computations, tracer
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2
@@ -30,34 +43,49 @@ log = logging.getLogger(__name__)
 # How many times a compare-and-set conflict (two computations that each saw a
 # newer part of the inputs) is retried with fresh inputs.
 CONFLICT_RETRIES = 5
+# Names per BatchGetClients call (the requirements service's limit).
+BATCH_READ = 1000
 
 
-class Candidates(NamedTuple):
-    vendors: list[Candidate]
+class Snapshot(NamedTuple):
+    """The catalog's vendors as arrays, and the catalog version they were read at."""
+
+    table: VendorTable
     catalog_version: int
 
 
-class RecommendationBuilder:
-    def __init__(self, upstreams: Upstreams) -> None:
-        self._up = upstreams
+@dataclass
+class Built:
+    """What ``build_many`` computed, by client id."""
 
-    def candidates(self) -> Candidates:
-        """Every vendor with a profile, and the catalog version they were read at."""
-        names: dict[OrganizationName, str] = {}
-        token = ""
-        while True:
-            with calling("catalog"):
-                orgs = self._up.catalog.ListOrganizations(
-                    catalog_pb2.ListOrganizationsRequest(page_size=1000, page_token=token)
-                )
-            names.update(
-                (OrganizationName.trusted(o.name), o.display_name) for o in orgs.organizations
-            )
-            token = orgs.next_page_token
-            if not token:
-                break
+    sets: dict[str, matching_pb2.RecommendationSet] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)  # no such client (any more)
+    # Clients that could not be computed, and why (their policy could not be
+    # scored, e.g. the graph is behind; requirements this code cannot read).
+    failed: dict[str, Exception] = field(default_factory=dict)
+
+
+class RecommendationBuilder:
+    def __init__(self, upstreams: Upstreams, set_size: int = DEFAULT_SET_SIZE) -> None:
+        self._up = upstreams
+        self._set_size = set_size
+        self._table: VendorTable | None = None
+        # A table caches per-requirements arrays as it ranks: one thread at a time
+        # (the server computes misses on several threads; a worker process on one).
+        self._ranking = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        """Every vendor with a profile, as arrays; rebuilt only when the vendors changed."""
+        candidates, catalog_version = self._candidates()
+        with self._ranking:
+            if self._table is None or self._table.candidates != tuple(candidates):
+                self._table = VendorTable.build(candidates)
+            return Snapshot(self._table, catalog_version)
+
+    def _candidates(self) -> tuple[list[Candidate], int]:
         candidates: list[Candidate] = []
         catalog_version = 0
+        token = ""
         while True:
             with calling("catalog"):
                 page = self._up.catalog.ListVendorProfiles(
@@ -67,65 +95,125 @@ class RecommendationBuilder:
             for profile in page.vendor_profiles:
                 org = VendorProfileName.trusted(profile.name).organization
                 candidates.append(
-                    Candidate(org, names.get(org, str(org)), convert.profile_from_proto(profile))
+                    Candidate(
+                        org, profile.display_name or str(org), convert.profile_from_proto(profile)
+                    )
                 )
             token = page.next_page_token
             if not token:
-                return Candidates(candidates, catalog_version)
+                return candidates, catalog_version
 
     def build(
-        self, client_id: str, snapshot: Candidates | None = None
+        self, client_id: str, snapshot: Snapshot | None = None
     ) -> matching_pb2.RecommendationSet | None:
-        """Compute from fresh inputs; None when the client no longer exists.
+        """One client from fresh inputs; None when it no longer exists."""
+        built = self.build_many([client_id], snapshot)
+        if client_id in built.failed:
+            raise built.failed[client_id]
+        return built.sets.get(client_id)
 
-        ``snapshot`` lets a batch of clients share one read of the catalog.
-        """
-        client_name = ClientName(client_id)
+    def build_many(self, client_ids: Sequence[str], snapshot: Snapshot | None = None) -> Built:
+        """Compute ``client_ids`` from fresh inputs (``snapshot``: a catalog read to share)."""
         started = time.perf_counter()
+        built = Built()
         with tracer.start_as_current_span("dpm.matching.build") as span:
-            span.set_attribute("dpm.client", str(client_name))
+            span.set_attribute("dpm.clients", len(client_ids))
+            snapshot = snapshot or self.snapshot()
+            clients = self._clients(client_ids, built)
+            by_policy: dict[tuple[bytes, str], list[requirements_pb2.Client]] = defaultdict(list)
+            for client in clients:
+                policy = client.neutrality_policy
+                key = (policy.SerializeToString(deterministic=True), evaluation_date(policy))
+                by_policy[key].append(client)
+            span.set_attribute("dpm.policies", len(by_policy))
+            for (_, as_of), members in by_policy.items():
+                try:
+                    scores = self._score(members[0].neutrality_policy, as_of, snapshot)
+                except Unavailable:
+                    raise  # a dependency is down: the caller retries
+                except DomainError as exc:
+                    built.failed.update((ClientName.trusted(c.name).id, exc) for c in members)
+                    continue
+                with self._ranking:
+                    self._rank(members, scores, snapshot, built)
+        recommendation_computations.record(time.perf_counter() - started)
+        return built
+
+    def _rank(
+        self,
+        members: list[requirements_pb2.Client],
+        scores: neutrality_pb2.ScoreVendorsResponse,
+        snapshot: Snapshot,
+        built: Built,
+    ) -> None:
+        """Rank clients that share one neutrality result; clients that share their
+        requirements too share the ranking (labs often start from one template)."""
+        column = snapshot.table.neutrality_column(convert.neutrality_from_proto(scores.vendors))
+        ranked_for: dict[Requirements, RankedSet] = {}
+        for client in members:
+            client_id = ClientName.trusted(client.name).id
             try:
-                with calling("requirements"):
-                    client = self._up.requirements.GetClient(
-                        requirements_pb2.GetClientRequest(name=str(client_name))
-                    )
-            except NotFound:
-                return None
-            candidates, catalog_version = snapshot or self.candidates()
-            try:
-                with calling("neutrality"):
-                    scores = self._up.neutrality.ScoreVendors(
-                        neutrality_pb2.ScoreVendorsRequest(
-                            client=str(client_name),
-                            vendors=[str(c.name) for c in candidates],
-                            as_of=evaluation_date(client.neutrality_policy),
-                        )
-                    )
-            except NotFound:
-                return None
-            ranked, excluded = engine.rank(
-                convert.requirements_from_proto(client.requirements),
-                candidates,
-                convert.neutrality_from_proto(scores.vendors),
+                requirements = convert.requirements_from_proto(client.requirements)
+            except ValueError as exc:  # stored by a newer version of this code
+                built.failed[client_id] = exc
+                continue
+            ranked = ranked_for.get(requirements)
+            if ranked is None:
+                ranked = rank_top(snapshot.table, requirements, column, self._set_size)
+                ranked_for[requirements] = ranked
+            built.sets[client_id] = _recommendation_set(
+                client, ranked, scores, snapshot.catalog_version
             )
-            rec = matching_pb2.RecommendationSet(
-                name=str(client_name.recommendations),
-                ranked=[convert.ranked_to_proto(r) for r in ranked],
-                excluded=[convert.excluded_to_proto(e) for e in excluded],
-                versions=matching_pb2.SourceVersions(
-                    graph_version=scores.graph_version,
-                    catalog_version=catalog_version,
-                    # The older of the two reads: a later computation that saw
-                    # one consistent revision will then replace this one.
-                    requirements_revision=min(client.revision, scores.requirements_revision),
-                ),
-                as_of=scores.as_of,
-                unresolved_parties=scores.unresolved_parties,
+
+    def _clients(self, client_ids: Sequence[str], built: Built) -> list[requirements_pb2.Client]:
+        clients: list[requirements_pb2.Client] = []
+        for i in range(0, len(client_ids), BATCH_READ):
+            names = [str(ClientName(c)) for c in client_ids[i : i + BATCH_READ]]
+            with calling("requirements"):
+                page = self._up.requirements.BatchGetClients(
+                    requirements_pb2.BatchGetClientsRequest(names=names)
+                )
+            clients.extend(page.clients)
+            built.gone.extend(ClientName.trusted(n).id for n in page.missing)
+        return clients
+
+    def _score(
+        self, policy: requirements_pb2.NeutralityPolicy, as_of: str, snapshot: Snapshot
+    ) -> neutrality_pb2.ScoreVendorsResponse:
+        with calling("neutrality"):
+            return self._up.neutrality.ScorePolicy(
+                neutrality_pb2.ScorePolicyRequest(
+                    policy=policy,
+                    vendors=[str(c.name) for c in snapshot.table.candidates],
+                    as_of=as_of,
+                    verdicts_only=True,
+                )
             )
-            rec.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
-            span.set_attribute("dpm.graph_version", scores.graph_version)
-            recommendation_computations.record(time.perf_counter() - started)
-            return rec
+
+
+def _recommendation_set(
+    client: requirements_pb2.Client,
+    ranked: RankedSet,
+    scores: neutrality_pb2.ScoreVendorsResponse,
+    catalog_version: int,
+) -> matching_pb2.RecommendationSet:
+    rec = matching_pb2.RecommendationSet(
+        name=str(ClientName.trusted(client.name).recommendations),
+        ranked=[convert.ranked_to_proto(r) for r in ranked.ranked],
+        excluded=[convert.excluded_to_proto(e) for e in ranked.excluded],
+        ranked_total=ranked.ranked_total,
+        excluded_total=ranked.excluded_total,
+        versions=matching_pb2.SourceVersions(
+            graph_version=scores.graph_version,
+            catalog_version=catalog_version,
+            # The policy scored is the one read with this revision.
+            requirements_revision=client.revision,
+        ),
+        as_of=scores.as_of,
+        unresolved_parties=scores.unresolved_parties,
+    )
+    rec.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
+    return rec
 
 
 def evaluation_date(policy: requirements_pb2.NeutralityPolicy) -> str:
@@ -141,7 +229,7 @@ def refresh(
     builder: RecommendationBuilder,
     cache: RecommendationCache,
     client_id: str,
-    snapshot: Candidates | None = None,
+    snapshot: Snapshot | None = None,
 ) -> matching_pb2.RecommendationSet | None:
     """Recompute one client and store it unless something newer is already stored.
 
@@ -160,3 +248,26 @@ def refresh(
             return cache.get(client_id) or rec
         log.info("concurrent recomputation for %s; recomputing", client_id)
     return cache.get(client_id)
+
+
+def refresh_many(
+    builder: RecommendationBuilder,
+    cache: RecommendationCache,
+    client_ids: Sequence[str],
+    snapshot: Snapshot | None = None,
+) -> Built:
+    """Recompute ``client_ids`` and store each set unless something newer is stored.
+
+    Sets go to Redis in one pipeline; a client gone has its set dropped; a
+    conflict is recomputed alone from fresh reads (``refresh``). Returns what
+    was computed (``failed``: the clients whose policy could not be scored).
+    """
+    built = builder.build_many(client_ids, snapshot)
+    for client_id in built.gone:
+        cache.delete(client_id)
+    recs = list(built.sets.values())
+    for rec, result in zip(recs, cache.put_many(recs), strict=True):
+        if result is PutResult.CONFLICT:
+            log.info("concurrent recomputation for %s; recomputing", rec.name)
+            refresh(builder, cache, RecommendationsName.trusted(rec.name).id)
+    return built

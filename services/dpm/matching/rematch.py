@@ -23,7 +23,7 @@ from celery import Task as CeleryTask
 from celery import shared_task
 
 from dpm.matching.cache import RecommendationCache, dominates
-from dpm.matching.compute import Candidates, RecommendationBuilder, refresh
+from dpm.matching.compute import RecommendationBuilder, refresh, refresh_many
 from dpm.matching.settings import RematchSettings
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
@@ -73,7 +73,11 @@ def runtime() -> Runtime:
             redis.Redis.from_url(settings.redis_url, socket_timeout=10), settings.cache_prefix
         )
         _runtime = Runtime(
-            os.getpid(), settings, upstreams, cache, RecommendationBuilder(upstreams)
+            os.getpid(),
+            settings,
+            upstreams,
+            cache,
+            RecommendationBuilder(upstreams, settings.recommendation_set_size),
         )
     return _runtime
 
@@ -114,11 +118,14 @@ def queue() -> str:
     return Queue.REMATCH.in_deployment(runtime().settings.deployment)
 
 
-def fan_out(ids: Iterator[str], reason: str, graph_version: int = 0) -> int:
+def fan_out(
+    ids: Iterator[str], reason: str, graph_version: int = 0, catalog_version: int = 0
+) -> int:
     """Queue re-match tasks for ``ids`` in chunks; return how many clients were queued.
 
     With ``graph_version``, each client's cached set is marked stale for that
-    version first, so readers see it is being recomputed.
+    version first, so readers see it is being recomputed. The versions go with
+    the tasks, which skip clients already computed from them (``already_fresh``).
     """
     rt = runtime()
     total = 0
@@ -127,6 +134,8 @@ def fan_out(ids: Iterator[str], reason: str, graph_version: int = 0) -> int:
         if graph_version:
             rt.cache.mark_pending(chunk, graph_version)
             kwargs["graph_version"] = graph_version
+        if catalog_version:
+            kwargs["catalog_version"] = catalog_version
         rematch_clients.apply_async(kwargs=kwargs, queue=queue())
         total += len(chunk)
     return total
@@ -158,7 +167,7 @@ def ownership_changed(self: CeleryTask, **payload: Any) -> int:
 def catalog_changed(self: CeleryTask, **payload: Any) -> int:
     event = CatalogChanged.from_payload(payload)
     reason = f"catalog v{event.catalog_version} ({event.organization})"
-    count = fan_out(client_ids(None), reason)
+    count = fan_out(client_ids(None), reason, catalog_version=event.catalog_version)
     log.info("%s re-matches %d clients", reason, count)
     return count
 
@@ -179,41 +188,51 @@ def client_changed(self: CeleryTask, **payload: Any) -> None:
     rematched_clients.add(1, {"trigger": "client"})
 
 
-def already_fresh(rt: Runtime, clients: list[str], graph_version: int) -> set[str]:
-    """The clients whose stored set was computed from ``graph_version`` or a later graph.
+def already_fresh(
+    rt: Runtime, clients: list[str], graph_version: int, catalog_version: int = 0
+) -> set[str]:
+    """The clients whose stored set was computed from ``graph_version`` (or
+    ``catalog_version``) or a later one.
 
     Under a burst of events the first re-match of a client reads the newest
-    graph; the tasks queued for the events before it then have nothing to do.
+    inputs; the tasks queued for the events before it then have nothing to do.
     """
-    if not graph_version:
-        return set()
-    stored = rt.cache.graph_versions(clients)
-    return {c for c, g in zip(clients, stored, strict=True) if g is not None and g >= graph_version}
+    fresh: set[str] = set()
+    for version, stored in (
+        (graph_version, rt.cache.graph_versions),
+        (catalog_version, rt.cache.catalog_versions),
+    ):
+        if version:
+            fresh |= {
+                c
+                for c, v in zip(clients, stored(clients), strict=True)
+                if v is not None and v >= version
+            }
+    return fresh
 
 
 @shared_task(name=REMATCH_CLIENTS, **RETRYING)
 def rematch_clients(
-    self: CeleryTask, clients: list[str], reason: str, graph_version: int = 0
+    self: CeleryTask,
+    clients: list[str],
+    reason: str,
+    graph_version: int = 0,
+    catalog_version: int = 0,
 ) -> int:
-    """Recompute ``clients`` from fresh inputs; with ``graph_version`` (an ownership
-    event's), skip those already computed from that graph or a later one."""
+    """Recompute ``clients`` from fresh inputs; with ``graph_version`` or
+    ``catalog_version`` (the event's), skip those already computed from it or later."""
     rt = runtime()
-    fresh = already_fresh(rt, clients, graph_version)
+    fresh = already_fresh(rt, clients, graph_version, catalog_version)
     clients = [c for c in clients if c not in fresh]
     if not clients:
         log.info("after %s: all %d clients already fresh", reason, len(fresh))
         return 0
-    snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
-    for client_id in clients:
-        try:
-            refresh(rt.builder, rt.cache, client_id, snapshot)
-        except Unavailable:
-            raise  # a dependency is down: retry the chunk later
-        except Exception as exc:
-            # One client's failure must not hold back the others; readers of
-            # its set see it is stale and why.
-            log.exception("re-matching %s after %s failed", client_id, reason)
-            rt.cache.record_failure(client_id, f"re-matching failed: {_describe(exc)}")
+    built = refresh_many(rt.builder, rt.cache, clients)
+    for client_id, exc in built.failed.items():
+        # One policy's failure must not hold back the other clients; readers of
+        # these sets see they are stale and why.
+        log.warning("re-matching %s after %s failed: %s", client_id, reason, _describe(exc))
+        rt.cache.record_failure(client_id, f"re-matching failed: {_describe(exc)}")
     rematched_clients.add(len(clients), {"trigger": reason.split(" ", 1)[0]})
     log.info("re-matched %d clients after %s (%d already fresh)", len(clients), reason, len(fresh))
     return len(clients)
@@ -256,11 +275,15 @@ class Outcome(enum.Enum):
 def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
     """Recompute ``clients``; repair what drifted or is ahead, and count (see Outcome)."""
     rt = runtime()
-    snapshot = rt.builder.candidates()  # one catalog read for the whole chunk
+    snapshot = rt.builder.snapshot()  # one catalog read for the whole chunk
     counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
-    for client_id in clients:
+    cached = rt.cache.get_many(clients)  # read before computing: see reconcile_one
+    built = rt.builder.build_many(clients, snapshot)
+    for client_id, stored in zip(clients, cached, strict=True):
         try:
-            outcome = reconcile_one(rt, client_id, snapshot)
+            if client_id in built.failed:
+                raise built.failed[client_id]
+            outcome = reconcile_one(rt, client_id, stored, built.sets.get(client_id))
         except Unavailable:
             raise  # a dependency is down: retry the chunk later
         except Exception as exc:
@@ -279,12 +302,16 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
     return counts
 
 
-def reconcile_one(rt: Runtime, client_id: str, snapshot: Candidates) -> Outcome:
-    cached = rt.cache.get(client_id)
-    fresh = rt.builder.build(client_id, snapshot)
+def reconcile_one(
+    rt: Runtime,
+    client_id: str,
+    cached: matching_pb2.RecommendationSet | None,
+    fresh: matching_pb2.RecommendationSet | None,
+) -> Outcome:
+    """Compare the set read before the chunk was computed with the fresh one; repair."""
     if fresh is not None and cached is not None and not dominates(fresh.versions, cached.versions):
-        # The chunk's catalog snapshot may predate a write made since: compare
-        # with inputs read after the cached set was.
+        # The chunk's reads may predate a write made since: compare with inputs
+        # read after the cached set was.
         cached = rt.cache.get(client_id)
         fresh = rt.builder.build(client_id)
     if fresh is None:

@@ -65,7 +65,9 @@ def create_server(settings: MatchingSettings) -> RunningServer:
         names = RecommendationCache(parts.redis(settings.redis_url), settings.cache_prefix)
         reads = RecommendationReads(
             names,
-            RecommendationBuilder(Upstreams.from_channels(parts.channels)),
+            RecommendationBuilder(
+                Upstreams.from_channels(parts.channels), settings.recommendation_set_size
+            ),
             settings.min_version_wait_seconds,
         )
         near_cache = NearCache(settings.near_cache_entries, settings.near_cache_seconds)

@@ -8,10 +8,17 @@ from pydantic import Field, model_validator
 
 from dpm.platform.config import DEFAULT_PORTS, CommonSettings, ServerSettings
 
+# Ranked (and excluded) vendors a recommendation set holds unless configured otherwise.
+DEFAULT_SET_SIZE = 25
+
 
 class CacheSettings(CommonSettings):
     # Prefix of every Redis key and channel of the recommendation cache; empty: "<deployment>:".
     cache_prefix: str = ""
+    # Ranked vendors a recommendation set holds (the best), and excluded ones
+    # (neutrality first); the totals count the rest. Servers and workers of a
+    # deployment must agree, or the reconciliation sees drift.
+    recommendation_set_size: int = Field(default=DEFAULT_SET_SIZE, ge=1)
 
     @model_validator(mode="after")
     def _cache_prefix(self) -> Self:
@@ -34,5 +41,7 @@ class MatchingSettings(CacheSettings, ServerSettings):
 class RematchSettings(CacheSettings):
     """What the re-match tasks need in a worker process."""
 
-    # Clients per re-match task when a change fans out.
-    rematch_chunk_size: int = Field(default=50, ge=1)
+    # Clients per re-match task when a change fans out. A task reads the catalog
+    # once and scores each distinct policy once, so larger chunks amortise
+    # those; each stays seconds long, well under the broker's visibility timeout.
+    rematch_chunk_size: int = Field(default=500, ge=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dpm.catalog.store.models import VendorProfileRow
+from dpm.catalog.store.models import OrganizationRow, VendorProfileRow
 
 
 class VendorProfileRepository:
@@ -22,9 +22,19 @@ class VendorProfileRepository:
     def save(self) -> None:
         self._session.flush()
 
-    def page(self, after: str | None, limit: int) -> list[VendorProfileRow]:
-        """Rows in organization id order after ``after``."""
-        query = select(VendorProfileRow).order_by(VendorProfileRow.organization_id).limit(limit)
+    def display_name(self, org_id: str) -> str:
+        org = self._session.get(OrganizationRow, org_id)
+        return org.display_name if org is not None else ""
+
+    def page(self, after: str | None, limit: int) -> list[tuple[VendorProfileRow, str]]:
+        """Rows in organization id order after ``after``, each with its organization's
+        display name."""
+        query = (
+            select(VendorProfileRow, OrganizationRow.display_name)
+            .join(OrganizationRow, OrganizationRow.id == VendorProfileRow.organization_id)
+            .order_by(VendorProfileRow.organization_id)
+            .limit(limit)
+        )
         if after is not None:
             query = query.where(VendorProfileRow.organization_id > after)
-        return list(self._session.scalars(query))
+        return [(row, name) for row, name in self._session.execute(query)]

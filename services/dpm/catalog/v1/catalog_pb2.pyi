@@ -112,7 +112,7 @@ class Capability(_message.Message):
     def __init__(self, modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., monthly_capacity: _Optional[int] = ..., quality: _Optional[float] = ..., unit_price_usd: _Optional[float] = ...) -> None: ...
 
 class VendorProfile(_message.Message):
-    __slots__ = ("name", "service_model", "capabilities", "certifications", "workforce_regions", "data_residency_regions", "security_clearance", "update_time", "catalog_version")
+    __slots__ = ("name", "service_model", "capabilities", "certifications", "workforce_regions", "data_residency_regions", "security_clearance", "update_time", "catalog_version", "display_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SERVICE_MODEL_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +122,7 @@ class VendorProfile(_message.Message):
     SECURITY_CLEARANCE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     service_model: ServiceModel
     capabilities: _containers.RepeatedCompositeFieldContainer[Capability]
@@ -131,7 +132,8 @@ class VendorProfile(_message.Message):
     security_clearance: bool
     update_time: _timestamp_pb2.Timestamp
     catalog_version: int
-    def __init__(self, name: _Optional[str] = ..., service_model: _Optional[_Union[ServiceModel, str]] = ..., capabilities: _Optional[_Iterable[_Union[Capability, _Mapping]]] = ..., certifications: _Optional[_Iterable[_Union[_common_pb2.Certification, str]]] = ..., workforce_regions: _Optional[_Iterable[str]] = ..., data_residency_regions: _Optional[_Iterable[str]] = ..., security_clearance: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[int] = ...) -> None: ...
+    display_name: str
+    def __init__(self, name: _Optional[str] = ..., service_model: _Optional[_Union[ServiceModel, str]] = ..., capabilities: _Optional[_Iterable[_Union[Capability, _Mapping]]] = ..., certifications: _Optional[_Iterable[_Union[_common_pb2.Certification, str]]] = ..., workforce_regions: _Optional[_Iterable[str]] = ..., data_residency_regions: _Optional[_Iterable[str]] = ..., security_clearance: _Optional[bool] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., catalog_version: _Optional[int] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class GetVendorProfileRequest(_message.Message):
     __slots__ = ("name",)

@@ -52,7 +52,7 @@ class SourceVersions(_message.Message):
     def __init__(self, graph_version: _Optional[int] = ..., catalog_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ...) -> None: ...
 
 class RecommendationSet(_message.Message):
-    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of", "freshness", "unresolved_parties")
+    __slots__ = ("name", "ranked", "excluded", "versions", "compute_time", "as_of", "freshness", "unresolved_parties", "ranked_total", "excluded_total")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RANKED_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,8 @@ class RecommendationSet(_message.Message):
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
     UNRESOLVED_PARTIES_FIELD_NUMBER: _ClassVar[int]
+    RANKED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     ranked: _containers.RepeatedCompositeFieldContainer[RankedVendor]
     excluded: _containers.RepeatedCompositeFieldContainer[ExcludedVendor]
@@ -69,7 +71,9 @@ class RecommendationSet(_message.Message):
     as_of: str
     freshness: Freshness
     unresolved_parties: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., unresolved_parties: _Optional[_Iterable[str]] = ...) -> None: ...
+    ranked_total: int
+    excluded_total: int
+    def __init__(self, name: _Optional[str] = ..., ranked: _Optional[_Iterable[_Union[RankedVendor, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[ExcludedVendor, _Mapping]]] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., unresolved_parties: _Optional[_Iterable[str]] = ..., ranked_total: _Optional[int] = ..., excluded_total: _Optional[int] = ...) -> None: ...
 
 class Freshness(_message.Message):
     __slots__ = ("stale", "latest_graph_version", "reason")
