@@ -36,6 +36,7 @@ import pytest
 import redis
 from celery import Celery
 
+from dpm.catalog.seeding import text_progress
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack
 from dpm.common.v1 import common_pb2
@@ -108,7 +109,7 @@ def requirement_templates(rng: random.Random) -> list[requirements_pb2.Requireme
                 needs=[
                     requirements_pb2.Need(
                         modality=m,
-                        monthly_volume=rng.choice([0, 10_000, 50_000]),
+                        monthly_volume=rng.choice([1_000, 10_000, 50_000]),
                         min_quality=round(rng.uniform(0.5, 0.85), 2),
                         max_unit_price_usd=rng.choice([0.0, 2.0, 4.0]),
                     )
@@ -173,7 +174,7 @@ def add_labs(data_dir: Path) -> None:
         seeding.load_clients(
             database,
             [(ClientName(lab_id(i)), lab(i, templates)) for i in range(LABS)],
-            seeding.text_progress(f"loading {LABS:,} labs"),
+            text_progress(f"loading {LABS:,} labs"),
         )
     finally:
         database.close()

@@ -120,8 +120,27 @@ def assert_cache_equals_full_recompute(stack: Stack, cache: RecommendationCache)
             assert fresh.versions == cached.versions, lab
             assert list(fresh.ranked) == list(cached.ranked), lab
             assert list(fresh.excluded) == list(cached.excluded), lab
+        assert_sets_are_truncated_by_the_rule(upstreams)
     finally:
         upstreams.close()
+
+
+def assert_sets_are_truncated_by_the_rule(upstreams: Upstreams) -> None:
+    """A small set holds the best ranked vendors and the neutrality exclusions first,
+    the totals counting all: the same as truncating a set of every vendor."""
+    whole = RecommendationBuilder(upstreams, set_size=1000).build_many(LABS).sets
+    small = RecommendationBuilder(upstreams, set_size=3).build_many(LABS).sets
+    neutrality = matching_pb2.EXCLUSION_KIND_NEUTRALITY
+    for lab in LABS:
+        full, kept = whole[lab], small[lab]
+        assert list(kept.ranked) == list(full.ranked[:3]), lab
+        assert (kept.ranked_total, kept.excluded_total) == (len(full.ranked), len(full.excluded))
+        order = sorted(
+            full.excluded,
+            key=lambda e: (all(r.kind != neutrality for r in e.reasons), e.vendor),
+        )
+        assert list(kept.excluded) == order[:3], lab
+    assert any(len(whole[lab].excluded) > 3 for lab in LABS)  # something was cut
 
 
 def play_scenario(stack: Stack, cache: RecommendationCache) -> None:

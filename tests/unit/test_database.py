@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
-from dpm.platform.db import Database, make_engine
+from dpm.platform.db import Database, joining_writes, make_engine
 
 
 def _database(tmp_path: Path) -> tuple[Database, list[str]]:
@@ -58,3 +61,32 @@ def test_an_open_read_neither_blocks_a_writer_nor_sees_its_write(tmp_path: Path)
     thread.join()
     with database.read() as session:
         assert session.execute(text("SELECT count(*) FROM t")).scalar() == 2
+
+
+def test_a_joiner_commits_with_each_write_of_its_call_and_hears_of_the_commit(
+    tmp_path: Path,
+) -> None:
+    database, begins = _database(tmp_path)
+    heard: list[str] = []
+
+    def joiner(db: Database, session: Session) -> Callable[[], None]:
+        assert db is database
+        session.execute(text("INSERT INTO t VALUES (99)"))
+        return lambda: heard.append("committed")
+
+    def rows() -> list[int]:
+        with database.read() as session:
+            return [x for (x,) in session.execute(text("SELECT x FROM t ORDER BY x"))]
+
+    with joining_writes(joiner):
+        with pytest.raises(RuntimeError), database.write() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("the change fails: nothing of it, nor of the joiner, stays")
+        assert (rows(), heard) == ([], [])
+        with database.write() as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+    assert (rows(), heard) == ([2, 99], ["committed"])
+    with database.write() as session:  # outside joining_writes: nothing joins
+        session.execute(text("INSERT INTO t VALUES (3)"))
+    assert rows() == [2, 3, 99]
+    assert begins.count("BEGIN IMMEDIATE") == 3  # the joined rows took no transaction

@@ -1,6 +1,7 @@
 """Re-match tasks skip the clients already computed from the event's graph (or a later
-one) or the client change's revision (or a later one): a burst of events costs one
-re-match per client, not one per event. A real worker on the real Redis broker."""
+one), the catalog change's catalog version (or a later one) or the client change's
+revision (or a later one): a burst of events costs one re-match per client, not one
+per event. A real worker on the real Redis broker."""
 
 from __future__ import annotations
 
@@ -71,11 +72,15 @@ def test_tasks_for_an_older_graph_skip_clients_already_past_it(
     worker = start_worker(env, log)
     publish = celery_publisher(broker_url)
 
-    def rematch_for(graph_version: int, expect: str) -> None:
+    def rematch_for(version: int, expect: str, version_of: str = "graph") -> None:
         publish(
             rematch.REMATCH_CLIENTS,
             Queue.REMATCH,
-            {"clients": ["google"], "reason": f"v{graph_version}", "graph_version": graph_version},
+            {
+                "clients": ["google"],
+                "reason": f"{version_of} v{version}",
+                f"{version_of}_version": version,
+            },
         )
         deadline = time.monotonic() + 60
         while expect not in log.read_text():
@@ -83,14 +88,22 @@ def test_tasks_for_an_older_graph_skip_clients_already_past_it(
             time.sleep(0.1)
 
     try:
-        rematch_for(version, f"re-matched 1 clients after v{version} (0 already fresh)")
+        rematch_for(version, f"re-matched 1 clients after graph v{version} (0 already fresh)")
         stored = cache.get("google")
         assert stored is not None and stored.versions.graph_version == version
         # Queued for this graph again (a duplicate, or an older event of a burst): skipped.
-        rematch_for(version, f"after v{version}: all 1 clients already fresh")
-        rematch_for(version - 1, f"after v{version - 1}: all 1 clients already fresh")
+        rematch_for(version, f"after graph v{version}: all 1 clients already fresh")
+        rematch_for(version - 1, f"after graph v{version - 1}: all 1 clients already fresh")
         # For a graph the set has not seen: recomputed.
-        rematch_for(version + 1, f"re-matched 1 clients after v{version + 1}")
+        rematch_for(version + 1, f"re-matched 1 clients after graph v{version + 1}")
+        # The same for catalog changes, by catalog version.
+        stored = cache.get("google")
+        assert stored is not None
+        catalog_version = stored.versions.catalog_version
+        fresh = f"after catalog v{catalog_version}: all 1 clients already fresh"
+        rematch_for(catalog_version, fresh, "catalog")
+        nxt = catalog_version + 1
+        rematch_for(nxt, f"re-matched 1 clients after catalog v{nxt}", "catalog")
         # A client change the stored set already reflects (its revision or older): skipped.
         stored = cache.get("google")
         assert stored is not None

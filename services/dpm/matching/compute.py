@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -27,7 +27,7 @@ from dpm.matching import convert
 from dpm.matching.cache import PutResult, RecommendationCache
 from dpm.matching.engine import RankedSet
 from dpm.matching.model import Candidate, Requirements
-from dpm.matching.ranking_arrays import VendorTable, rank_top
+from dpm.matching.ranking_arrays import NeutralityColumn, VendorTable, rank_top
 from dpm.matching.settings import DEFAULT_SET_SIZE
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 # How many times a compare-and-set conflict (two computations that each saw a
 # newer part of the inputs) is retried with fresh inputs.
 CONFLICT_RETRIES = 5
+# Neutrality results kept converted (a few policies x dates per graph).
+COLUMNS_KEPT = 64
 # Names per BatchGetClients call (the requirements service's limit).
 BATCH_READ = 1000
 
@@ -73,6 +75,7 @@ class RecommendationBuilder:
         # A table caches per-requirements arrays as it ranks: one thread at a time
         # (the server computes misses on several threads; a worker process on one).
         self._ranking = threading.Lock()
+        self._columns: OrderedDict[bytes, NeutralityColumn] = OrderedDict()
 
     def snapshot(self) -> Snapshot:
         """Every vendor with a profile, as arrays; rebuilt only when the vendors changed."""
@@ -148,8 +151,8 @@ class RecommendationBuilder:
     ) -> None:
         """Rank clients that share one neutrality result; clients that share their
         requirements too share the ranking (labs often start from one template)."""
-        column = snapshot.table.neutrality_column(convert.neutrality_from_proto(scores.vendors))
-        ranked_for: dict[Requirements, RankedSet] = {}
+        column = self._column(scores, snapshot.table)
+        shared: dict[Requirements, _Lists] = {}
         for client in members:
             client_id = ClientName.trusted(client.name).id
             try:
@@ -157,13 +160,29 @@ class RecommendationBuilder:
             except ValueError as exc:  # stored by a newer version of this code
                 built.failed[client_id] = exc
                 continue
-            ranked = ranked_for.get(requirements)
-            if ranked is None:
-                ranked = rank_top(snapshot.table, requirements, column, self._set_size)
-                ranked_for[requirements] = ranked
+            lists = shared.get(requirements)
+            if lists is None:
+                lists = _Lists.of(rank_top(snapshot.table, requirements, column, self._set_size))
+                shared[requirements] = lists
             built.sets[client_id] = _recommendation_set(
-                client, ranked, scores, snapshot.catalog_version
+                client, lists, scores, snapshot.catalog_version
             )
+
+    def _column(
+        self, scores: neutrality_pb2.ScoreVendorsResponse, table: VendorTable
+    ) -> NeutralityColumn:
+        """The scores as a column of ``table``; chunk after chunk gets the same scores
+        (the neutrality service memoises them per graph), converted once here."""
+        key = scores.SerializeToString(deterministic=True)
+        found = self._columns.get(key)
+        if found is None or found.table is not table:
+            found = table.neutrality_column(convert.neutrality_from_proto(scores.vendors))
+            self._columns[key] = found
+            if len(self._columns) > COLUMNS_KEPT:
+                self._columns.popitem(last=False)
+        else:
+            self._columns.move_to_end(key)
+        return found
 
     def _clients(self, client_ids: Sequence[str], built: Built) -> list[requirements_pb2.Client]:
         clients: list[requirements_pb2.Client] = []
@@ -191,18 +210,37 @@ class RecommendationBuilder:
             )
 
 
+@dataclass(frozen=True)
+class _Lists:
+    """A ranking as the wire lists: built once for the clients that share it."""
+
+    ranked: list[matching_pb2.RankedVendor]
+    excluded: list[matching_pb2.ExcludedVendor]
+    ranked_total: int
+    excluded_total: int
+
+    @classmethod
+    def of(cls, ranked: RankedSet) -> _Lists:
+        return cls(
+            [convert.ranked_to_proto(r) for r in ranked.ranked],
+            [convert.excluded_to_proto(e) for e in ranked.excluded],
+            ranked.ranked_total,
+            ranked.excluded_total,
+        )
+
+
 def _recommendation_set(
     client: requirements_pb2.Client,
-    ranked: RankedSet,
+    lists: _Lists,
     scores: neutrality_pb2.ScoreVendorsResponse,
     catalog_version: int,
 ) -> matching_pb2.RecommendationSet:
     rec = matching_pb2.RecommendationSet(
         name=str(ClientName.trusted(client.name).recommendations),
-        ranked=[convert.ranked_to_proto(r) for r in ranked.ranked],
-        excluded=[convert.excluded_to_proto(e) for e in ranked.excluded],
-        ranked_total=ranked.ranked_total,
-        excluded_total=ranked.excluded_total,
+        ranked=lists.ranked,
+        excluded=lists.excluded,
+        ranked_total=lists.ranked_total,
+        excluded_total=lists.excluded_total,
         versions=matching_pb2.SourceVersions(
             graph_version=scores.graph_version,
             catalog_version=catalog_version,

@@ -279,11 +279,12 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
     counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
     cached = rt.cache.get_many(clients)  # read before computing: see reconcile_one
     built = rt.builder.build_many(clients, snapshot)
+    fills: list[matching_pb2.RecommendationSet] = []  # stored together at the end
     for client_id, stored in zip(clients, cached, strict=True):
         try:
             if client_id in built.failed:
                 raise built.failed[client_id]
-            outcome = reconcile_one(rt, client_id, stored, built.sets.get(client_id))
+            outcome = reconcile_one(rt, client_id, stored, built.sets.get(client_id), fills)
         except Unavailable:
             raise  # a dependency is down: retry the chunk later
         except Exception as exc:
@@ -295,6 +296,8 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
             counts[Outcome.CHECKED.value] += 1
             if outcome is not Outcome.CHECKED:
                 counts[outcome.value] += 1
+    # A set written meanwhile by a re-match stands (compare-and-set): nothing to redo.
+    rt.cache.put_many(fills)
     log.info(
         "reconciled %d clients: %d drifted, %d refreshed, %d ahead, %d filled, %d failed",
         *(counts[o.value] for o in Outcome if o is not Outcome.GONE),
@@ -307,8 +310,10 @@ def reconcile_one(
     client_id: str,
     cached: matching_pb2.RecommendationSet | None,
     fresh: matching_pb2.RecommendationSet | None,
+    fills: list[matching_pb2.RecommendationSet],
 ) -> Outcome:
-    """Compare the set read before the chunk was computed with the fresh one; repair."""
+    """Compare the set read before the chunk was computed with the fresh one; repair
+    (a missing set goes to ``fills``, for the caller to store)."""
     if fresh is not None and cached is not None and not dominates(fresh.versions, cached.versions):
         # The chunk's reads may predate a write made since: compare with inputs
         # read after the cached set was.
@@ -318,7 +323,7 @@ def reconcile_one(
         rt.cache.delete(client_id)
         return Outcome.GONE
     if cached is None:
-        rt.cache.put(fresh)
+        fills.append(fresh)
         return Outcome.FILLED
     same = _same_content(cached, fresh)
     if cached.versions == fresh.versions and same:

@@ -4,8 +4,11 @@ A server that owns data declares which of its methods write and what resource
 each call names (``ServiceSpec.audit``); the server interceptor records each such
 call once it has ended — who (role, subject, token id), what (method, resource,
 status code), when (arrival time) and from where (the peer address) — in the
-service's own database, in a transaction of its own: a refused write's
-transaction is rolled back, its audit row stays. Request bodies, tokens and
+service's own database: in the transaction of the change the call commits
+(``JoinedAudit``: one commit per write, and no change without its row), or, for
+a call that commits nothing (refused, failed, a replay), in a transaction of its
+own once the call has ended: a refused write's transaction is rolled back, its
+audit row stays. Request bodies, tokens and
 error details are never recorded (they may carry secrets or a lab's data).
 
 ``AuditServicer`` answers ``dpm.audit.v1.AuditService`` from that table for the
@@ -25,7 +28,7 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import DateTime, Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dpm.platform import auth
 from dpm.platform.db import Database
@@ -100,7 +103,11 @@ class AuditLog:
         self._database = database
         self._model = model
 
-    def record(self, record: AuditRecord) -> None:
+    @property
+    def database(self) -> Database:
+        return self._database
+
+    def row(self, record: AuditRecord) -> AuditMixin:
         principal = record.principal
         row = self._model()
         row.time = record.time.astimezone(dt.UTC)
@@ -112,8 +119,15 @@ class AuditLog:
         row.token_id = principal.jti[:64] if principal else ""
         row.peer = record.peer[:MAX_PEER]
         row.trace_id = record.trace_id[:32]
+        return row
+
+    def joining(self, record: AuditRecord) -> JoinedAudit:
+        """``record`` (its code OK), to be written by the call's own write transaction."""
+        return JoinedAudit(self, record)
+
+    def record(self, record: AuditRecord) -> None:
         with self._database.write() as session:
-            session.add(row)
+            session.add(self.row(record))
 
     def entries(
         self,
@@ -143,6 +157,28 @@ class AuditLog:
             return list(session.scalars(query).all())
 
 
+class JoinedAudit:
+    """The audit row of a call in progress, written with the first change the call
+    commits to the log's database (``db.joining_writes``): one commit, not two, and
+    the row exists exactly when the change does. A call that commits nothing there
+    (refused, failed, or a replay) has its row written when it ends, as before.
+    """
+
+    def __init__(self, log_: AuditLog, record: AuditRecord) -> None:
+        self._log = log_
+        self._record = record
+        self.written = False
+
+    def __call__(self, database: Database, session: Session) -> Callable[[], None] | None:
+        if database is not self._log.database or self.written:
+            return None
+        session.add(self._log.row(self._record))
+        return self._committed
+
+    def _committed(self) -> None:
+        self.written = True
+
+
 class Auditor:
     """What the server interceptor asks: is a method audited, and where its records go."""
 
@@ -158,6 +194,11 @@ class Auditor:
             return self._methods[method](request, response)
         except Exception:  # a request too malformed to name its resource is still audited
             return ""
+
+    def joining(self, record: AuditRecord) -> JoinedAudit | None:
+        """The call's row to join its write transaction, when the request alone names
+        the resource (a resource named by the response is known only at the end)."""
+        return self._log.joining(record) if record.resource else None
 
     def record(self, record: AuditRecord) -> None:
         """Write ``record``; never fails the call it describes (which has already ended)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,23 @@ def normalize_url(url: str) -> str:
 
 # Execution option of the connections that only read (``Database.read``, pings).
 READ_ONLY = "dpm_read_only"
+
+# Work that joins the write transactions of the current call (``joining_writes``):
+# called with the database and the session of each just before it commits; what
+# it returns (if anything) is called once the commit succeeded.
+Joiner = Callable[["Database", Session], Callable[[], None] | None]
+_joiner: ContextVar[Joiner | None] = ContextVar("dpm_db_joiner", default=None)
+
+
+@contextmanager
+def joining_writes(joiner: Joiner | None) -> Iterator[None]:
+    """While this runs, ``joiner`` adds to every successful ``Database.write`` of this
+    context before it commits (the audit row of a call commits with its change)."""
+    token = _joiner.set(joiner)
+    try:
+        yield
+    finally:
+        _joiner.reset(token)
 
 
 def make_engine(url: str) -> Engine:
@@ -131,8 +149,15 @@ class Database:
         lock here: SQLite has one writer at a time anyway, and a writer waiting in
         its busy handler sleeps in steps of up to 100 ms (a write that waited for
         another, e.g. the audit row after the ledger's, took seconds under load)."""
-        with self._write_turn, transaction(self.sessions) as session:
-            yield session
+        joiner = _joiner.get()
+        committed = None
+        with self._write_turn:
+            with transaction(self.sessions) as session:
+                yield session
+                if joiner is not None:
+                    committed = joiner(self, session)
+            if committed is not None:
+                committed()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

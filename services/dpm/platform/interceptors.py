@@ -4,9 +4,9 @@ The wrapping happens inside the method handler, so it runs on the thread that
 serves the call: the principal set there is what the servicer reads. Every
 call but health and reflection needs a bearer token the ``auth.Verifier``
 accepts (signature, expiry, revocation list); a plaintext server reachable
-from other hosts refuses tokens those hosts send (``dpm.platform.tls``). Once
-a call of an audited method has ended, accepted or refused, it is recorded in
-the audit log (``dpm.platform.audit``).
+from other hosts refuses tokens those hosts send (``dpm.platform.tls``). Every
+call of an audited method, accepted or refused, is recorded in the audit log
+(``dpm.platform.audit``): with the change it commits, or once it has ended.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from grpc_status import rpc_status
 from opentelemetry import trace
 
 from dpm.platform import auth
-from dpm.platform.audit import Auditor, AuditRecord
-from dpm.platform.db import unavailable
+from dpm.platform.audit import Auditor, AuditRecord, JoinedAudit
+from dpm.platform.db import joining_writes, unavailable
 from dpm.platform.errors import DomainError, Unauthenticated
 from dpm.platform.limits import CallLimiter
 from dpm.platform.request_checks import refuse_nul_bytes
@@ -121,6 +121,29 @@ class ServiceInterceptor(grpc.ServerInterceptor):
     def _authenticate(self, context: grpc.ServicerContext) -> auth.Principal:
         return authenticate(self._verifier, self._tokens_need_tls, context)
 
+    def _joined(
+        self,
+        method: str,
+        started: dt.datetime,
+        context: grpc.ServicerContext,
+        principal: auth.Principal,
+        request: Any,
+    ) -> JoinedAudit | None:
+        """The call's audit row, to commit with its change (see ``JoinedAudit``)."""
+        if self._auditor is None or not self._auditor.audits(method):
+            return None
+        return self._auditor.joining(
+            AuditRecord(
+                time=started,
+                method=method,
+                resource=self._auditor.resource(method, request, None),
+                code=grpc.StatusCode.OK,
+                principal=principal,
+                peer=context.peer(),
+                trace_id=_trace_id(),
+            )
+        )
+
     def _audit(
         self,
         method: str,
@@ -130,6 +153,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         request: Any,
         response: Any,
         ended: bool,
+        joined: JoinedAudit | None = None,
     ) -> None:
         """Record an audited call once it has ended (a no-op for other methods)."""
         if self._auditor is None or not self._auditor.audits(method):
@@ -137,6 +161,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         code = context.code()  # type: ignore[attr-defined]
         if code is None:
             code = grpc.StatusCode.OK if ended else grpc.StatusCode.CANCELLED
+        if joined is not None and joined.written and code is grpc.StatusCode.OK:
+            return  # committed with the call's change
         self._auditor.record(
             AuditRecord(
                 time=started,
@@ -159,14 +185,16 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             principal: auth.Principal | None = None
             response: Any = None
             ended = False
+            joined: JoinedAudit | None = None
             try:
                 try:
                     principal = self._authenticate(context)
                     if not streaming_request:
                         refuse_nul_bytes(request)
+                        joined = self._joined(method, started, context, principal, request)
                     token = auth.set_current_principal(principal)
                     try:
-                        with self._hold(principal, stream=False):
+                        with self._hold(principal, stream=False), joining_writes(joined):
                             response = behavior(request, context)
                         ended = True
                         return response
@@ -189,6 +217,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                     None if streaming_request else request,
                     response,
                     ended,
+                    joined,
                 )
 
         return wrapped
