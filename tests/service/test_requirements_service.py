@@ -351,26 +351,41 @@ def test_list_pages_and_competitor_filter(env: Env) -> None:
     for client_id, comps in competitors.items():
         create(env.admin, client_id, google(neutrality_policy=policy(*comps), organization=""))
 
-    def list_all(page_size: int, *names: str) -> list[str]:
+    def list_all(page_size: int, *names: str, names_only: bool = False) -> list[str]:
         seen: list[str] = []
         token = ""
         while True:
             page = env.admin.ListClients(
-                pb.ListClientsRequest(page_size=page_size, page_token=token, competitors_any=names)
+                pb.ListClientsRequest(
+                    page_size=page_size,
+                    page_token=token,
+                    competitors_any=names,
+                    names_only=names_only,
+                )
             )
             assert len(page.clients) <= page_size
-            seen.extend(c.name.removeprefix("clients/") for c in page.clients)
+            for c in page.clients:
+                # names_only: the name and nothing else; otherwise the whole client.
+                assert c.HasField("neutrality_policy") is not names_only
+                seen.append(c.name.removeprefix("clients/"))
             token = page.next_page_token
             if not token:
                 return seen
 
     everyone = sorted(competitors)
-    assert list_all(100) == everyone
-    assert list_all(1) == everyone
-    assert list_all(4) == everyone
-    assert list_all(2, "organizations/meta") == ["google", "microsoft", "openai"]
-    assert list_all(1, "organizations/xai", "organizations/anthropic") == ["microsoft", "openai"]
-    assert list_all(10, "organizations/nobody") == []
+    for names_only in (False, True):
+        assert list_all(100, names_only=names_only) == everyone
+        assert list_all(1, names_only=names_only) == everyone
+        assert list_all(4, names_only=names_only) == everyone
+        assert list_all(2, "organizations/meta", names_only=names_only) == [
+            "google",
+            "microsoft",
+            "openai",
+        ]
+        assert list_all(
+            1, "organizations/xai", "organizations/anthropic", names_only=names_only
+        ) == ["microsoft", "openai"]
+        assert list_all(10, "organizations/nobody", names_only=names_only) == []
     # A service token may list too.
     service = env.stub(auth.service_token(env.secret, "worker"))
     assert len(service.ListClients(pb.ListClientsRequest()).clients) == len(everyone)

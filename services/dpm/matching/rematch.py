@@ -93,6 +93,7 @@ def client_ids(competitors: list[OrganizationName] | None) -> Iterator[str]:
                     page_size=1000,
                     page_token=token,
                     competitors_any=[str(c) for c in competitors or []],
+                    names_only=True,
                 )
             )
         for client in page.clients:

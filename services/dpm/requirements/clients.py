@@ -104,13 +104,19 @@ def list_page(
     competitors_any: Collection[OrganizationName],
     after: ClientName | None,
     limit: int,
+    names_only: bool = False,
 ) -> tuple[list[pb.Client], bool]:
     """Clients ordered by id after ``after``; True when more follow.
 
-    With ``competitors_any``, only clients whose policy names any of them.
+    With ``competitors_any``, only clients whose policy names any of them; with
+    ``names_only``, each client holds only its name.
     """
     with database.read() as session:
-        rows, more = ClientRepository(session).page(competitors_any, after, limit)
+        repository = ClientRepository(session)
+        if names_only:
+            ids, more = repository.page_ids(competitors_any, after, limit)
+            return [pb.Client(name=str(ClientName(i))) for i in ids], more
+        rows, more = repository.page(competitors_any, after, limit)
         return [to_client(r) for r in rows], more
 
 

@@ -90,7 +90,9 @@ class RequirementsServicer(pb_grpc.RequirementsServiceServicer):
         query = sorted(o.id for o in competitors)
         last = self._tokens.read(request.page_token, query)
         after = None if last is None else ClientName(last)
-        page, more = clients.list_page(self._database, competitors, after, limit)
+        page, more = clients.list_page(
+            self._database, competitors, after, limit, names_only=request.names_only
+        )
         next_token = self._tokens.issue(ClientName.trusted(page[-1].name).id, query) if more else ""
         return pb.ListClientsResponse(clients=page, next_page_token=next_token)
 

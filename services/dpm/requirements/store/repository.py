@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from dpm.platform.events import ClientChanged
@@ -123,7 +123,26 @@ class ClientRepository:
 
         With ``competitors``, only clients whose policy names any of them.
         """
-        query = select(ClientRow).order_by(ClientRow.id).limit(limit + 1)
+        rows = self._session.scalars(self._page_query(select(ClientRow), competitors, after, limit))
+        found = list(rows)
+        return found[:limit], len(found) > limit
+
+    def page_ids(
+        self, competitors: Collection[OrganizationName], after: ClientName | None, limit: int
+    ) -> tuple[list[str], bool]:
+        """``page``, ids only."""
+        query = self._page_query(select(ClientRow.id), competitors, after, limit)
+        found = list(self._session.scalars(query))
+        return found[:limit], len(found) > limit
+
+    @staticmethod
+    def _page_query(
+        query: Select[Any],
+        competitors: Collection[OrganizationName],
+        after: ClientName | None,
+        limit: int,
+    ) -> Select[Any]:
+        query = query.order_by(ClientRow.id).limit(limit + 1)
         if after is not None:
             query = query.where(ClientRow.id > after.id)
         if competitors:
@@ -134,8 +153,7 @@ class ClientRepository:
                     )
                 )
             )
-        rows = self._session.scalars(query).all()
-        return list(rows[:limit]), len(rows) > limit
+        return query
 
     def replace_competitors(
         self, client: ClientName, competitors: Collection[OrganizationName]

@@ -141,14 +141,16 @@ class GetClientRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListClientsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "competitors_any")
+    __slots__ = ("page_size", "page_token", "competitors_any", "names_only")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COMPETITORS_ANY_FIELD_NUMBER: _ClassVar[int]
+    NAMES_ONLY_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     competitors_any: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., competitors_any: _Optional[_Iterable[str]] = ...) -> None: ...
+    names_only: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., competitors_any: _Optional[_Iterable[str]] = ..., names_only: _Optional[bool] = ...) -> None: ...
 
 class ListClientsResponse(_message.Message):
     __slots__ = ("clients", "next_page_token")
