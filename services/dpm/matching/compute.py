@@ -76,6 +76,7 @@ class RecommendationBuilder:
         # (the server computes misses on several threads; a worker process on one).
         self._ranking = threading.Lock()
         self._columns: OrderedDict[bytes, NeutralityColumn] = OrderedDict()
+        self._known: dict[bytes, Candidate] = {}  # the last catalog read, by profile bytes
 
     def snapshot(self) -> Snapshot:
         """Every vendor with a profile, as arrays; rebuilt only when the vendors changed."""
@@ -86,6 +87,9 @@ class RecommendationBuilder:
             return Snapshot(self._table, catalog_version)
 
     def _candidates(self) -> tuple[list[Candidate], int]:
+        """Every vendor profile; each converted once while it stays the same (by its
+        bytes), so an unchanged catalog also gives the very same objects."""
+        known, self._known = self._known, {}
         candidates: list[Candidate] = []
         catalog_version = 0
         token = ""
@@ -96,12 +100,10 @@ class RecommendationBuilder:
                 )
             catalog_version = catalog_version or page.catalog_version
             for profile in page.vendor_profiles:
-                org = VendorProfileName.trusted(profile.name).organization
-                candidates.append(
-                    Candidate(
-                        org, profile.display_name or str(org), convert.profile_from_proto(profile)
-                    )
-                )
+                key = profile.SerializeToString(deterministic=True)
+                candidate = known.get(key) or _candidate(profile)
+                self._known[key] = candidate
+                candidates.append(candidate)
             token = page.next_page_token
             if not token:
                 return candidates, catalog_version
@@ -153,13 +155,16 @@ class RecommendationBuilder:
         requirements too share the ranking (labs often start from one template)."""
         column = self._column(scores, snapshot.table)
         shared: dict[Requirements, _Lists] = {}
+        read: dict[bytes, Requirements] = {}
         for client in members:
             client_id = ClientName.trusted(client.name).id
+            key = client.requirements.SerializeToString(deterministic=True)
             try:
-                requirements = convert.requirements_from_proto(client.requirements)
+                requirements = read.get(key) or convert.requirements_from_proto(client.requirements)
             except ValueError as exc:  # stored by a newer version of this code
                 built.failed[client_id] = exc
                 continue
+            read[key] = requirements
             lists = shared.get(requirements)
             if lists is None:
                 lists = _Lists.of(rank_top(snapshot.table, requirements, column, self._set_size))
@@ -208,6 +213,11 @@ class RecommendationBuilder:
                     verdicts_only=True,
                 )
             )
+
+
+def _candidate(profile: catalog_pb2.VendorProfile) -> Candidate:
+    org = VendorProfileName.trusted(profile.name).organization
+    return Candidate(org, profile.display_name or str(org), convert.profile_from_proto(profile))
 
 
 @dataclass(frozen=True)
