@@ -17,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.client import PubSub
 
-from dpm.matching.cache import ChangeNotice, PutResult, RecommendationCache, dominates
+from dpm.matching.cache import (
+    ChangeNotice,
+    Encoded,
+    PutResult,
+    RecommendationCache,
+    dominates,
+)
 from dpm.matching.v1 import matching_pb2
 from dpm.platform.errors import InvalidArgument
 
@@ -388,7 +394,10 @@ def test_put_many_decides_each_set_on_its_own(cache: RecommendationCache) -> Non
     cache.put(rec("older", (2, 2, 2)))
     cache.put(rec("crossed", (1, 5, 1)))
     results = cache.put_many(
-        [rec("fresh", (1, 1, 1)), rec("older", (1, 1, 1)), rec("crossed", (5, 1, 1))]
+        [
+            Encoded.of(rec(c, v))
+            for c, v in [("fresh", (1, 1, 1)), ("older", (1, 1, 1)), ("crossed", (5, 1, 1))]
+        ]
     )
     assert results == [PutResult.WRITTEN, PutResult.STALE, PutResult.CONFLICT]
     stored = cache.get_many(["fresh", "older", "crossed", "absent"])
@@ -399,7 +408,7 @@ def test_put_many_decides_each_set_on_its_own(cache: RecommendationCache) -> Non
 def test_put_many_notifies_like_put(cache: RecommendationCache, redis_client: redis.Redis) -> None:
     pubsub = subscribed(cache, redis_client, "a")
     try:
-        cache.put_many([rec("a", (1, 1, 1)), rec("b", (1, 1, 1))])
+        cache.put_many([Encoded.of(rec("a", (1, 1, 1))), Encoded.of(rec("b", (1, 1, 1)))])
         assert next_notice(pubsub) == ChangeNotice(
             client="a", graph_version=1, catalog_version=1, requirements_revision=1
         )

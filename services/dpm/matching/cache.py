@@ -33,6 +33,7 @@ import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from redis.client import PubSub
@@ -136,6 +137,19 @@ redis.call('HSET', KEYS[1], 'err', ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 """
+
+
+class Encoded(NamedTuple):
+    """A set ready to store: its client, its versions and its serialized bytes."""
+
+    client_id: str
+    versions: matching_pb2.SourceVersions
+    data: bytes
+
+    @classmethod
+    def of(cls, rec: matching_pb2.RecommendationSet) -> Encoded:
+        client_id = RecommendationsName.parse(rec.name, "name").id
+        return cls(client_id, rec.versions, rec.SerializeToString())
 
 
 class PutResult(enum.Enum):
@@ -276,31 +290,30 @@ class RecommendationCache:
 
     def put(self, rec: matching_pb2.RecommendationSet) -> PutResult:
         """Store ``rec`` unless what is stored is as new or incomparable (see PutResult)."""
-        client_id = RecommendationsName.parse(rec.name, "name").id
-        outcome = self._put(keys=[self.key(client_id)], args=self._put_args(client_id, rec))
+        encoded = Encoded.of(rec)
+        outcome = self._put(keys=[self.key(encoded.client_id)], args=self._put_args(encoded))
         return _put_result(int(outcome))
 
-    def _put_args(self, client_id: str, rec: matching_pb2.RecommendationSet) -> list[EncodableT]:
-        v = rec.versions
+    def put_many(self, sets: Sequence[Encoded]) -> list[PutResult]:
+        """``put`` each set, in one round trip (a pipeline of the same script, each
+        still atomic on its own key)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for encoded in sets:
+            self._put(keys=[self.key(encoded.client_id)], args=self._put_args(encoded), client=pipe)
+        return [_put_result(int(outcome)) for outcome in pipe.execute()]
+
+    def _put_args(self, encoded: Encoded) -> list[EncodableT]:
+        v = encoded.versions
         return [
             v.graph_version,
             v.catalog_version,
             v.requirements_revision,
-            rec.SerializeToString(),
-            self.channel(client_id),
-            _notice(client_id, v),
+            encoded.data,
+            self.channel(encoded.client_id),
+            _notice(encoded.client_id, v),
             self.invalidation_channel,
-            client_id,
+            encoded.client_id,
         ]
-
-    def put_many(self, recs: Sequence[matching_pb2.RecommendationSet]) -> list[PutResult]:
-        """``put`` each set, in one round trip (a pipeline of the same script, each
-        still atomic on its own key)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for rec in recs:
-            client_id = RecommendationsName.parse(rec.name, "name").id
-            self._put(keys=[self.key(client_id)], args=self._put_args(client_id, rec), client=pipe)
-        return [_put_result(int(outcome)) for outcome in pipe.execute()]
 
     def repair(
         self,

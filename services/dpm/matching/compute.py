@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from dpm.catalog.v1 import catalog_pb2
 from dpm.matching import convert
-from dpm.matching.cache import PutResult, RecommendationCache
+from dpm.matching.cache import Encoded, PutResult, RecommendationCache
 from dpm.matching.engine import RankedSet
 from dpm.matching.model import Candidate, Requirements
 from dpm.matching.ranking_arrays import NeutralityColumn, VendorTable, rank_top
@@ -60,11 +60,22 @@ class Snapshot(NamedTuple):
 class Built:
     """What ``build_many`` computed, by client id."""
 
-    sets: dict[str, matching_pb2.RecommendationSet] = field(default_factory=dict)
+    encoded: dict[str, Encoded] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)  # no such client (any more)
     # Clients that could not be computed, and why (their policy could not be
     # scored, e.g. the graph is behind; requirements this code cannot read).
     failed: dict[str, Exception] = field(default_factory=dict)
+
+    def get(self, client_id: str) -> matching_pb2.RecommendationSet | None:
+        found = self.encoded.get(client_id)
+        return None if found is None else matching_pb2.RecommendationSet.FromString(found.data)
+
+    @property
+    def sets(self) -> dict[str, matching_pb2.RecommendationSet]:
+        """Every computed set, decoded."""
+        return {
+            c: matching_pb2.RecommendationSet.FromString(e.data) for c, e in self.encoded.items()
+        }
 
 
 class RecommendationBuilder:
@@ -115,7 +126,7 @@ class RecommendationBuilder:
         built = self.build_many([client_id], snapshot)
         if client_id in built.failed:
             raise built.failed[client_id]
-        return built.sets.get(client_id)
+        return built.get(client_id)
 
     def build_many(self, client_ids: Sequence[str], snapshot: Snapshot | None = None) -> Built:
         """Compute ``client_ids`` from fresh inputs (``snapshot``: a catalog read to share)."""
@@ -169,8 +180,8 @@ class RecommendationBuilder:
             if lists is None:
                 lists = _Lists.of(rank_top(snapshot.table, requirements, column, self._set_size))
                 shared[requirements] = lists
-            built.sets[client_id] = _recommendation_set(
-                client, lists, scores, snapshot.catalog_version
+            built.encoded[client_id] = _encoded_set(
+                client_id, client.revision, lists, scores, snapshot.catalog_version
             )
 
     def _column(
@@ -222,46 +233,44 @@ def _candidate(profile: catalog_pb2.VendorProfile) -> Candidate:
 
 @dataclass(frozen=True)
 class _Lists:
-    """A ranking as the wire lists: built once for the clients that share it."""
+    """A ranking as the wire encodes it: serialized once for the clients sharing it."""
 
-    ranked: list[matching_pb2.RankedVendor]
-    excluded: list[matching_pb2.ExcludedVendor]
-    ranked_total: int
-    excluded_total: int
+    data: bytes  # a RecommendationSet of only the ranked and excluded lists and totals
 
     @classmethod
     def of(cls, ranked: RankedSet) -> _Lists:
-        return cls(
-            [convert.ranked_to_proto(r) for r in ranked.ranked],
-            [convert.excluded_to_proto(e) for e in ranked.excluded],
-            ranked.ranked_total,
-            ranked.excluded_total,
+        lists = matching_pb2.RecommendationSet(
+            ranked=[convert.ranked_to_proto(r) for r in ranked.ranked],
+            excluded=[convert.excluded_to_proto(e) for e in ranked.excluded],
+            ranked_total=ranked.ranked_total,
+            excluded_total=ranked.excluded_total,
         )
+        return cls(lists.SerializeToString())
 
 
-def _recommendation_set(
-    client: requirements_pb2.Client,
+def _encoded_set(
+    client_id: str,
+    revision: int,
     lists: _Lists,
     scores: neutrality_pb2.ScoreVendorsResponse,
     catalog_version: int,
-) -> matching_pb2.RecommendationSet:
-    rec = matching_pb2.RecommendationSet(
-        name=str(ClientName.trusted(client.name).recommendations),
-        ranked=lists.ranked,
-        excluded=lists.excluded,
-        ranked_total=lists.ranked_total,
-        excluded_total=lists.excluded_total,
-        versions=matching_pb2.SourceVersions(
-            graph_version=scores.graph_version,
-            catalog_version=catalog_version,
-            # The policy scored is the one read with this revision.
-            requirements_revision=client.revision,
-        ),
+) -> Encoded:
+    """The client's set: its own fields, then the shared lists. Messages concatenate (a
+    parser merges them), and the two parts have no field in common."""
+    versions = matching_pb2.SourceVersions(
+        graph_version=scores.graph_version,
+        catalog_version=catalog_version,
+        # The policy scored is the one read with this revision.
+        requirements_revision=revision,
+    )
+    own = matching_pb2.RecommendationSet(
+        name=str(RecommendationsName(client_id)),
+        versions=versions,
         as_of=scores.as_of,
         unresolved_parties=scores.unresolved_parties,
     )
-    rec.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
-    return rec
+    own.compute_time.FromDatetime(dt.datetime.now(dt.UTC))
+    return Encoded(client_id, versions, own.SerializeToString() + lists.data)
 
 
 def evaluation_date(policy: requirements_pb2.NeutralityPolicy) -> str:
@@ -313,9 +322,9 @@ def refresh_many(
     built = builder.build_many(client_ids, snapshot)
     for client_id in built.gone:
         cache.delete(client_id)
-    recs = list(built.sets.values())
-    for rec, result in zip(recs, cache.put_many(recs), strict=True):
+    encoded = list(built.encoded.values())
+    for item, result in zip(encoded, cache.put_many(encoded), strict=True):
         if result is PutResult.CONFLICT:
-            log.info("concurrent recomputation for %s; recomputing", rec.name)
-            refresh(builder, cache, RecommendationsName.trusted(rec.name).id)
+            log.info("concurrent recomputation for %s; recomputing", item.client_id)
+            refresh(builder, cache, item.client_id)
     return built

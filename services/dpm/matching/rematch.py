@@ -22,7 +22,7 @@ import redis
 from celery import Task as CeleryTask
 from celery import shared_task
 
-from dpm.matching.cache import RecommendationCache, dominates
+from dpm.matching.cache import Encoded, RecommendationCache, dominates
 from dpm.matching.compute import RecommendationBuilder, refresh, refresh_many
 from dpm.matching.settings import RematchSettings
 from dpm.matching.upstreams import Upstreams
@@ -280,12 +280,12 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
     counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
     cached = rt.cache.get_many(clients)  # read before computing: see reconcile_one
     built = rt.builder.build_many(clients, snapshot)
-    fills: list[matching_pb2.RecommendationSet] = []  # stored together at the end
+    fills: list[Encoded] = []  # stored together at the end
     for client_id, stored in zip(clients, cached, strict=True):
         try:
             if client_id in built.failed:
                 raise built.failed[client_id]
-            outcome = reconcile_one(rt, client_id, stored, built.sets.get(client_id), fills)
+            outcome = reconcile_one(rt, client_id, stored, built.get(client_id), fills)
         except Unavailable:
             raise  # a dependency is down: retry the chunk later
         except Exception as exc:
@@ -311,7 +311,7 @@ def reconcile_one(
     client_id: str,
     cached: matching_pb2.RecommendationSet | None,
     fresh: matching_pb2.RecommendationSet | None,
-    fills: list[matching_pb2.RecommendationSet],
+    fills: list[Encoded],
 ) -> Outcome:
     """Compare the set read before the chunk was computed with the fresh one; repair
     (a missing set goes to ``fills``, for the caller to store)."""
@@ -324,7 +324,7 @@ def reconcile_one(
         rt.cache.delete(client_id)
         return Outcome.GONE
     if cached is None:
-        fills.append(fresh)
+        fills.append(Encoded.of(fresh))
         return Outcome.FILLED
     same = _same_content(cached, fresh)
     if cached.versions == fresh.versions and same:
