@@ -87,7 +87,9 @@ recommendation_reads = meter.create_counter(
     "dpm.recommendations.reads", description="GetRecommendations answers, by cache outcome"
 )
 recommendation_computations = meter.create_histogram(
-    "dpm.recommendations.compute_duration", unit="s", description="One client's recomputation"
+    "dpm.recommendations.compute_duration",
+    unit="s",
+    description="One computation of clients' sets (a chunk in a worker, one client on a miss)",
 )
 ledger_events = meter.create_counter(
     "dpm.ledger.events", description="Ownership events recorded (replays not counted)"
