@@ -10,8 +10,9 @@ Also: the 0002 migration carries data written under 0001.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dpm.catalog import graph, ledger
 from dpm.catalog.store import MIGRATIONS_DIR
+from dpm.catalog.store.ledger import LedgerRepository
 from dpm.catalog.store.models import (
     Base,
     CountersRow,
@@ -293,6 +295,42 @@ def test_any_recording_order_gives_the_graph_of_the_effective_date_order(
 
 
 # ---------------------------------------------------------------------------- migrations
+
+
+def test_an_event_dated_after_its_holdings_history_reads_none_of_it(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual case, events recorded in date order, steps only the open period of
+    each pair (``History._appended``); a back-dated event re-folds the pair's history.
+    Both give what the property above checks against a full recompute."""
+    reset(sessions)
+    folded: list[str] = []
+    events_into = LedgerRepository.events_into
+
+    def spy(self: LedgerRepository, held: str, holders: Collection[str]) -> Any:
+        folded.append(held)
+        return events_into(self, held, holders)
+
+    monkeypatch.setattr(LedgerRepository, "events_into", spy)
+    run = Run(sessions)
+
+    def stake(event_id: str, day: str, fraction: float, first: bool = False) -> None:
+        event = ownership_pb2.OwnershipEvent(event_id=event_id, effective_date=day)
+        change = event.stake_acquired if first else event.stake_changed
+        change.holder, change.held = name("o0"), name("o1")
+        change.equity_fraction = fraction
+        assert run.record(event)
+
+    stake("e1", "2024-01-01", 0.1, first=True)
+    stake("e2", "2024-02-01", 0.2)
+    stake("e3", "2024-02-01", 0.25)  # the same day: replaces e2's period
+    stake("e4", "2024-03-01", 0.3)
+    assert folded == []
+    with sessions() as s:
+        held = graph.export(s, dt.date(2024, 2, 15)).holdings
+        assert [(h.holder, round(h.equity_fraction, 6)) for h in held] == [(name("o0"), 0.25)]
+    stake("e5", "2024-01-15", 0.15)  # back-dated: the pair is folded again
+    assert folded == ["o1"]
 
 
 def test_migrations_match_the_models(database_url: str) -> None:

@@ -203,6 +203,12 @@ class History:
         diffs: list[PairDiff] = []
         for held in sorted(pairs.by_held):
             holders = pairs.by_held[held]
+            if new is not None and not without:
+                appended = self._appended(held, holders, new, new_keys)
+                diffs += (d for d in appended.values() if d.changed)
+                holders = holders - appended.keys()
+                if not holders:
+                    continue
             explicit: dict[str, dict[int, Fact]] = defaultdict(dict)
             every: dict[int, Fact] = {}
             for holder, event in self._ledger.events_into(held, holders):
@@ -224,6 +230,32 @@ class History:
                     diffs.append(diff)
         return diffs
 
+    def _appended(
+        self, held: str, holders: set[str], new: Fact, new_keys: set[tuple[str, str]]
+    ) -> dict[str, PairDiff]:
+        """The diffs of the pairs into ``held`` that ``new`` comes last in (no stored fact
+        of the pair is dated after it: the usual case, events recorded in date order).
+
+        Folding the pair's facts would replay its whole history to end where its
+        known rows already end, then step ``new``: so only ``new`` is stepped, from
+        the pair's open period (the terms in force at the end, or none).
+        """
+        latest = self._ledger.latest_into(held, holders)
+        every = latest.get(EVERY_HOLDER)
+        day = new.origin.effective
+        last = [
+            holder
+            for holder in holders
+            if ((holder, held) in new_keys or (EVERY_HOLDER, held) in new_keys)
+            and max(filter(None, (latest.get(holder), every)), default=day) <= day
+        ]
+        if not last:
+            return {}
+        known: dict[str, list[HoldingRow]] = defaultdict(list)
+        for row in self._holdings.known_into(held, last):
+            known[row.holder].append(row)
+        return {holder: _step(holder, held, known[holder], new) for holder in last}
+
     def apply(self, diffs: Iterable[PairDiff]) -> None:
         retired: list[HoldingRow] = []
         added: list[HoldingRow] = []
@@ -243,4 +275,29 @@ def _diff(holder: str, held: str, rows: list[HoldingRow], periods: list[Period])
         else:
             diff.retired.append(row)
     diff.added = remaining
+    return diff
+
+
+def _step(holder: str, held: str, rows: list[HoldingRow], new: Fact) -> PairDiff:
+    """``new`` applied after every fact of the pair, whose folded periods are ``rows``."""
+    open_row = next((r for r in rows if r.valid_to is None), None)  # periods do not overlap
+    opened = period_of(open_row) if open_row is not None else None
+    current = opened.terms if opened is not None else None
+    pair = (OrganizationName(holder), OrganizationName(held))
+    try:
+        after = handler_for(new.origin.kind).step(new.message, pair, current, new.origin)
+    except NotApplicable as cause:
+        raise Broken(new.origin, cause) from None
+    diff = PairDiff(holder, held)
+    if after == current:
+        return diff
+    day = new.origin.effective
+    if open_row is not None and opened is not None:
+        # The open period ends where the new terms start (replaced when both start
+        # on one day: no empty period is kept, as in ``fold``).
+        diff.retired.append(open_row)
+        if opened.valid_from < day:
+            diff.added.append(Period(opened.valid_from, day, opened.terms))
+    if after is not None:
+        diff.added.append(Period(day, None, after))
     return diff

@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 # How many times a compare-and-set conflict (two computations that each saw a
 # newer part of the inputs) is retried with fresh inputs.
 CONFLICT_RETRIES = 5
-# Neutrality results kept converted (a few policies x dates per graph).
-COLUMNS_KEPT = 64
+# Neutrality results kept converted, each with up to RANKINGS_KEPT rankings of ~5 KiB
+# (at most ~80 MiB; typically a few policies x templates).
+COLUMNS_KEPT = 16
+# Rankings kept per neutrality result (one per distinct requirements).
+RANKINGS_KEPT = 1024
 # Names per BatchGetClients call (the requirements service's limit).
 BATCH_READ = 1000
 
@@ -86,7 +89,7 @@ class RecommendationBuilder:
         # A table caches per-requirements arrays as it ranks: one thread at a time
         # (the server computes misses on several threads; a worker process on one).
         self._ranking = threading.Lock()
-        self._columns: OrderedDict[bytes, NeutralityColumn] = OrderedDict()
+        self._columns: OrderedDict[bytes, _Scored] = OrderedDict()
         self._known: dict[bytes, Candidate] = {}  # the last catalog read, by profile bytes
 
     def snapshot(self) -> Snapshot:
@@ -162,10 +165,10 @@ class RecommendationBuilder:
         snapshot: Snapshot,
         built: Built,
     ) -> None:
-        """Rank clients that share one neutrality result; clients that share their
-        requirements too share the ranking (labs often start from one template)."""
-        column = self._column(scores, snapshot.table)
-        shared: dict[Requirements, _Lists] = {}
+        """Rank clients that share one neutrality result. Clients that share their
+        requirements too share the ranking (labs often start from one template),
+        within the chunk and in the chunks after it while the result holds."""
+        scored = self._scored(scores, snapshot.table)
         read: dict[bytes, Requirements] = {}
         for client in members:
             client_id = ClientName.trusted(client.name).id
@@ -176,24 +179,23 @@ class RecommendationBuilder:
                 built.failed[client_id] = exc
                 continue
             read[key] = requirements
-            lists = shared.get(requirements)
+            lists = scored.rankings.get(requirements)
             if lists is None:
-                lists = _Lists.of(rank_top(snapshot.table, requirements, column, self._set_size))
-                shared[requirements] = lists
+                ranked = rank_top(snapshot.table, requirements, scored.column, self._set_size)
+                lists = scored.keep(requirements, _Lists.of(ranked))
             built.encoded[client_id] = _encoded_set(
                 client_id, client.revision, lists, scores, snapshot.catalog_version
             )
 
-    def _column(
-        self, scores: neutrality_pb2.ScoreVendorsResponse, table: VendorTable
-    ) -> NeutralityColumn:
-        """The scores as a column of ``table``; chunk after chunk gets the same scores
-        (the neutrality service memoises them per graph), converted once here."""
+    def _scored(self, scores: neutrality_pb2.ScoreVendorsResponse, table: VendorTable) -> _Scored:
+        """The scores as a column of ``table``, with the rankings made from it; chunk
+        after chunk gets the same scores (the neutrality service memoises them per
+        graph), converted once here."""
         key = scores.SerializeToString(deterministic=True)
         found = self._columns.get(key)
-        if found is None or found.table is not table:
-            found = table.neutrality_column(convert.neutrality_from_proto(scores.vendors))
-            self._columns[key] = found
+        if found is None or found.column.table is not table:
+            column = table.neutrality_column(convert.neutrality_from_proto(scores.vendors))
+            found = self._columns[key] = _Scored(column)
             if len(self._columns) > COLUMNS_KEPT:
                 self._columns.popitem(last=False)
         else:
@@ -224,6 +226,20 @@ class RecommendationBuilder:
                     verdicts_only=True,
                 )
             )
+
+
+@dataclass
+class _Scored:
+    """One neutrality result as a column, and the rankings made from it so far."""
+
+    column: NeutralityColumn
+    rankings: dict[Requirements, _Lists] = field(default_factory=dict)
+
+    def keep(self, requirements: Requirements, lists: _Lists) -> _Lists:
+        if len(self.rankings) >= RANKINGS_KEPT:
+            self.rankings.clear()  # requirements of one-off labs: start again
+        self.rankings[requirements] = lists
+        return lists
 
 
 def _candidate(profile: catalog_pb2.VendorProfile) -> Candidate:

@@ -66,6 +66,18 @@ _EVENTS_INTO = (
 )
 
 
+_LATEST_INTO = (
+    select(EventPairRow.holder, func.max(OwnershipEventRow.effective_date))
+    .join(OwnershipEventRow, OwnershipEventRow.seq == EventPairRow.seq)
+    .where(
+        EventPairRow.held == bindparam("held"),
+        EventPairRow.holder.in_(bindparam("holders", expanding=True)),
+        ~select(_corrector.seq).where(_corrector.supersedes == OwnershipEventRow.event_id).exists(),
+    )
+    .group_by(EventPairRow.holder)
+)
+
+
 class LedgerRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -122,6 +134,17 @@ class LedgerRepository:
             params = {"held": held, "holders": wanted[start : start + CHUNK]}
             for holder, seq, event_id, day, payload in self._session.execute(_EVENTS_INTO, params):
                 found.append((holder, StoredEvent(seq, event_id, day, payload)))
+        return found
+
+    def latest_into(self, held: str, holders: Collection[str]) -> dict[str, dt.date]:
+        """The latest effective date of the events ``events_into`` would return, by holder
+        ("" for those concerning every holder); holders with none are absent."""
+        wanted = sorted({*holders, EVERY_HOLDER})
+        found: dict[str, dt.date] = {}
+        for start in range(0, len(wanted), CHUNK):
+            params = {"held": held, "holders": wanted[start : start + CHUNK]}
+            for holder, day in self._session.execute(_LATEST_INTO, params):
+                found[holder] = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
         return found
 
     def append(
