@@ -18,9 +18,9 @@ from dpm.matching import rematch
 from dpm.matching.cache import RecommendationCache
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
-from dpm.platform.events import ClientChanged, Queue
+from dpm.platform.events import CatalogChanged, ClientChanged, Queue
 from dpm.platform.grpc_client import open_channel
-from dpm.platform.names import ClientName
+from dpm.platform.names import ClientName, OrganizationName
 from dpm.platform.outbox import celery_publisher
 from tests.worker.conftest import start_worker
 
@@ -117,6 +117,30 @@ def test_tasks_for_an_older_graph_skip_clients_already_past_it(
         while f"clients/google already fresh at revision {revision}" not in log.read_text():
             assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
+
+        # A catalog change covered by a later one's fan-out is not fanned out again.
+        def catalog_changed(version: int, expect: str) -> None:
+            publish(
+                CatalogChanged.TASK,
+                Queue.REMATCH,
+                CatalogChanged(version, OrganizationName("labelbox")).to_payload(),
+            )
+            deadline = time.monotonic() + 60
+            while expect not in log.read_text():
+                assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[
+                    -3000:
+                ]
+                time.sleep(0.1)
+
+        catalog_changed(10_001, "catalog v10001 (organizations/labelbox) re-matches 1 clients")
+        catalog_changed(10_000, "covered by the re-match for catalog v10001")
+        # The same version again (a redelivery: its fan-out may not have finished) goes on.
+        text = log.read_text()
+        catalog_changed(10_001, "")
+        deadline = time.monotonic() + 60
+        while log.read_text().count("catalog v10001 (organizations/labelbox) re-matches") < 2:
+            assert time.monotonic() < deadline, log.read_text()[len(text) :]
+            time.sleep(0.1)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -124,4 +148,6 @@ def test_tasks_for_an_older_graph_skip_clients_already_past_it(
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
         broker.flushdb()
-        redis.Redis.from_url(redis_url).delete(cache.key("google"))
+        redis.Redis.from_url(redis_url).delete(
+            cache.key("google"), f"{redis_namespace}catalog:fanned-out"
+        )

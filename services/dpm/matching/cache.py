@@ -122,6 +122,15 @@ end
 return 0
 """
 
+# KEYS[1] = key; ARGV = version. Raises the stored number to it; returns the one before.
+_RAISE_SCRIPT = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return cur
+"""
+
 # KEYS[1] = hash; ARGV = channel, notice, invalidation channel, client id.
 # Returns 1 when something was deleted.
 _DELETE_SCRIPT = """
@@ -206,6 +215,7 @@ class RecommendationCache:
         self._pending = redis_client.register_script(_PENDING_SCRIPT)
         self._latest = redis_client.register_script(_LATEST_SCRIPT)
         self._failure = redis_client.register_script(_FAILURE_SCRIPT)
+        self._raise = redis_client.register_script(_RAISE_SCRIPT)
 
     # Names -----------------------------------------------------------------
 
@@ -367,6 +377,12 @@ class RecommendationCache:
     def announce_graph_version(self, version: int) -> bool:
         """Record that the ledger reached ``version`` (waiters are woken); True if it is new."""
         return bool(int(self._latest(keys=[self.latest_key], args=[version, self.graph_channel])))
+
+    def start_catalog_fan_out(self, catalog_version: int) -> int:
+        """Record that every client is being re-matched for ``catalog_version``; returns the
+        newest catalog version a fan-out had started for before (0: none)."""
+        key = f"{self._prefix}catalog:fanned-out"
+        return int(self._raise(keys=[key], args=[catalog_version]))
 
     def mark_pending(self, client_ids: list[str], graph_version: int) -> None:
         """These clients' sets are to be recomputed for ``graph_version``: stale until then."""

@@ -166,8 +166,17 @@ def ownership_changed(self: CeleryTask, **payload: Any) -> int:
 
 @shared_task(name=CatalogChanged.TASK, **RETRYING)
 def catalog_changed(self: CeleryTask, **payload: Any) -> int:
+    """Every client can see a catalog change; a burst of them fans out once or a few times.
+
+    The tasks of a fan-out read the catalog when they run, so a fan-out started
+    for a later version covers this one (the same version again, a redelivery,
+    goes on: the fan-out may not have finished)."""
     event = CatalogChanged.from_payload(payload)
     reason = f"catalog v{event.catalog_version} ({event.organization})"
+    started = runtime().cache.start_catalog_fan_out(event.catalog_version)
+    if started > event.catalog_version:
+        log.info("%s: covered by the re-match for catalog v%d", reason, started)
+        return 0
     count = fan_out(client_ids(None), reason, catalog_version=event.catalog_version)
     log.info("%s re-matches %d clients", reason, count)
     return count
