@@ -10,20 +10,24 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 import redis
 
 from dpm.catalog.v1 import catalog_pb2_grpc
-from dpm.matching import rematch
+from dpm.common.v1 import common_pb2
+from dpm.matching import compute, rematch
 from dpm.matching.cache import PutResult, RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
+from dpm.matching.model import Requirements
 from dpm.matching.upstreams import Upstreams
 from dpm.neutrality.v1 import neutrality_pb2_grpc
 from dpm.platform import auth
 from dpm.platform.events import Queue
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.outbox import celery_publisher
-from dpm.requirements.v1 import requirements_pb2_grpc
+from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 from tests.worker.conftest import start_worker
 
 BROKER_DB = 12
@@ -132,3 +136,44 @@ def test_reconcile_repairs_drift(
         broker.flushdb()
         redis.Redis.from_url(redis_url).delete(cache.key("google"))
         upstreams.close()
+
+
+def test_one_clients_failure_does_not_hold_back_its_chunk(
+    token_secret: str, servers: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = {
+        name: f"127.0.0.1:{servers[f'{name}_port']}"
+        for name in ("catalog", "requirements", "neutrality")
+    }
+    admin = auth.admin_token(token_secret)
+    channels = [open_channel(addresses[n], admin, 10) for n in addresses]
+    upstreams = Upstreams(
+        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
+        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
+        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
+        channels,
+    )
+    need = requirements_pb2.Need(modality=common_pb2.MODALITY_TEXT, monthly_volume=2000)
+    upstreams.requirements.CreateClient(
+        requirements_pb2.CreateClientRequest(
+            client_id="openai",
+            client=requirements_pb2.Client(
+                display_name="OpenAI", requirements=requirements_pb2.Requirements(needs=[need])
+            ),
+        )
+    )
+    real = compute.rank_top
+
+    def failing_for_openai(table: Any, requirements: Requirements, *rest: Any) -> Any:
+        if requirements.needs[0].monthly_volume == 2000:
+            raise RuntimeError("a case the ranking cannot handle")
+        return real(table, requirements, *rest)
+
+    monkeypatch.setattr(compute, "rank_top", failing_for_openai)
+    try:
+        built = RecommendationBuilder(upstreams).build_many(["google", "openai", "nobody"])
+    finally:
+        upstreams.close()
+    assert set(built.encoded) == {"google"}
+    assert isinstance(built.failed["openai"], RuntimeError)
+    assert built.gone == ["nobody"]

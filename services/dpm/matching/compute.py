@@ -181,7 +181,12 @@ class RecommendationBuilder:
             read[key] = requirements
             lists = scored.rankings.get(requirements)
             if lists is None:
-                ranked = rank_top(snapshot.table, requirements, scored.column, self._set_size)
+                try:
+                    ranked = rank_top(snapshot.table, requirements, scored.column, self._set_size)
+                except Exception as exc:  # one client's bad case must not hold back the rest
+                    log.exception("ranking for %s failed", client_id)
+                    built.failed[client_id] = exc
+                    continue
                 lists = scored.keep(requirements, _Lists.of(ranked))
             built.encoded[client_id] = _encoded_set(
                 client_id, client.revision, lists, scores, snapshot.catalog_version
