@@ -266,7 +266,7 @@ def test_bench_rematch(tmp_path: Path) -> None:
             rows.append((investor, len(affected), seconds, touched, len(others)))
             drain(broker, 3000)
         rss = stack_rss(root)
-        sizes = [len(data) for data in map(cache.stored_bytes, ids[:100]) if data]
+        sizes = [rec.ByteSize() for rec in cache.get_many(ids[:100]) if rec is not None]
         checked = equal_to_a_full_recompute(stack, cache, ids[:: max(1, LABS // 200)])
 
     full = rows[-1][2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -14,7 +14,6 @@ from dpm.matching import engine, ranking_arrays
 from dpm.matching.engine import truncate
 from dpm.matching.model import (
     Candidate,
-    Capability,
     Certification,
     ExcludedVendor,
     ExclusionKind,
@@ -24,7 +23,6 @@ from dpm.matching.model import (
     Requirements,
     ScoreBreakdown,
     VendorNeutrality,
-    VendorProfile,
     Verdict,
     Weights,
 )
@@ -35,39 +33,11 @@ from dpm.matching.ranking_arrays import (
     approximate_scores,
     rank_top,
 )
-from dpm.platform.names import OrganizationName
+from tests.unit.test_engine import Neutrality, cap, org, vendor
 
 C = Certification
 K = ExclusionKind
 NEUTRAL, CAUTION, CONFLICTED = Verdict.NEUTRAL, Verdict.CAUTION, Verdict.CONFLICTED
-
-Neutrality = dict[OrganizationName, VendorNeutrality]
-
-
-def org(slug: str) -> OrganizationName:
-    return OrganizationName(slug)
-
-
-def cap(modality: M, capacity: int = 0, quality: float = 0.9, price: float = 1.0) -> Capability:
-    return Capability(modality, monthly_capacity=capacity, quality=quality, unit_price_usd=price)
-
-
-def vendor(
-    slug: str,
-    *caps: Capability,
-    certs: Iterable[Certification] = (),
-    workforce: Iterable[str] = ("US",),
-    residency: Iterable[str] = (),
-    clearance: bool = False,
-) -> Candidate:
-    profile = VendorProfile(
-        capabilities=caps,
-        certifications=tuple(certs),
-        workforce_regions=tuple(workforce),
-        data_residency_regions=tuple(residency),
-        security_clearance=clearance,
-    )
-    return Candidate(org(slug), slug.upper(), profile)
 
 
 def expected(

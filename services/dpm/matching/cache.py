@@ -251,11 +251,6 @@ class RecommendationCache:
         assert isinstance(data, bytes)  # decode_responses=False, checked in __init__
         return matching_pb2.RecommendationSet.FromString(data)
 
-    def stored_bytes(self, client_id: str) -> bytes | None:
-        """The stored set as it is stored (its size, for the benchmarks)."""
-        data = self._redis.hget(self.key(client_id), "data")
-        return data if isinstance(data, bytes) else None
-
     def get_many(self, client_ids: Sequence[str]) -> list[matching_pb2.RecommendationSet | None]:
         """``get`` for each id, in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
