@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,18 +84,36 @@ def label(proc: psutil.Process, labels: dict[int, str]) -> str:
     return parent + " child" if parent else proc.name()
 
 
-def stack_rss(root: psutil.Process) -> dict[tuple[str, int], int]:
-    """RSS of `dpmatch up` and every process under it, keyed by (label, pid)."""
+def _measure(
+    root: psutil.Process, what: Callable[[psutil.Process], float]
+) -> dict[tuple[str, int], float]:
+    """``what`` of `dpmatch up` and every process under it, keyed by (label, pid)."""
     labels: dict[int, str] = {}
-    rss: dict[tuple[str, int], int] = {}
+    found: dict[tuple[str, int], float] = {}
     try:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return rss
+        return found
     for proc in procs:  # parents come before their children
         try:
             labels[proc.pid] = label(proc, labels)
-            rss[(labels[proc.pid], proc.pid)] = proc.memory_info().rss
+            found[(labels[proc.pid], proc.pid)] = what(proc)
         except psutil.Error:
             continue
-    return rss
+    return found
+
+
+def stack_rss(root: psutil.Process) -> dict[tuple[str, int], float]:
+    """RSS in bytes of `dpmatch up` and every process under it, keyed by (label, pid)."""
+    return _measure(root, lambda p: p.memory_info().rss)
+
+
+def stack_cpu(root: psutil.Process) -> dict[tuple[str, int], float]:
+    """CPU seconds (user and system) each process of the stack has used so far."""
+    return _measure(root, lambda p: sum(p.cpu_times()[:2]))
+
+
+def cpu_used(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]) -> str:
+    """The CPU seconds each process used between two ``stack_cpu`` readings, largest first."""
+    used = sorted(((v - before.get(k, 0.0), k[0]) for k, v in after.items()), reverse=True)
+    return " ".join(f"{name}={seconds:.1f}" for seconds, name in used if seconds >= 0.05)

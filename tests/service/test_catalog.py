@@ -297,6 +297,18 @@ def test_vendor_profiles(catalog: Catalog) -> None:
     )
     assert [p.name for p in page2.vendor_profiles] == [f"{org('surge-ai')}/vendorProfile"]
     assert page2.catalog_version >= page2.vendor_profiles[0].catalog_version > 0
+    # A caller holding the catalog at its current version gets no profiles; any other
+    # version (older, or none) gets them.
+    unchanged = catalog.stub.ListVendorProfiles(
+        catalog_pb2.ListVendorProfilesRequest(known_catalog_version=page2.catalog_version)
+    )
+    assert unchanged == catalog_pb2.ListVendorProfilesResponse(
+        catalog_version=page2.catalog_version, not_modified=True
+    )
+    older = catalog.stub.ListVendorProfiles(
+        catalog_pb2.ListVendorProfilesRequest(known_catalog_version=page2.catalog_version - 1)
+    )
+    assert not older.not_modified and len(older.vendor_profiles) == 2
     kwargs = catalog.published.wait_for(
         CatalogChanged.TASK, "catalog_version", page2.vendor_profiles[0].catalog_version
     )

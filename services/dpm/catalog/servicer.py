@@ -116,9 +116,15 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             raise InvalidArgument.one("page_token", "is malformed")
 
         def read(s: Session) -> catalog_pb2.ListVendorProfilesResponse:
+            version = vendor_profiles.catalog_version(s)
+            if request.known_catalog_version and request.known_catalog_version == version:
+                # The workers ask before every chunk; the catalog rarely changes.
+                return catalog_pb2.ListVendorProfilesResponse(
+                    catalog_version=version, not_modified=True
+                )
             rows = vendor_profiles.list_page(s, after, size + 1)
             response = catalog_pb2.ListVendorProfilesResponse(
-                vendor_profiles=rows[:size], catalog_version=vendor_profiles.catalog_version(s)
+                vendor_profiles=rows[:size], catalog_version=version
             )
             if len(rows) > size:
                 last = VendorProfileName.trusted(rows[size - 1].name)

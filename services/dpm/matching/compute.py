@@ -91,14 +91,29 @@ class RecommendationBuilder:
         self._ranking = threading.Lock()
         self._columns: OrderedDict[bytes, _Scored] = OrderedDict()
         self._known: dict[bytes, Candidate] = {}  # the last catalog read, by profile bytes
+        self._snapshot: Snapshot | None = None  # the last one, reused while the catalog is
 
     def snapshot(self) -> Snapshot:
         """Every vendor with a profile, as arrays; rebuilt only when the vendors changed."""
+        last = self._snapshot
+        if last is not None and self._unchanged_since(last.catalog_version):
+            return last
         candidates, catalog_version = self._candidates()
         with self._ranking:
             if self._table is None or self._table.candidates != tuple(candidates):
                 self._table = VendorTable.build(candidates)
-            return Snapshot(self._table, catalog_version)
+            self._snapshot = Snapshot(self._table, catalog_version)
+            return self._snapshot
+
+    def _unchanged_since(self, catalog_version: int) -> bool:
+        """Whether the catalog is still at ``catalog_version`` (one small call, no profiles)."""
+        with calling("catalog"):
+            page = self._up.catalog.ListVendorProfiles(
+                catalog_pb2.ListVendorProfilesRequest(
+                    page_size=1, known_catalog_version=catalog_version
+                )
+            )
+        return page.not_modified
 
     def _candidates(self) -> tuple[list[Candidate], int]:
         """Every vendor profile; each converted once while it stays the same (by its

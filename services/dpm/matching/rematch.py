@@ -294,7 +294,7 @@ def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
         try:
             if client_id in built.failed:
                 raise built.failed[client_id]
-            outcome = reconcile_one(rt, client_id, stored, built.get(client_id), fills)
+            outcome = reconcile_one(rt, client_id, stored, built.encoded.get(client_id), fills)
         except Unavailable:
             raise  # a dependency is down: retry the chunk later
         except Exception as exc:
@@ -319,11 +319,15 @@ def reconcile_one(
     rt: Runtime,
     client_id: str,
     cached: matching_pb2.RecommendationSet | None,
-    fresh: matching_pb2.RecommendationSet | None,
+    computed: Encoded | None,
     fills: list[Encoded],
 ) -> Outcome:
     """Compare the set read before the chunk was computed with the fresh one; repair
-    (a missing set goes to ``fills``, for the caller to store)."""
+    (a missing set goes to ``fills``, for the caller to store as computed)."""
+    if cached is None and computed is not None:
+        fills.append(computed)
+        return Outcome.FILLED
+    fresh = None if computed is None else matching_pb2.RecommendationSet.FromString(computed.data)
     if fresh is not None and cached is not None and not dominates(fresh.versions, cached.versions):
         # The chunk's reads may predate a write made since: compare with inputs
         # read after the cached set was.

@@ -142,22 +142,26 @@ class GetVendorProfileRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListVendorProfilesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "known_catalog_version")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    known_catalog_version: int
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., known_catalog_version: _Optional[int] = ...) -> None: ...
 
 class ListVendorProfilesResponse(_message.Message):
-    __slots__ = ("vendor_profiles", "next_page_token", "catalog_version")
+    __slots__ = ("vendor_profiles", "next_page_token", "catalog_version", "not_modified")
     VENDOR_PROFILES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     vendor_profiles: _containers.RepeatedCompositeFieldContainer[VendorProfile]
     next_page_token: str
     catalog_version: int
-    def __init__(self, vendor_profiles: _Optional[_Iterable[_Union[VendorProfile, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., catalog_version: _Optional[int] = ...) -> None: ...
+    not_modified: bool
+    def __init__(self, vendor_profiles: _Optional[_Iterable[_Union[VendorProfile, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., catalog_version: _Optional[int] = ..., not_modified: _Optional[bool] = ...) -> None: ...
 
 class UpdateVendorProfileRequest(_message.Message):
     __slots__ = ("vendor_profile", "update_mask", "allow_missing")

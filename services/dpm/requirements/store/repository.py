@@ -4,7 +4,7 @@
 work (the ``Session`` that ``Database.write()`` or ``.read()`` opened): they
 never commit and apply no rule; ``dpm.requirements.clients`` and
 ``dpm.requirements.tokens`` decide. Requirements and policy are
-stored as proto JSON, and a policy's competitors are mirrored one per row in
+stored as binary protobuf, and a policy's competitors are mirrored one per row in
 ``client_competitors`` for ListClients' filter.
 """
 
@@ -14,7 +14,6 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from google.protobuf import json_format
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
@@ -44,8 +43,8 @@ def to_client(row: ClientRow) -> pb.Client:
         organization=row.organization,
         revision=row.revision,
     )
-    json_format.ParseDict(row.requirements, client.requirements)
-    json_format.ParseDict(row.neutrality_policy, client.neutrality_policy)
+    client.requirements.ParseFromString(row.requirements_pb)
+    client.neutrality_policy.ParseFromString(row.neutrality_policy_pb)
     client.create_time.FromDatetime(utc(row.create_time))
     client.update_time.FromDatetime(utc(row.update_time))
     return client
@@ -56,12 +55,8 @@ def client_fields(client: pb.Client) -> dict[str, Any]:
     return {
         "display_name": client.display_name,
         "organization": client.organization,
-        "requirements": json_format.MessageToDict(
-            client.requirements, preserving_proto_field_name=True
-        ),
-        "neutrality_policy": json_format.MessageToDict(
-            client.neutrality_policy, preserving_proto_field_name=True
-        ),
+        "requirements_pb": client.requirements.SerializeToString(deterministic=True),
+        "neutrality_policy_pb": client.neutrality_policy.SerializeToString(deterministic=True),
     }
 
 
