@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from redis.client import PubSub
 
 from dpm.matching.cache import (
+    PUT_BATCH,
     ChangeNotice,
     Encoded,
     PutResult,
@@ -413,5 +414,30 @@ def test_put_many_notifies_like_put(cache: RecommendationCache, redis_client: re
             client="a", graph_version=1, catalog_version=1, requirements_revision=1
         )
         assert notices(pubsub, wait=0.3) == []  # b's notice goes to b's channel
+    finally:
+        pubsub.close()
+
+
+def test_put_many_in_several_scripts_keeps_order_and_invalidates_only_what_it_wrote(
+    cache: RecommendationCache, redis_client: redis.Redis
+) -> None:
+    ids = [f"lab-{i:03d}" for i in range(PUT_BATCH * 2 + 7)]
+    newer = set(ids[PUT_BATCH - 3 : PUT_BATCH + 3])  # across the first scripts' border
+    for client in newer:
+        cache.put(rec(client, (9, 9, 9)))
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(cache.invalidation_channel)
+    try:
+        assert pubsub.get_message(timeout=1) is None  # subscribed
+        results = cache.put_many([Encoded.of(rec(c, (1, 1, 1))) for c in ids])
+        assert results == [PutResult.STALE if c in newer else PutResult.WRITTEN for c in ids]
+        invalidated: list[str] = []
+        deadline = time.monotonic() + 5
+        while len(invalidated) < len(ids) - len(newer) and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.5)
+            if message is not None:
+                invalidated += message["data"].decode().split("\n")
+        assert invalidated == [c for c in ids if c not in newer]
+        assert cache.graph_versions(ids) == [9 if c in newer else 1 for c in ids]
     finally:
         pubsub.close()

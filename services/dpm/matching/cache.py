@@ -43,29 +43,42 @@ from redis.typing import EncodableT
 from dpm.matching.v1 import matching_pb2
 from dpm.platform.names import RecommendationsName
 
-# KEYS[1] = hash; ARGV = g, c, r, data, channel, notice, invalidation channel, client id.
-# Returns 1 written, 0 stale, -1 conflict (incomparable versions).
+# KEYS = hashes; ARGV = invalidation channel, then for each key: g, c, r, data, channel,
+# notice, client id. Each key on its own: returns, per key, 1 written, 0 stale, -1
+# conflict (incomparable versions). The ids written go out in one invalidation notice.
 _PUT_SCRIPT = """
-local cur = redis.call('HMGET', KEYS[1], 'g', 'c', 'r')
-local g, c, r = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if cur[1] then
-  local sg, sc, sr = tonumber(cur[1]), tonumber(cur[2]), tonumber(cur[3])
-  if sg >= g and sc >= c and sr >= r then
-    return 0
+local written = {}
+local results = {}
+for i, key in ipairs(KEYS) do
+  local a = 1 + (i - 1) * 7
+  local g, c, r = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local cur = redis.call('HMGET', key, 'g', 'c', 'r')
+  local outcome = 1
+  if cur[1] then
+    local sg, sc, sr = tonumber(cur[1]), tonumber(cur[2]), tonumber(cur[3])
+    if sg >= g and sc >= c and sr >= r then
+      outcome = 0
+    elseif g < sg or c < sc or r < sr then
+      outcome = -1
+    end
   end
-  if g < sg or c < sc or r < sr then
-    return -1
+  if outcome == 1 then
+    redis.call('HSET', key, 'g', ARGV[a + 1], 'c', ARGV[a + 2], 'r', ARGV[a + 3],
+      'data', ARGV[a + 4])
+    redis.call('HDEL', key, 'err')
+    local pending = tonumber(redis.call('HGET', key, 'p') or '0')
+    if pending <= g then
+      redis.call('HDEL', key, 'p')
+    end
+    redis.call('PUBLISH', ARGV[a + 5], ARGV[a + 6])
+    written[#written + 1] = ARGV[a + 7]
   end
+  results[i] = outcome
 end
-redis.call('HSET', KEYS[1], 'g', ARGV[1], 'c', ARGV[2], 'r', ARGV[3], 'data', ARGV[4])
-redis.call('HDEL', KEYS[1], 'err')
-local pending = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
-if pending <= g then
-  redis.call('HDEL', KEYS[1], 'p')
+if #written > 0 then
+  redis.call('PUBLISH', ARGV[1], table.concat(written, '\\n'))
 end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return 1
+return results
 """
 
 # KEYS[1] = hash; ARGV = g, c, r, data, channel, notice ('' for none), expected g, c, r,
@@ -201,6 +214,10 @@ def dominates(a: matching_pb2.SourceVersions, b: matching_pb2.SourceVersions) ->
     )
 
 
+# Sets per put script: each script runs alone in Redis, so keep it to a few milliseconds.
+PUT_BATCH = 100
+
+
 class RecommendationCache:
     """Needs a client with ``decode_responses=False``: the sets are binary protobuf."""
 
@@ -300,30 +317,28 @@ class RecommendationCache:
 
     def put(self, rec: matching_pb2.RecommendationSet) -> PutResult:
         """Store ``rec`` unless what is stored is as new or incomparable (see PutResult)."""
-        encoded = Encoded.of(rec)
-        outcome = self._put(keys=[self.key(encoded.client_id)], args=self._put_args(encoded))
-        return _put_result(int(outcome))
+        return self.put_many([Encoded.of(rec)])[0]
 
     def put_many(self, sets: Sequence[Encoded]) -> list[PutResult]:
-        """``put`` each set, in one round trip (a pipeline of the same script, each
-        still atomic on its own key)."""
+        """``put`` each set (each atomic on its own key), in one round trip: a pipeline
+        of scripts over ``PUT_BATCH`` sets each, one invalidation notice per script."""
         pipe = self._redis.pipeline(transaction=False)
-        for encoded in sets:
-            self._put(keys=[self.key(encoded.client_id)], args=self._put_args(encoded), client=pipe)
-        return [_put_result(int(outcome)) for outcome in pipe.execute()]
-
-    def _put_args(self, encoded: Encoded) -> list[EncodableT]:
-        v = encoded.versions
-        return [
-            v.graph_version,
-            v.catalog_version,
-            v.requirements_revision,
-            encoded.data,
-            self.channel(encoded.client_id),
-            _notice(encoded.client_id, v),
-            self.invalidation_channel,
-            encoded.client_id,
-        ]
+        for start in range(0, len(sets), PUT_BATCH):
+            batch = sets[start : start + PUT_BATCH]
+            args: list[EncodableT] = [self.invalidation_channel]
+            for encoded in batch:
+                v = encoded.versions
+                args += (
+                    v.graph_version,
+                    v.catalog_version,
+                    v.requirements_revision,
+                    encoded.data,
+                    self.channel(encoded.client_id),
+                    _notice(encoded.client_id, v),
+                    encoded.client_id,
+                )
+            self._put(keys=[self.key(e.client_id) for e in batch], args=args, client=pipe)
+        return [_put_result(int(outcome)) for outcomes in pipe.execute() for outcome in outcomes]
 
     def repair(
         self,
