@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dpm.platform.events import ClientChanged
@@ -118,37 +118,32 @@ class ClientRepository:
 
         With ``competitors``, only clients whose policy names any of them.
         """
-        rows = self._session.scalars(self._page_query(select(ClientRow), competitors, after, limit))
-        found = list(rows)
-        return found[:limit], len(found) > limit
+        ids, more = self.page_ids(competitors, after, limit)
+        rows = self.get_many([ClientName(i) for i in ids])
+        return [rows[i] for i in ids], more
 
     def page_ids(
         self, competitors: Collection[OrganizationName], after: ClientName | None, limit: int
     ) -> tuple[list[str], bool]:
         """``page``, ids only."""
-        query = self._page_query(select(ClientRow.id), competitors, after, limit)
-        found = list(self._session.scalars(query))
-        return found[:limit], len(found) > limit
-
-    @staticmethod
-    def _page_query(
-        query: Select[Any],
-        competitors: Collection[OrganizationName],
-        after: ClientName | None,
-        limit: int,
-    ) -> Select[Any]:
-        query = query.order_by(ClientRow.id).limit(limit + 1)
-        if after is not None:
-            query = query.where(ClientRow.id > after.id)
         if competitors:
-            query = query.where(
-                ClientRow.id.in_(
-                    select(ClientCompetitorRow.client_id).where(
-                        ClientCompetitorRow.competitor_id.in_(sorted(o.id for o in competitors))
-                    )
-                )
+            # Walk the competitor index in client order from ``after`` (its primary key
+            # leads with the client): a page costs its own rows, not a pass over every
+            # client naming the competitors (a 10^5-client list took 100 such passes).
+            query = (
+                select(ClientCompetitorRow.client_id)
+                .where(ClientCompetitorRow.competitor_id.in_(sorted(o.id for o in competitors)))
+                .distinct()
+                .order_by(ClientCompetitorRow.client_id)
             )
-        return query
+            if after is not None:
+                query = query.where(ClientCompetitorRow.client_id > after.id)
+        else:
+            query = select(ClientRow.id).order_by(ClientRow.id)
+            if after is not None:
+                query = query.where(ClientRow.id > after.id)
+        found = list(self._session.scalars(query.limit(limit + 1)))
+        return found[:limit], len(found) > limit
 
     def replace_competitors(
         self, client: ClientName, competitors: Collection[OrganizationName]
