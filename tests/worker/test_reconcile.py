@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 import redis
+from google.protobuf import field_mask_pb2
+from sqlalchemy import create_engine, text
 
-from dpm.catalog.v1 import catalog_pb2_grpc
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.matching import compute, rematch
 from dpm.matching.cache import PutResult, RecommendationCache
@@ -31,6 +33,20 @@ from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 from tests.worker.conftest import start_worker
 
 BROKER_DB = 12
+
+
+def admin_upstreams(servers: dict[str, object], token_secret: str) -> Upstreams:
+    """Admin stubs of the catalog, requirements and neutrality servers of ``servers``."""
+    channels = [
+        open_channel(f"127.0.0.1:{servers[f'{name}_port']}", auth.admin_token(token_secret), 10)
+        for name in ("catalog", "requirements", "neutrality")
+    ]
+    return Upstreams(
+        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
+        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
+        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
+        channels,
+    )
 
 
 def test_reconcile_repairs_drift(
@@ -141,18 +157,7 @@ def test_reconcile_repairs_drift(
 def test_one_clients_failure_does_not_hold_back_its_chunk(
     token_secret: str, servers: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    addresses = {
-        name: f"127.0.0.1:{servers[f'{name}_port']}"
-        for name in ("catalog", "requirements", "neutrality")
-    }
-    admin = auth.admin_token(token_secret)
-    channels = [open_channel(addresses[n], admin, 10) for n in addresses]
-    upstreams = Upstreams(
-        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
-        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
-        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
-        channels,
-    )
+    upstreams = admin_upstreams(servers, token_secret)
     need = requirements_pb2.Need(modality=common_pb2.MODALITY_TEXT, monthly_volume=2000)
     upstreams.requirements.CreateClient(
         requirements_pb2.CreateClientRequest(
@@ -177,3 +182,44 @@ def test_one_clients_failure_does_not_hold_back_its_chunk(
     assert set(built.encoded) == {"google"}
     assert isinstance(built.failed["openai"], RuntimeError)
     assert built.gone == ["nobody"]
+
+
+def test_the_catalog_is_read_again_only_when_its_version_moved_or_when_asked(
+    tmp_path: Path, token_secret: str, servers: dict[str, object]
+) -> None:
+    """A worker keeps its vendor table while the catalog's version stays; a catalog
+    restored from a backup can come back to that version with other content, which
+    only a full read (the reconciliation's, ``reread``) sees."""
+    upstreams = admin_upstreams(servers, token_secret)
+    try:
+        builder = RecommendationBuilder(upstreams)
+        first = builder.snapshot()
+        assert builder.snapshot() is first  # the same version: nothing re-read
+        assert [c.display_name for c in first.table.candidates] == ["Labelbox"]
+
+        # What a restore can do: other content, the version unchanged.
+        engine = create_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE organizations SET display_name = 'Labelbox (restored)'")
+            )
+        engine.dispose()
+        assert builder.snapshot() is first
+        reread = builder.snapshot(reread=True)
+        assert reread.catalog_version == first.catalog_version
+        assert [c.display_name for c in reread.table.candidates] == ["Labelbox (restored)"]
+
+        # A real change moves the version: read again without being asked.
+        upstreams.catalog.UpdateOrganization(
+            catalog_pb2.UpdateOrganizationRequest(
+                organization=catalog_pb2.Organization(
+                    name="organizations/labelbox", display_name="Labelbox Inc."
+                ),
+                update_mask=field_mask_pb2.FieldMask(paths=["display_name"]),
+            )
+        )
+        moved = builder.snapshot()
+        assert moved.catalog_version > first.catalog_version
+        assert [c.display_name for c in moved.table.candidates] == ["Labelbox Inc."]
+    finally:
+        upstreams.close()

@@ -93,10 +93,15 @@ class RecommendationBuilder:
         self._known: dict[bytes, Candidate] = {}  # the last catalog read, by profile bytes
         self._snapshot: Snapshot | None = None  # the last one, reused while the catalog is
 
-    def snapshot(self) -> Snapshot:
-        """Every vendor with a profile, as arrays; rebuilt only when the vendors changed."""
+    def snapshot(self, reread: bool = False) -> Snapshot:
+        """Every vendor with a profile, as arrays; rebuilt only when the vendors changed.
+
+        The profiles are read again only when the catalog's version moved, or with
+        ``reread`` (the reconciliation's first chunk in a process: a catalog restored
+        from a backup may come back to a version held here with other content).
+        """
         last = self._snapshot
-        if last is not None and self._unchanged_since(last.catalog_version):
+        if not reread and last is not None and self._unchanged_since(last.catalog_version):
             return last
         candidates, catalog_version = self._candidates()
         with self._ranking:

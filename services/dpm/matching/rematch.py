@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ class Runtime:
     upstreams: Upstreams
     cache: RecommendationCache
     builder: RecommendationBuilder
+    reconcile_run: str | None = None  # the reconciliation whose chunks this process last ran
 
 
 _runtime: Runtime | None = None
@@ -256,8 +258,10 @@ def reconcile(self: CeleryTask) -> int:
     """
     rt = runtime()
     total = tasks = 0
+    # Each worker process reads the whole catalog again once per run (reconcile_clients).
+    run = self.request.id or str(time.time())
     for chunk in chunks(client_ids(None), rt.settings.rematch_chunk_size):
-        reconcile_clients.apply_async(kwargs={"clients": chunk}, queue=queue())
+        reconcile_clients.apply_async(kwargs={"clients": chunk, "run": run}, queue=queue())
         total, tasks = total + len(chunk), tasks + 1
     log.info("reconciling %d clients in %d tasks", total, tasks)
     return total
@@ -282,10 +286,16 @@ class Outcome(enum.Enum):
 
 
 @shared_task(name=RECONCILE_CLIENTS, **RETRYING)
-def reconcile_clients(self: CeleryTask, clients: list[str]) -> dict[str, int]:
-    """Recompute ``clients``; repair what drifted or is ahead, and count (see Outcome)."""
+def reconcile_clients(self: CeleryTask, clients: list[str], run: str = "") -> dict[str, int]:
+    """Recompute ``clients``; repair what drifted or is ahead, and count (see Outcome).
+
+    ``run`` names the reconciliation: a process's first chunk of a run reads the
+    whole catalog again, whatever its version says (``RecommendationBuilder.snapshot``).
+    """
     rt = runtime()
-    snapshot = rt.builder.snapshot()  # one catalog read for the whole chunk
+    reread = run != rt.reconcile_run
+    snapshot = rt.builder.snapshot(reread=reread)  # one catalog read for the whole chunk
+    rt.reconcile_run = run
     counts = dict.fromkeys((o.value for o in Outcome if o is not Outcome.GONE), 0)
     cached = rt.cache.get_many(clients)  # read before computing: see reconcile_one
     built = rt.builder.build_many(clients, snapshot)
