@@ -15,6 +15,7 @@ from test_catalog_support import Catalog, field_violations, org, running_catalog
 from dpm.catalog import graph as graph_module
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
+from dpm.neutrality.graph_cache import apply_delta
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.events import CatalogChanged, OwnershipChanged, Queue
@@ -734,7 +735,62 @@ def test_graph_export_is_conditional_on_its_etag(catalog: Catalog) -> None:
     assert not again("not-an-etag").not_modified
 
 
-def _streamed(catalog: Catalog, **request: str) -> list[ownership_pb2.OwnershipGraph]:
+def test_a_copy_a_few_stake_events_old_gets_a_delta_that_makes_it_the_whole_graph(
+    catalog: Catalog,
+) -> None:
+    meta_scale(catalog)
+    catalog.org("vc", "investor")
+    as_of = "2025-07-01"
+    base = catalog.graph(as_of)
+
+    def delta_from(etag: str, accept_delta: bool = True) -> ownership_pb2.OwnershipGraph:
+        parts = _streamed(catalog, as_of=as_of, if_none_match=etag, accept_delta=accept_delta)
+        merged = ownership_pb2.OwnershipGraph()
+        for part in parts:
+            merged.MergeFrom(part)
+        return merged
+
+    def holdings(graph: ownership_pb2.OwnershipGraph) -> list[bytes]:
+        return sorted(h.SerializeToString(deterministic=True) for h in graph.holdings)
+
+    # New, changed, back-dated and corrected stakes, and one dated after as_of.
+    catalog.record(stake("s1", "meta", "scale-ai", "2025-06-12", 0.49, 0.0))
+    catalog.record(stake("s2", "vc", "google", "2024-01-01", 0.1))
+    catalog.record(stake("s3", "meta", "scale-ai", "2025-06-20", 0.4, kind="stake_changed"))
+    catalog.record(stake("s4", "vc", "meta", "2025-08-01", 0.05))
+    fix = stake("s5", "vc", "google", "2024-01-01", 0.15)
+    fix.supersedes = "s2"
+    catalog.record(fix)
+    whole = catalog.graph(as_of)
+    delta = delta_from(base.etag)
+    assert delta.delta_from == base.etag and delta.etag == whole.etag
+    assert delta.version == whole.version
+    assert not delta.organizations and not delta.ties  # unchanged: left out
+    assert set(delta.changed_organizations) >= {org("scale-ai"), org("google"), org("meta")}
+    assert len(delta.holdings) < len(whole.holdings)
+    merged = apply_delta(base, delta)
+    assert holdings(merged) == holdings(whole)
+    assert list(merged.organizations) == list(whole.organizations)
+    assert list(merged.ties) == list(whole.ties)
+
+    # Without accept_delta, or from a copy it cannot change, the answer is whole.
+    unasked = delta_from(base.etag, accept_delta=False)
+    assert not unasked.delta_from and holdings(unasked) == holdings(whole)
+    assert not delta_from("g1-c999").delta_from
+    # A tie or an organization since the copy: whole again.
+    move = ownership_pb2.OwnershipEvent(event_id="move", effective_date="2025-06-13")
+    move.leadership_move.person, move.leadership_move.role = "Alexandr Wang", "CEO"
+    move.leadership_move.from_organization = org("scale-ai")
+    move.leadership_move.to_organization = org("meta")
+    catalog.record(move)
+    after_tie = delta_from(whole.etag)
+    assert not after_tie.delta_from and len(after_tie.ties) == 1
+    catalog.org("labelbox", "vendor", "Labelbox")
+    after_org = delta_from(after_tie.etag)
+    assert not after_org.delta_from and org("labelbox") in after_org.organizations
+
+
+def _streamed(catalog: Catalog, **request: object) -> list[ownership_pb2.OwnershipGraph]:
     return list(
         catalog.stub.StreamOwnershipGraph(catalog_pb2.ExportOwnershipGraphRequest(**request))
     )

@@ -393,6 +393,44 @@ def test_graph_is_built_once_per_version(stack: Stack) -> None:
     assert "closed ownership cycle" in problem.description
 
 
+def test_a_held_graph_follows_a_stake_event_by_a_delta_and_builds_as_the_whole(
+    stack: Stack,
+) -> None:
+    """What the service does between two scorings: ask with the etag it holds and
+    accept a delta; the graph built from it equals one built from the whole export."""
+    as_of = "2031-01-01"  # after every event of the other tests: theirs stay as they were
+
+    def fetch(etag: str) -> ownership_pb2.OwnershipGraph:
+        merged = ownership_pb2.OwnershipGraph()
+        for part in stack.catalog.StreamOwnershipGraph(
+            catalog_pb2.ExportOwnershipGraphRequest(
+                as_of=as_of, if_none_match=etag, accept_delta=bool(etag)
+            )
+        ):
+            merged.MergeFrom(part)
+        return merged
+
+    cache = GraphCache(4)
+    cache.get(fetch(""))
+    event = ownership_pb2.OwnershipEvent(event_id="google-labelbox", effective_date="2030-06-01")
+    event.stake_acquired.holder, event.stake_acquired.held = org("google"), org("labelbox")
+    event.stake_acquired.equity_fraction = 0.3
+    stack.catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+    delta = fetch(cache.etag_for(as_of))
+    assert delta.delta_from and org("labelbox") in delta.changed_organizations
+    changed = cache.get(delta)
+    assert changed is not None and cache.deltas == 1
+    whole = GraphCache(4).get(fetch(""))
+    assert whole is not None
+    assert changed.holdings == whole.holdings and changed.index == whole.index
+    assert changed.readings.keys() == whole.readings.keys()
+    for key, matrix in whole.readings.items():
+        assert (changed.readings[key] != matrix).nnz == 0, key
+    google = changed.index["google"]
+    labelbox = changed.index["labelbox"]
+    assert changed.readings[next(iter(changed.readings))][google, labelbox] == 0.3
+
+
 def test_cached_graph_follows_new_organizations(stack: Stack) -> None:
     """The neutrality service keeps the graph between calls; a new organization
     (which changes the catalog's etag, not the graph version) is seen at once."""

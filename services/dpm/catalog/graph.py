@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
@@ -24,11 +25,18 @@ PART_BYTES = 1 << 20
 MESSAGE_BYTES = 3_584 * 1024
 
 
+# The most events a delta may span; past it the whole graph is cheaper to send.
+DELTA_EVENTS_MAX = 1000
+# Etags of the graph as known now: g{ledger version}-c{catalog version}.
+CURRENT_ETAG = re.compile(r"g(\d+)-c(\d+)")
+
+
 def export(
     session: Session,
     as_of: dt.date,
     if_none_match: str = "",
     as_known_at: dt.datetime | None = None,
+    accept_delta: bool = False,
 ) -> ownership_pb2.OwnershipGraph:
     """Holdings valid at as_of ([valid_from, valid_to)), ties dated on or before it.
 
@@ -36,14 +44,17 @@ def export(
     the record time (None: as the ledger stands now). ``version`` is the
     newest ledger seq the read includes. The etag covers the version, the
     catalog version (organizations are part of the export) and the record
-    instant; when the caller's copy is current only the header is sent back.
+    instant; when the caller's copy is current only the header is sent back,
+    and with ``accept_delta`` a copy a few stake events old gets only what
+    those events changed (``delta``).
     """
     known_at = None
     if as_known_at is None:
         version = ledger.graph_version(session)
     else:
         version = known_at = LedgerRepository(session).seq_known_at(as_known_at)
-    etag = f"g{version}-c{CountersRepository(session).read().catalog_version}"
+    catalog_version = CountersRepository(session).read().catalog_version
+    etag = f"g{version}-c{catalog_version}"
     graph = ownership_pb2.OwnershipGraph(version=version, as_of=as_of.isoformat())
     if as_known_at is not None:
         graph.as_known_at.FromDatetime(as_known_at)
@@ -52,6 +63,12 @@ def export(
     if if_none_match == etag:
         graph.not_modified = True
         return graph
+    if (
+        accept_delta
+        and as_known_at is None
+        and delta(session, graph, if_none_match, catalog_version)
+    ):
+        return graph
     graph.holdings.extend(
         holding_to_proto(h) for h in HoldingRepository(session).as_of(as_of, known_at)
     )
@@ -59,6 +76,30 @@ def export(
     names = organizations.all_names(session, created_by=as_known_at)
     graph.organizations.extend(str(name) for name in names)
     return graph
+
+
+def delta(
+    session: Session, graph: ownership_pb2.OwnershipGraph, held_etag: str, catalog_version: int
+) -> bool:
+    """Fill ``graph`` as the change from the copy ``held_etag`` names, when that copy is
+    a few events old and only holdings changed since (no organization, no tie): the
+    holdings in force of every organization those events touched. False otherwise."""
+    held = CURRENT_ETAG.fullmatch(held_etag)
+    if held is None or int(held[2]) != catalog_version:
+        return False
+    since = int(held[1])
+    if not 0 <= graph.version - since <= DELTA_EVENTS_MAX:
+        return False
+    if TieRepository(session).changed_between(since, graph.version):
+        return False
+    touched = sorted(LedgerRepository(session).organizations_between(since, graph.version))
+    graph.delta_from = held_etag
+    graph.changed_organizations.extend(str(OrganizationName(o)) for o in touched)
+    as_of = dt.date.fromisoformat(graph.as_of)
+    graph.holdings.extend(
+        holding_to_proto(h) for h in HoldingRepository(session).known_as_of_held(as_of, touched)
+    )
+    return True
 
 
 def holding_to_proto(row: HoldingRow) -> ownership_pb2.Holding:
@@ -128,7 +169,7 @@ def parts(graph: ownership_pb2.OwnershipGraph) -> Iterator[ownership_pb2.Ownersh
             getattr(header, descriptor.name).CopyFrom(value)
     yield header
     part, size = ownership_pb2.OwnershipGraph(), 0
-    for field in ("organizations", "holdings", "ties"):
+    for field in ("organizations", "changed_organizations", "holdings", "ties"):
         for item in getattr(graph, field):
             getattr(part, field).append(item)
             size += len(item) if isinstance(item, str) else item.ByteSize()

@@ -191,7 +191,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
                 known_at = request.as_known_at.ToDatetime(tzinfo=dt.UTC)
             except (ValueError, OverflowError):
                 raise InvalidArgument.one("as_known_at", "is not a valid timestamp") from None
-        return self._read(lambda s: graph.export(s, as_of, request.if_none_match, known_at))
+        return self._read(
+            lambda s: graph.export(
+                s, as_of, request.if_none_match, known_at, accept_delta=request.accept_delta
+            )
+        )
 
     def ExportOwnershipGraph(
         self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext

@@ -116,6 +116,9 @@ def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
         )
         for h in msg.holdings
     ]
+    # One order whatever the source (a whole export, or a copy changed by a delta), so
+    # that equal graphs build to equal figures, down to the order of float sums.
+    holdings.sort(key=lambda h: (h.holder, h.held))
     ties = []
     for t in msg.ties:
         try:

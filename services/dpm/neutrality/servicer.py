@@ -211,7 +211,9 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             with calling("catalog"):
                 # In parts: no size of catalog exceeds a message limit.
                 for part in self._catalog.StreamOwnershipGraph(
-                    catalog_pb2.ExportOwnershipGraphRequest(as_of=as_of, if_none_match=etag),
+                    catalog_pb2.ExportOwnershipGraphRequest(
+                        as_of=as_of, if_none_match=etag, accept_delta=bool(etag)
+                    ),
                     timeout=timeout,
                 ):
                     msg.MergeFrom(part)

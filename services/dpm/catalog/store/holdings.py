@@ -122,6 +122,20 @@ class HoldingRepository:
         query = _known_at(query, HoldingRow, known_at)
         return list(self._session.scalars(query.order_by(HoldingRow.holder, HoldingRow.held)))
 
+    def known_as_of_held(self, day: dt.date, held: Collection[str]) -> list[HoldingRow]:
+        """``as_of`` (as known now), only the holdings in ``held`` organizations."""
+        ids = sorted(set(held))
+        found: list[HoldingRow] = []
+        for start in range(0, len(ids), CHUNK):
+            query = select(HoldingRow).where(
+                HoldingRow.held.in_(ids[start : start + CHUNK]),
+                HoldingRow.recorded_to.is_(None),
+                HoldingRow.valid_from <= day,
+                or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
+            )
+            found.extend(self._session.scalars(query))
+        return sorted(found, key=lambda row: (row.holder, row.held))
+
 
 class TieRepository:
     def __init__(self, session: Session) -> None:
@@ -137,6 +151,16 @@ class TieRepository:
 
     def retire(self, row: TieRow, seq: int) -> None:
         row.recorded_to = seq
+
+    def changed_between(self, after: int, upto: int) -> bool:
+        """Whether the ledger recorded or retired any tie at a seq in (after, upto]."""
+        query = select(TieRow.id).where(
+            or_(
+                TieRow.recorded_from.between(after + 1, upto),
+                TieRow.recorded_to.between(after + 1, upto),
+            )
+        )
+        return self._session.scalars(query.limit(1)).first() is not None
 
     def as_of(self, day: dt.date, known_at: int | None = None) -> list[TieRow]:
         """Ties dated on or before ``day``, oldest first, as known now or at seq ``known_at``."""

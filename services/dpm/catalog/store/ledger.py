@@ -121,6 +121,13 @@ class LedgerRepository:
         query = select(EventPairRow.holder, EventPairRow.held).where(EventPairRow.seq == seq)
         return [(holder, held) for holder, held in self._session.execute(query)]
 
+    def organizations_between(self, after: int, upto: int) -> set[str]:
+        """The organizations the events at seq in (after, upto] touch."""
+        query = select(EventOrganizationRow.organization_id).where(
+            EventOrganizationRow.seq.between(after + 1, upto)
+        )
+        return set(self._session.scalars(query))
+
     def organizations_of(self, seq: int) -> set[str]:
         query = select(EventOrganizationRow.organization_id).where(EventOrganizationRow.seq == seq)
         return set(self._session.scalars(query))

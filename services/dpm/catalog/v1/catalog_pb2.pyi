@@ -204,11 +204,13 @@ class ListOwnershipEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_ownership_pb2.OwnershipEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportOwnershipGraphRequest(_message.Message):
-    __slots__ = ("as_of", "if_none_match", "as_known_at")
+    __slots__ = ("as_of", "if_none_match", "as_known_at", "accept_delta")
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
     AS_KNOWN_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_DELTA_FIELD_NUMBER: _ClassVar[int]
     as_of: str
     if_none_match: str
     as_known_at: _timestamp_pb2.Timestamp
-    def __init__(self, as_of: _Optional[str] = ..., if_none_match: _Optional[str] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    accept_delta: bool
+    def __init__(self, as_of: _Optional[str] = ..., if_none_match: _Optional[str] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., accept_delta: _Optional[bool] = ...) -> None: ...

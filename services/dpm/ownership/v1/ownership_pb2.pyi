@@ -227,7 +227,7 @@ class Tie(_message.Message):
     def __init__(self, kind: _Optional[_Union[TieKind, str]] = ..., organization: _Optional[str] = ..., counterparty: _Optional[str] = ..., person: _Optional[str] = ..., role: _Optional[str] = ..., effective_date: _Optional[str] = ..., source_url: _Optional[str] = ..., event_id: _Optional[str] = ..., provenance: _Optional[_Union[Provenance, _Mapping]] = ...) -> None: ...
 
 class OwnershipGraph(_message.Message):
-    __slots__ = ("version", "as_of", "holdings", "ties", "organizations", "etag", "not_modified", "as_known_at")
+    __slots__ = ("version", "as_of", "holdings", "ties", "organizations", "etag", "not_modified", "as_known_at", "delta_from", "changed_organizations")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     HOLDINGS_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +236,8 @@ class OwnershipGraph(_message.Message):
     ETAG_FIELD_NUMBER: _ClassVar[int]
     NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     AS_KNOWN_AT_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FROM_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_ORGANIZATIONS_FIELD_NUMBER: _ClassVar[int]
     version: int
     as_of: str
     holdings: _containers.RepeatedCompositeFieldContainer[Holding]
@@ -244,4 +246,6 @@ class OwnershipGraph(_message.Message):
     etag: str
     not_modified: bool
     as_known_at: _timestamp_pb2.Timestamp
-    def __init__(self, version: _Optional[int] = ..., as_of: _Optional[str] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., ties: _Optional[_Iterable[_Union[Tie, _Mapping]]] = ..., organizations: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    delta_from: str
+    changed_organizations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[int] = ..., as_of: _Optional[str] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., ties: _Optional[_Iterable[_Union[Tie, _Mapping]]] = ..., organizations: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ..., as_known_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delta_from: _Optional[str] = ..., changed_organizations: _Optional[_Iterable[str]] = ...) -> None: ...
