@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from dpm.neutrality.graph import Holding, OwnershipGraph, Provenance, Share, Tie, TieKind
 from dpm.neutrality.v1 import neutrality_pb2
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 def slug(name: str) -> str:
     """The id in an organization name the catalog sent."""
-    return OrganizationName.trusted(name).id
+    return OrganizationName.trusted_id(name)
 
 
 def org_name(org_id: str) -> str:
@@ -104,21 +106,26 @@ def _provenance(msg: ownership_pb2.Provenance | None, source_url: str) -> Proven
     return found if found != Provenance() else None
 
 
-def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
-    holdings = [
-        Holding(
-            slug(h.holder),
-            slug(h.held),
-            _equity(h),
-            _votes(h),
-            h.board_seats,
-            _provenance(h.provenance if h.HasField("provenance") else None, h.source_url),
-        )
-        for h in msg.holdings
-    ]
-    # One order whatever the source (a whole export, or a copy changed by a delta), so
-    # that equal graphs build to equal figures, down to the order of float sums.
-    holdings.sort(key=lambda h: (h.holder, h.held))
+@dataclass(frozen=True)
+class GraphFacts:
+    """A graph message converted, before ``OwnershipGraph.build``: what a delta changes."""
+
+    holdings: list[Holding]  # by (holder, held): one order whatever the source
+    nodes: list[str]
+    ties: list[Tie]
+
+    def build(self) -> OwnershipGraph:
+        return OwnershipGraph.build(self.holdings, self.nodes, self.ties)
+
+    def changed_by(self, delta: ownership_pb2.OwnershipGraph) -> GraphFacts:
+        """These facts with the holdings of the delta's changed organizations replaced
+        (``OwnershipGraph.delta_from``); nodes and ties as they were."""
+        changed = {slug(o) for o in delta.changed_organizations}
+        kept = [h for h in self.holdings if h.held not in changed]
+        return GraphFacts(_sorted([*kept, *_holdings(delta.holdings)]), self.nodes, self.ties)
+
+
+def facts_from_proto(msg: ownership_pb2.OwnershipGraph) -> GraphFacts:
     ties = []
     for t in msg.ties:
         try:
@@ -138,7 +145,29 @@ def graph_from_proto(msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph:
                     _provenance(t.provenance if t.HasField("provenance") else None, t.source_url),
                 )
             )
-    return OwnershipGraph.build(holdings, (slug(o) for o in msg.organizations), ties)
+    nodes = [slug(o) for o in msg.organizations]
+    return GraphFacts(_sorted(_holdings(msg.holdings)), nodes, ties)
+
+
+def _holdings(messages: Iterable[ownership_pb2.Holding]) -> list[Holding]:
+    return [
+        Holding(
+            slug(h.holder),
+            slug(h.held),
+            _equity(h),
+            _votes(h),
+            h.board_seats,
+            _provenance(h.provenance if h.HasField("provenance") else None, h.source_url),
+        )
+        for h in messages
+    ]
+
+
+def _sorted(holdings: list[Holding]) -> list[Holding]:
+    # One order whatever the source (a whole export, or a copy changed by a delta), so
+    # that equal graphs build to equal figures, down to the order of float sums.
+    holdings.sort(key=lambda h: (h.holder, h.held))
+    return holdings
 
 
 def policy_from_proto(msg: requirements_pb2.NeutralityPolicy) -> Policy:

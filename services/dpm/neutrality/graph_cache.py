@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import OrderedDict
 
-from dpm.neutrality.convert import graph_from_proto
+from dpm.neutrality.convert import GraphFacts, facts_from_proto
 from dpm.neutrality.graph import OwnershipGraph
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.telemetry import tracer
@@ -27,8 +27,9 @@ class GraphCache:
     def __init__(self, size: int) -> None:
         self._size = size
         self._graphs: OrderedDict[tuple[str, str], OwnershipGraph] = OrderedDict()
-        # The newest graph message per as_of: what a delta from the catalog changes.
-        self._messages: dict[str, ownership_pb2.OwnershipGraph] = {}
+        # The newest graph per as_of as converted facts, with its etag: what a delta
+        # from the catalog changes (nothing is converted again but the delta).
+        self._facts: dict[str, tuple[str, int, GraphFacts]] = {}
         self._lock = threading.Lock()
         self.builds = 0
         self.deltas = 0  # builds from a held copy and a delta
@@ -41,9 +42,9 @@ class GraphCache:
     def etag_for(self, as_of: str) -> str:
         """The etag of the newest graph held for as_of, or "" when none is."""
         with self._lock:
-            held = self._messages.get(as_of)
+            held = self._facts.get(as_of)
             if held is not None:
-                return held.etag  # the newest: a delta can be sent from it
+                return held[0]  # the newest: a delta can be sent from it
             for etag, date in reversed(self._graphs):
                 if date == as_of:
                     return etag
@@ -59,21 +60,24 @@ class GraphCache:
                 return self._graphs[key]
         if msg.not_modified:
             return None
-        if msg.delta_from:
-            with self._lock:
-                base = self._messages.get(msg.as_of)
-            if base is None or base.etag != msg.delta_from:
-                return None  # the copy it changes is gone: ask again in full
-            msg = apply_delta(base, msg)
-            self.deltas += 1
-        if not msg.HasField("as_known_at"):
-            with self._lock:
-                held = self._messages.get(msg.as_of)
-                if held is None or held.version <= msg.version:
-                    self._messages[msg.as_of] = msg
         with tracer.start_as_current_span("dpm.neutrality.build_graph") as span:
             span.set_attribute("dpm.graph_version", msg.version)
-            graph = graph_from_proto(msg)
+            span.set_attribute("dpm.graph_delta", bool(msg.delta_from))
+            if msg.delta_from:
+                with self._lock:
+                    base = self._facts.get(msg.as_of)
+                if base is None or base[0] != msg.delta_from:
+                    return None  # the copy it changes is gone: ask again in full
+                facts = base[2].changed_by(msg)
+                self.deltas += 1
+            else:
+                facts = facts_from_proto(msg)
+            if not msg.HasField("as_known_at"):
+                with self._lock:
+                    held = self._facts.get(msg.as_of)
+                    if held is None or held[1] <= msg.version:
+                        self._facts[msg.as_of] = (msg.etag, msg.version, facts)
+            graph = facts.build()
             span.set_attribute("dpm.graph_problems", len(graph.problems))
             for problem in graph.problems:
                 log.warning(
@@ -85,20 +89,6 @@ class GraphCache:
             while len(self._graphs) > self._size:
                 self._graphs.popitem(last=False)
             dates = {date for _, date in self._graphs}
-            for date in [d for d in self._messages if d not in dates]:
-                del self._messages[date]
+            for date in [d for d in self._facts if d not in dates]:
+                del self._facts[date]
         return graph
-
-
-def apply_delta(
-    base: ownership_pb2.OwnershipGraph, delta: ownership_pb2.OwnershipGraph
-) -> ownership_pb2.OwnershipGraph:
-    """``base`` changed by ``delta`` (``OwnershipGraph.delta_from``): the holdings of the
-    changed organizations replaced; organizations and ties as they were."""
-    changed = set(delta.changed_organizations)
-    merged = ownership_pb2.OwnershipGraph(version=delta.version, as_of=delta.as_of, etag=delta.etag)
-    merged.organizations.extend(base.organizations)
-    merged.ties.extend(base.ties)
-    merged.holdings.extend(h for h in base.holdings if h.held not in changed)
-    merged.holdings.extend(delta.holdings)
-    return merged
