@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from dpm.catalog import ledger, organizations
@@ -102,10 +104,11 @@ def delta(
     return True
 
 
-def holding_to_proto(row: HoldingRow) -> ownership_pb2.Holding:
+def holding_to_proto(row: HoldingRow | Row[Any]) -> ownership_pb2.Holding:
+    """A holding as exported: from an ORM row or a plain one with its columns."""
     item = ownership_pb2.Holding(
-        holder=str(OrganizationName(row.holder)),
-        held=str(OrganizationName(row.held)),
+        holder=OrganizationName.format(row.holder),
+        held=OrganizationName.format(row.held),
         board_seats=row.board_seats,
         valid_from=row.valid_from.isoformat(),
         valid_to=row.valid_to.isoformat() if row.valid_to else "",

@@ -98,6 +98,11 @@ class _Name:
         return cls(cls.trusted_id(value))
 
     @classmethod
+    def format(cls, ident: str) -> str:
+        """``str(cls(ident))`` without making the name (graphs carry millions)."""
+        return f"{cls.PREFIX}{ident}{cls.SUFFIX}"
+
+    @classmethod
     def trusted_id(cls, value: str) -> str:
         """``trusted(value).id`` without making the name (graphs carry millions)."""
         return value[len(cls.PREFIX) : len(value) - len(cls.SUFFIX)]

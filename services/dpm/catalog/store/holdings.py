@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Row, Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -112,15 +112,16 @@ class HoldingRepository:
             rows = [{key: getattr(row, key) for key in _INSERTED} for row in added]
             self._session.execute(_INSERT, rows)
 
-    def as_of(self, day: dt.date, known_at: int | None = None) -> list[HoldingRow]:
+    def as_of(self, day: dt.date, known_at: int | None = None) -> list[Row[Any]]:
         """Periods in effect on ``day`` ([valid_from, valid_to)), by holder then held, as known
-        now or at ledger seq ``known_at``."""
-        query = select(HoldingRow).where(
+        now or at ledger seq ``known_at``: plain rows with the ``HoldingRow`` columns (a
+        whole register is exported this way; ORM objects cost as much again)."""
+        query = select(*_HOLDINGS.c).where(
             HoldingRow.valid_from <= day,
             or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
         )
         query = _known_at(query, HoldingRow, known_at)
-        return list(self._session.scalars(query.order_by(HoldingRow.holder, HoldingRow.held)))
+        return list(self._session.execute(query.order_by(HoldingRow.holder, HoldingRow.held)))
 
     def known_as_of_held(self, day: dt.date, held: Collection[str]) -> list[HoldingRow]:
         """``as_of`` (as known now), only the holdings in ``held`` organizations."""
