@@ -26,6 +26,7 @@ vectors were made).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -432,6 +433,8 @@ class StandInCatalog(catalog_pb2_grpc.CatalogServiceServicer):
 
     def __init__(self, graph: ownership_pb2.OwnershipGraph) -> None:
         self.graph = graph
+        self.reads = 0  # whole graphs sent (not-modified answers not counted)
+        self.slowness = 0.0  # seconds each whole graph takes to send
 
     def ExportOwnershipGraph(
         self, request: catalog_pb2.ExportOwnershipGraphRequest, context: grpc.ServicerContext
@@ -445,6 +448,8 @@ class StandInCatalog(catalog_pb2_grpc.CatalogServiceServicer):
                 etag=self.graph.etag,
                 not_modified=True,
             )
+        self.reads += 1
+        time.sleep(self.slowness)
         reply = ownership_pb2.OwnershipGraph()
         reply.CopyFrom(self.graph)
         reply.as_of = request.as_of
@@ -645,3 +650,35 @@ def test_ranges_recorded_through_the_catalog(api: Api) -> None:
     assert any(
         "range-meta holds more than 25% and at most 50% of the equity" in r for r in result.reasons
     )
+
+
+def test_a_graph_read_longer_than_a_calls_deadline_goes_on_for_the_calls_after_it(
+    stand_in: tuple[StandInCatalog, Api],
+) -> None:
+    """A whole register takes about a minute to read: a caller's deadline must not
+    cancel the read (every later call would start it again and none would finish)."""
+    catalog, api = stand_in
+    catalog.graph = ownership_pb2.OwnershipGraph(
+        version=3,
+        etag="slow-v3",
+        organizations=[org(n) for n in ("meta", "vendor")],
+        holdings=[holding("meta", "vendor", 0.4)],
+    )
+    catalog.slowness = 1.5
+    reads = catalog.reads
+    request = neutrality_pb2.ScorePolicyRequest(
+        policy=requirements_pb2.NeutralityPolicy(
+            competitors=[org("meta")], max_competitor_equity=0.25
+        ),
+        vendors=[org("vendor")],
+        as_of="2030-01-01",
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        api.neutrality.ScorePolicy(request, timeout=0.5)
+    assert err.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    started = time.monotonic()
+    (scored,) = api.neutrality.ScorePolicy(request, timeout=5).vendors
+    assert scored.verdict == CONFLICTED
+    # The read the first call started was joined, not started again: done within it.
+    assert time.monotonic() - started < 1.4
+    assert catalog.reads == reads + 1

@@ -29,13 +29,16 @@ SPEC = ServiceSpec(
 
 def create_server(settings: NeutralitySettings) -> RunningServer:
     def servicer(parts: Parts) -> NeutralityServicer:
-        return NeutralityServicer(
+        built = NeutralityServicer(
             catalog_pb2_grpc.CatalogServiceStub(parts.channels["catalog"]),
             requirements_pb2_grpc.RequirementsServiceStub(parts.channels["requirements"]),
             settings.rpc_timeout_seconds,
             settings.graph_cache_size,
             settings.score_memo_size,
+            settings.graph_read_timeout_seconds,
         )
+        parts.on_close(built.close)
+        return built
 
     return start(SPEC, settings, servicer)
 

@@ -6,10 +6,14 @@ in ``convert``, the math in graph / control / exposure / chains / verdict / asse
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 import grpc
 
@@ -87,16 +91,20 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         rpc_timeout: float,
         cache_size: int = 4,
         memo_size: int = 64,
+        graph_read_timeout: float = 900.0,
     ) -> None:
         self._catalog = catalog
         self._requirements = requirements
         self._rpc_timeout = rpc_timeout
         self.graphs = GraphCache(cache_size)
         self.memo = ScoreMemo(memo_size)
-        # One fetch per effective date at a time: concurrent scorings of a new
-        # graph wait for it rather than each fetching and building it again.
-        self._fetching: dict[str, threading.Lock] = {}
-        self._fetching_guard = threading.Lock()
+        # One read of the graph per effective date at a time, on threads of its own:
+        # concurrent scorings share it, and a read longer than a call's deadline (a
+        # whole register) goes on when that call gives up, for the calls after it.
+        self._graph_read_timeout = graph_read_timeout
+        self._reads: dict[str, Future[tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]]] = {}
+        self._reads_guard = threading.Lock()
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="graph-read")
 
     def ScoreVendors(
         self, request: neutrality_pb2.ScoreVendorsRequest, context: grpc.ServicerContext
@@ -194,14 +202,33 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
     def _graph(
         self, as_of: str, timeout: float
     ) -> tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]:
-        with self._fetching_guard:
-            lock = self._fetching.setdefault(as_of, threading.Lock())
-        if not lock.acquire(timeout=timeout):
-            raise DeadlineExceeded(f"the ownership graph as of {as_of} is still being read")
+        """The graph as of ``as_of`` as the catalog has it now: joins the read in
+        progress for that date, or starts one (a small call while nothing changed)."""
+        with self._reads_guard:
+            read = self._reads.get(as_of)
+            if read is None or read.done():
+                context = contextvars.copy_context()  # the trace goes along
+                read = self._readers.submit(
+                    context.run, self._fetch_graph, as_of, self._graph_read_timeout
+                )
+                self._reads[as_of] = read
+                read.add_done_callback(lambda done: self._forget(as_of, done))
         try:
-            return self._fetch_graph(as_of, timeout)
-        finally:
-            lock.release()
+            return read.result(timeout=timeout)
+        except FutureTimeout:
+            raise DeadlineExceeded(
+                f"the ownership graph as of {as_of} is still being read; retry shortly"
+            ) from None
+
+    def _forget(self, as_of: str, read: Future[Any]) -> None:
+        """A finished read leaves the table (its graph stays only in ``self.graphs``)."""
+        with self._reads_guard:
+            if self._reads.get(as_of) is read:
+                del self._reads[as_of]
+
+    def close(self) -> None:
+        """Stop reading graphs (the server is stopping)."""
+        self._readers.shutdown(wait=False, cancel_futures=True)
 
     def _fetch_graph(
         self, as_of: str, timeout: float

@@ -14,3 +14,7 @@ class NeutralitySettings(ServerSettings):
     # Scorings kept in memory, keyed by (graph, policy, vendors, shape): clients that
     # share a policy are assessed once per graph.
     score_memo_size: int = Field(default=64, ge=1)
+    # Longest read of the ownership graph from the catalog (a whole register of 10^6
+    # organizations takes about a minute). A read runs on its own, not bounded by the
+    # deadline of the call that started it: later calls find it done.
+    graph_read_timeout_seconds: float = Field(default=900.0, gt=0)
