@@ -449,10 +449,10 @@ class StandInCatalog(catalog_pb2_grpc.CatalogServiceServicer):
                 not_modified=True,
             )
         self.reads += 1
-        time.sleep(self.slowness)
         reply = ownership_pb2.OwnershipGraph()
-        reply.CopyFrom(self.graph)
+        reply.CopyFrom(self.graph)  # the graph as it is when the read starts
         reply.as_of = request.as_of
+        time.sleep(self.slowness)
         return reply
 
     def StreamOwnershipGraph(
@@ -682,3 +682,37 @@ def test_a_graph_read_longer_than_a_calls_deadline_goes_on_for_the_calls_after_i
     # The read the first call started was joined, not started again: done within it.
     assert time.monotonic() - started < 1.4
     assert catalog.reads == reads + 1
+
+
+def test_a_call_never_gets_a_graph_read_before_it_arrived(
+    stand_in: tuple[StandInCatalog, Api],
+) -> None:
+    """A call that finds a read in progress, started before an event it may be about,
+    waits for it and reads again: it never gets the graph from before it arrived."""
+    catalog, api = stand_in
+    graph = ownership_pb2.OwnershipGraph(
+        version=5,
+        etag="v5",
+        organizations=[org(n) for n in ("meta", "vendor")],
+        holdings=[holding("meta", "vendor", 0.1)],
+    )
+    catalog.graph, catalog.slowness = graph, 1.0
+    request = neutrality_pb2.ScorePolicyRequest(
+        policy=requirements_pb2.NeutralityPolicy(
+            competitors=[org("meta")], max_competitor_equity=0.25
+        ),
+        vendors=[org("vendor")],
+        as_of="2031-01-01",
+    )
+    with futures.ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(api.neutrality.ScorePolicy, request, timeout=10)
+        time.sleep(0.3)  # the first call's read is under way, with version 5
+        changed = ownership_pb2.OwnershipGraph()
+        changed.CopyFrom(graph)
+        changed.version, changed.etag = 6, "v6"
+        changed.holdings[0].equity_fraction = 0.4
+        catalog.graph = changed
+        second = api.neutrality.ScorePolicy(request, timeout=10)
+        assert first.result().graph_version == 5
+    assert second.graph_version == 6
+    assert second.vendors[0].verdict == CONFLICTED

@@ -10,10 +10,11 @@ import contextvars
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from dataclasses import dataclass
 
 import grpc
 
@@ -83,6 +84,14 @@ def _assess_all(
     return Scored(results, [org_name(o) for o in unresolved])
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A read of the graph as of one date: when it started, and its outcome."""
+
+    started: float  # time.monotonic()
+    future: Future[tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]]
+
+
 class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
     def __init__(
         self,
@@ -102,7 +111,7 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         # concurrent scorings share it, and a read longer than a call's deadline (a
         # whole register) goes on when that call gives up, for the calls after it.
         self._graph_read_timeout = graph_read_timeout
-        self._reads: dict[str, Future[tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]]] = {}
+        self._reads: dict[str, _Read] = {}  # the newest read per date (done or not)
         self._reads_guard = threading.Lock()
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="graph-read")
 
@@ -202,29 +211,35 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
     def _graph(
         self, as_of: str, timeout: float
     ) -> tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]:
-        """The graph as of ``as_of`` as the catalog has it now: joins the read in
-        progress for that date, or starts one (a small call while nothing changed)."""
-        with self._reads_guard:
-            read = self._reads.get(as_of)
-            if read is None or read.done():
-                context = contextvars.copy_context()  # the trace goes along
-                read = self._readers.submit(
-                    context.run, self._fetch_graph, as_of, self._graph_read_timeout
-                )
-                self._reads[as_of] = read
-                read.add_done_callback(lambda done: self._forget(as_of, done))
-        try:
-            return read.result(timeout=timeout)
-        except FutureTimeout:
-            raise DeadlineExceeded(
-                f"the ownership graph as of {as_of} is still being read; retry shortly"
-            ) from None
-
-    def _forget(self, as_of: str, read: Future[Any]) -> None:
-        """A finished read leaves the table (its graph stays only in ``self.graphs``)."""
-        with self._reads_guard:
-            if self._reads.get(as_of) is read:
-                del self._reads[as_of]
+        """The graph as of ``as_of`` from a read of the catalog that started after this
+        call did (so it includes every event recorded before the call): joins such a
+        read in progress, or waits for an older one and starts the next."""
+        arrived = time.monotonic()
+        deadline = arrived + timeout
+        while True:
+            with self._reads_guard:
+                read = self._reads.get(as_of)
+                if read is None or read.future.done():
+                    context = contextvars.copy_context()  # the trace goes along
+                    future = self._readers.submit(
+                        context.run, self._fetch_graph, as_of, self._graph_read_timeout
+                    )
+                    read = self._reads[as_of] = _Read(time.monotonic(), future)
+            try:
+                result = read.future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                raise DeadlineExceeded(
+                    f"the ownership graph as of {as_of} is still being read; retry shortly"
+                ) from None
+            except Exception:
+                if read.started >= arrived:
+                    raise
+                continue  # an older read's failure: read again
+            with self._reads_guard:  # done: the graph stays only in self.graphs
+                if self._reads.get(as_of) is read:
+                    del self._reads[as_of]
+            if read.started >= arrived:
+                return result
 
     def close(self) -> None:
         """Stop reading graphs (the server is stopping)."""
@@ -246,7 +261,11 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
                     msg.MergeFrom(part)
             graph = self.graphs.get(msg)
             if graph is not None:
-                return msg, graph
+                # The header only: a whole register's message is hundreds of MiB.
+                header = ownership_pb2.OwnershipGraph(
+                    version=msg.version, as_of=msg.as_of, etag=msg.etag
+                )
+                return header, graph
         raise AssertionError("a full graph export always builds")  # pragma: no cover
 
     def _all_vendors(self, timeout: float) -> list[str]:
