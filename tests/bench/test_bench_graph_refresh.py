@@ -19,11 +19,9 @@ catalog joins the register). Measured through the neutrality service's API,
   organizations the event touched);
 - **unchanged**: a call with nothing new (one small not-modified exchange).
 
-The catalog-side delta is checked in the service tests; here the answer
-after the last event must equal the one of a service that builds the graph
-from the whole export (a restart of neutrality is not needed: the whole
-export is read by this process and the verdicts compared through a fresh
-ScorePolicy on a new date, which has no held copy).
+The delta itself is checked in the service tests; here, up to
+CROSS_CHECK_MAX organizations, the answer after the last event must also
+equal one from the whole export (a date no copy is held for).
 """
 
 from __future__ import annotations
@@ -50,6 +48,9 @@ EVENTS = 5
 AS_OF = "2025-06-29"  # not a date the demo labs read: their re-matches do not share it
 # A whole graph of 10^6 organizations takes minutes to read: calls may wait that long.
 SLOW_CALLS = {"DPM_RPC_TIMEOUT_SECONDS": "900"}
+# Largest register whose answers are also checked against a second whole read (at 10^6
+# that read takes minutes; the equality itself is tested in the service tests).
+CROSS_CHECK_MAX = 200_000
 
 
 def stake_event(n: int, rng: random.Random) -> catalog_pb2.RecordOwnershipEventRequest:
@@ -78,7 +79,11 @@ def policy_request(as_of: str, min_graph_version: int = 0) -> neutrality_pb2.Sco
 
 def test_bench_graph_refresh(tmp_path: Path) -> None:
     rng = random.Random(5)
-    rows = []
+    header = (
+        f"\n{'orgs':>9} {'holdings':>9} {'seed s':>7} | {'whole graph s':>13} |"
+        f" {'after an event ms (median / max)':>33} | {'whole/event':>11} | {'unchanged ms':>12}"
+        " | neutrality RSS MB"
+    )
     for size in SIZES:
         data_dir = tmp_path / f"stack-{size}"
         data_dir.mkdir()
@@ -106,25 +111,21 @@ def test_bench_graph_refresh(tmp_path: Path) -> None:
             started = time.perf_counter()
             neutrality.ScorePolicy(policy_request(AS_OF, version))
             unchanged_s = time.perf_counter() - started
-            # The same graph built from the whole export: a date no copy is held for
-            # (holdings dated before it are the same on both dates here).
-            whole = neutrality.ScorePolicy(policy_request("2025-07-01", version))
-            assert [(v.vendor, v.verdict, v.score) for v in whole.vendors] == [
-                (v.vendor, v.verdict, v.score) for v in answer.vendors
-            ]
             rss = {name: value for (name, _), value in stack_rss(root).items()}
-        rows.append((size, holdings, seed_s, whole_s, after_event, unchanged_s, rss))
-    print(
-        f"\n{'orgs':>9} {'holdings':>9} {'seed s':>7} | {'whole graph s':>13} |"
-        f" {'after an event ms (median / max)':>33} | {'whole/event':>11} | {'unchanged ms':>12}"
-        f" | neutrality RSS MB"
-    )
-    for size, holdings, seed_s, whole_s, after_event, unchanged_s, rss in rows:
-        median = statistics.median(after_event)
-        print(
-            f"{size:>9,} {holdings:>9,} {seed_s:>7.0f} | {whole_s:>13.2f} |"
-            f" {median * 1000:>21.0f} / {max(after_event) * 1000:>9.0f} |"
-            f" {whole_s / median:>10.0f}x | {unchanged_s * 1000:>12.1f}"
-            f" | {rss.get('neutrality', 0) / 2**20:.0f}"
-        )
+            print(header if size == SIZES[0] else "", flush=True)
+            median = statistics.median(after_event)
+            print(
+                f"{size:>9,} {holdings:>9,} {seed_s:>7.0f} | {whole_s:>13.2f} |"
+                f" {median * 1000:>21.0f} / {max(after_event) * 1000:>9.0f} |"
+                f" {whole_s / median:>10.0f}x | {unchanged_s * 1000:>12.1f}"
+                f" | {rss.get('neutrality', 0) / 2**20:.0f}",
+                flush=True,
+            )
+            if size <= CROSS_CHECK_MAX:
+                # The same graph built from the whole export: a date no copy is held
+                # for (holdings dated before it are the same on both dates here).
+                whole = neutrality.ScorePolicy(policy_request("2025-07-01", version))
+                assert [(v.vendor, v.verdict, v.score) for v in whole.vendors] == [
+                    (v.vendor, v.verdict, v.score) for v in answer.vendors
+                ]
     print(f"{EVENTS} stake events per size, each followed by ScorePolicy(min_graph_version)")
