@@ -120,7 +120,9 @@ SERVER_OPTIONS = [
     # Clients reconnect (and re-resolve) at least this often, so new
     # replicas get traffic after a scale-out.
     ("grpc.max_connection_age_ms", 300_000),
-    ("grpc.max_connection_age_grace_ms", 30_000),
+    # Calls in progress then get this long to finish: a whole register's graph takes
+    # minutes to read (cut after 30 s, the read started over and over at 10^6).
+    ("grpc.max_connection_age_grace_ms", 900_000),
 ]
 
 
