@@ -45,8 +45,7 @@ from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
 from dpm.matching.rematch import RECONCILE
-from dpm.matching.upstreams import Upstreams
-from dpm.neutrality.v1 import neutrality_pb2_grpc
+from dpm.matching.upstreams import SERVICES, Upstreams
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import db
 from dpm.platform.config import DEFAULT_DEPLOYMENT
@@ -54,7 +53,7 @@ from dpm.platform.events import Queue
 from dpm.platform.names import ClientName
 from dpm.requirements import seeding
 from dpm.requirements.store import MIGRATIONS_DIR
-from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from dpm.requirements.v1 import requirements_pb2
 from tests.bench.stack import cpu_used, dpmatch_up, stack_cpu, stack_rss
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]
@@ -322,15 +321,8 @@ def test_bench_rematch(tmp_path: Path) -> None:
 
 def equal_to_a_full_recompute(stack: Stack, cache: RecommendationCache, labs: list[str]) -> int:
     """Recompute ``labs`` from scratch (a fresh builder) and compare with their cached sets."""
-    channels = [
-        stack.channel(name, timeout=60) for name in ("catalog", "requirements", "neutrality")
-    ]
-    upstreams = Upstreams(
-        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
-        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
-        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
-        channels,
-    )
+    channels = {name: stack.channel(name, timeout=60) for name in SERVICES}
+    upstreams = Upstreams.from_channels(channels, own=True)
     try:
         fresh = RecommendationBuilder(upstreams).build_many(labs).sets
     finally:

@@ -26,7 +26,7 @@ from dpm.cli.stackfile import Stack
 from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
-from dpm.matching.upstreams import Upstreams
+from dpm.matching.upstreams import SERVICES, Upstreams
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
@@ -105,13 +105,7 @@ def every_lab_cached(
 
 
 def assert_cache_equals_full_recompute(stack: Stack, cache: RecommendationCache) -> None:
-    channels = [stack.channel(name) for name in ("catalog", "requirements", "neutrality")]
-    upstreams = Upstreams(
-        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
-        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
-        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
-        channels,
-    )
+    upstreams = Upstreams.from_channels({n: stack.channel(n) for n in SERVICES}, own=True)
     try:
         for lab in LABS:
             fresh = RecommendationBuilder(upstreams).build(lab)

@@ -17,19 +17,18 @@ import redis
 from google.protobuf import field_mask_pb2
 from sqlalchemy import create_engine, text
 
-from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.catalog.v1 import catalog_pb2
 from dpm.common.v1 import common_pb2
 from dpm.matching import compute, rematch
 from dpm.matching.cache import PutResult, RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
 from dpm.matching.model import Requirements
 from dpm.matching.upstreams import Upstreams
-from dpm.neutrality.v1 import neutrality_pb2_grpc
 from dpm.platform import auth
 from dpm.platform.events import Queue
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.outbox import celery_publisher
-from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from dpm.requirements.v1 import requirements_pb2
 from tests.worker.conftest import start_worker
 
 BROKER_DB = 12
@@ -37,16 +36,12 @@ BROKER_DB = 12
 
 def admin_upstreams(servers: dict[str, object], token_secret: str) -> Upstreams:
     """Admin stubs of the catalog, requirements and neutrality servers of ``servers``."""
-    channels = [
-        open_channel(f"127.0.0.1:{servers[f'{name}_port']}", auth.admin_token(token_secret), 10)
+    admin = auth.admin_token(token_secret)
+    channels = {
+        name: open_channel(f"127.0.0.1:{servers[f'{name}_port']}", admin, 10)
         for name in ("catalog", "requirements", "neutrality")
-    ]
-    return Upstreams(
-        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
-        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
-        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
-        channels,
-    )
+    }
+    return Upstreams.from_channels(channels, own=True)
 
 
 def test_reconcile_repairs_drift(
@@ -60,14 +55,7 @@ def test_reconcile_repairs_drift(
         name: f"127.0.0.1:{servers[f'{name}_port']}"
         for name in ("catalog", "requirements", "neutrality")
     }
-    admin = auth.admin_token(token_secret)
-    channels = [open_channel(addresses[n], admin, 10) for n in addresses]
-    upstreams = Upstreams(
-        catalog_pb2_grpc.CatalogServiceStub(channels[0]),
-        requirements_pb2_grpc.RequirementsServiceStub(channels[1]),
-        neutrality_pb2_grpc.NeutralityServiceStub(channels[2]),
-        channels,
-    )
+    upstreams = admin_upstreams(servers, token_secret)
     cache = RecommendationCache(redis.Redis.from_url(redis_url), redis_namespace)
     correct = RecommendationBuilder(upstreams).build("google")
     assert correct is not None and len(correct.ranked) == 1

@@ -173,6 +173,9 @@ class Encoded(NamedTuple):
         client_id = RecommendationsName.parse(rec.name, "name").id
         return cls(client_id, rec.versions, rec.SerializeToString())
 
+    def decode(self) -> matching_pb2.RecommendationSet:
+        return matching_pb2.RecommendationSet.FromString(self.data)
+
 
 class PutResult(enum.Enum):
     WRITTEN = "written"

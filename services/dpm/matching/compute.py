@@ -71,14 +71,12 @@ class Built:
 
     def get(self, client_id: str) -> matching_pb2.RecommendationSet | None:
         found = self.encoded.get(client_id)
-        return None if found is None else matching_pb2.RecommendationSet.FromString(found.data)
+        return None if found is None else found.decode()
 
     @property
     def sets(self) -> dict[str, matching_pb2.RecommendationSet]:
         """Every computed set, decoded."""
-        return {
-            c: matching_pb2.RecommendationSet.FromString(e.data) for c, e in self.encoded.items()
-        }
+        return {c: e.decode() for c, e in self.encoded.items()}
 
 
 class RecommendationBuilder:

@@ -337,7 +337,7 @@ def reconcile_one(
     if cached is None and computed is not None:
         fills.append(computed)
         return Outcome.FILLED
-    fresh = None if computed is None else matching_pb2.RecommendationSet.FromString(computed.data)
+    fresh = None if computed is None else computed.decode()
     if fresh is not None and cached is not None and not dominates(fresh.versions, cached.versions):
         # The chunk's reads may predate a write made since: compare with inputs
         # read after the cached set was.

@@ -31,11 +31,13 @@ class Upstreams:
     owned: list[grpc.Channel] = field(default_factory=list)
 
     @classmethod
-    def from_channels(cls, channels: Mapping[str, grpc.Channel]) -> Upstreams:
+    def from_channels(cls, channels: Mapping[str, grpc.Channel], own: bool = False) -> Upstreams:
+        """Stubs over ``channels``; with ``own``, ``close()`` closes them."""
         return cls(
             catalog_pb2_grpc.CatalogServiceStub(channels["catalog"]),
             requirements_pb2_grpc.RequirementsServiceStub(channels["requirements"]),
             neutrality_pb2_grpc.NeutralityServiceStub(channels["neutrality"]),
+            list(channels.values()) if own else [],
         )
 
     @classmethod
@@ -48,9 +50,7 @@ class Upstreams:
             )
             for name in SERVICES
         }
-        upstreams = cls.from_channels(channels)
-        upstreams.owned = list(channels.values())
-        return upstreams
+        return cls.from_channels(channels, own=True)
 
     def close(self) -> None:
         for channel in self.owned:
