@@ -242,6 +242,32 @@ def test_access_and_bad_names(
     assert err.value.code() is code
 
 
+def test_a_nul_byte_in_a_request_is_refused_naming_the_field(stack: Stack) -> None:
+    """The asyncio guard walks a request's strings only when its bytes hold a 0x00:
+    a NUL in a string is still refused, on both methods, before the name is parsed."""
+    name = "clients/google\x00/recommendations"
+    channel, stub = stack.stub(stack.tokens["google"])
+    with channel:
+        for call in (
+            lambda: stub.GetRecommendations(matching_pb2.GetRecommendationsRequest(name=name)),
+            lambda: next(
+                stub.WatchRecommendations(matching_pb2.WatchRecommendationsRequest(name=name))
+            ),
+        ):
+            with pytest.raises(grpc.RpcError) as err:
+                call()
+            assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert "name: must not contain a NUL byte" in (err.value.details() or "")
+        # A 0x00 byte outside a string is no refusal: here an empty name, then the real
+        # one (the last occurrence of a field wins).
+        request = matching_pb2.GetRecommendationsRequest(name="clients/google/recommendations")
+        raw = channel.unary_unary(
+            "/dpm.matching.v1.MatchingService/GetRecommendations",
+            response_deserializer=matching_pb2.RecommendationSet.FromString,
+        )
+        assert raw(b"\x0a\x00" + request.SerializeToString()).name == request.name
+
+
 def test_no_or_forged_token_is_unauthenticated(stack: Stack) -> None:
     forged = auth.client_token("another-secret-0123456789abcdef-0123", "clients/google")
     for token in ("garbage", forged):

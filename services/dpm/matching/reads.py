@@ -23,7 +23,7 @@ from dpm.platform.errors import (
     Unavailable,
 )
 from dpm.platform.names import RecommendationsName
-from dpm.platform.telemetry import recommendation_reads
+from dpm.platform.telemetry import count_miss, count_redis_hit
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class RecommendationReads:
             rec = self._cache.get_served(client_id)
             if _fresh_enough(rec, min_graph_version):
                 return rec
-            recommendation_reads.add(1, {"cache": "miss"})
+            count_miss()
             rec = refresh(self._builder, self._cache, client_id)
             if rec is None:
                 raise NotFound(f"{RecommendationsName(client_id).client} not found")
@@ -87,7 +87,7 @@ class RecommendationReads:
         """The cached set, or computed once on a miss."""
         rec = self._cache.get_served(client_id)
         if rec is not None:
-            recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
+            count_redis_hit()
             return rec
         deadline = time.monotonic() + budget
         while True:
@@ -116,7 +116,7 @@ class RecommendationReads:
         deadline = time.monotonic() + budget
         rec = self._cache.get_served(client_id)
         if _fresh_enough(rec, min_graph_version):
-            recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
+            count_redis_hit()
             assert rec is not None
             return rec
         pubsub = self._cache.subscribe_for_version(client_id)

@@ -31,7 +31,7 @@ from dpm.platform.auth import current_principal, require_client_access
 from dpm.platform.errors import InvalidArgument, Unavailable
 from dpm.platform.limits import CallLimiter
 from dpm.platform.names import RecommendationsName
-from dpm.platform.telemetry import recommendation_reads
+from dpm.platform.telemetry import count_memory_hit, count_redis_hit
 
 T = TypeVar("T")
 # What the servicer answers with: a set, or a served set's bytes.
@@ -68,12 +68,17 @@ class MatchingServicer:
         data = served_bytes(fields)
         return None if data is None else (data, int(fields[1] or 0))
 
-    async def _hit(self, client_id: str, min_graph_version: int) -> bytes | None:
-        """The served set when the near cache or Redis holds one recent enough."""
+    def _near_hit(self, client_id: str, min_graph_version: int) -> bytes | None:
+        """The served set when the near cache holds one recent enough (no await: most
+        calls end here, and each coroutine layer costs)."""
         entry = self._near.get(client_id)
-        if entry is not None and entry.graph_version >= min_graph_version:
-            recommendation_reads.add(1, {"cache": "hit", "tier": "memory"})
-            return entry.data
+        if entry is None or entry.graph_version < min_graph_version:
+            return None
+        count_memory_hit()
+        return entry.data
+
+    async def _redis_hit(self, client_id: str, min_graph_version: int) -> bytes | None:
+        """The served set when Redis holds one recent enough (kept in the near cache)."""
         ticket = self._near.begin(client_id)
         found = None
         try:
@@ -87,7 +92,7 @@ class MatchingServicer:
         self._near.finish(client_id, ticket, data, graph_version)
         if graph_version < min_graph_version:
             return None
-        recommendation_reads.add(1, {"cache": "hit", "tier": "redis"})
+        count_redis_hit()
         return data
 
     async def _blocking(self, call: Callable[..., T], *args: object) -> T:
@@ -106,8 +111,11 @@ class MatchingServicer:
         require_client_access(str(name.client))
         if request.min_graph_version < 0:
             raise InvalidArgument.one("min_graph_version", "must not be negative")
+        data = self._near_hit(name.id, request.min_graph_version)
+        if data is not None:
+            return data
         try:
-            data = await self._hit(name.id, request.min_graph_version)
+            data = await self._redis_hit(name.id, request.min_graph_version)
             if data is not None:
                 return data
             budget = self._reads.wait_budget(context.time_remaining())

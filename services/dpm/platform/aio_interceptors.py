@@ -24,6 +24,7 @@ from typing import Any
 
 import grpc
 from grpc_status import rpc_status
+from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
@@ -32,7 +33,7 @@ from dpm.platform.db import unavailable
 from dpm.platform.errors import DomainError
 from dpm.platform.interceptors import PUBLIC_PREFIXES, authenticate, internal_error
 from dpm.platform.limits import CallLimiter
-from dpm.platform.request_checks import refuse_nul_bytes
+from dpm.platform.request_checks import may_hold_nul, refuse_nul_bytes
 
 # Statuses that mark a server span as failed (OpenTelemetry's RPC conventions).
 SERVER_ERRORS = frozenset(
@@ -47,17 +48,39 @@ SERVER_ERRORS = frozenset(
 )
 
 
-def _span(tracer: trace.Tracer, method: str, context: grpc.aio.ServicerContext) -> Any:
-    """The call's SERVER span (a context manager), child of the caller's trace if any."""
-    metadata = context.invocation_metadata() or ()
-    carrier = {key: value for key, value in metadata if isinstance(value, str)}
-    return tracer.start_as_current_span(
-        method.lstrip("/"),
-        context=propagate.extract(carrier) if "traceparent" in carrier else None,
+Metadata = tuple[tuple[str, str | bytes], ...]
+
+
+def _start_span(tracer: trace.Tracer, name: str, metadata: Metadata) -> Span:
+    """The call's SERVER span, child of the caller's trace if it sent one.
+
+    Started and made current by hand (``_Traced``): the SDK's
+    ``start_as_current_span`` adds two generator-based context managers per call,
+    a measurable share of a cache hit."""
+    parent = None
+    for key, _ in metadata:
+        if key == "traceparent":
+            parent = propagate.extract({k: v for k, v in metadata if isinstance(v, str)})
+            break
+    return tracer.start_span(
+        name,
+        context=parent,
         kind=SpanKind.SERVER,
         record_exception=False,
         set_status_on_exception=False,
     )
+
+
+# A request as the guard's deserializer hands it over: the message, and whether its
+# bytes may hold a NUL in a string (``may_hold_nul``).
+Screened = tuple[Any, bool]
+
+
+def _screened(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Screened]:
+    def screened(data: bytes) -> Screened:
+        return (data if deserialize is None else deserialize(data)), may_hold_nul(data)
+
+    return screened
 
 
 def _end(span: Span, method: str, code: grpc.StatusCode) -> None:
@@ -116,55 +139,81 @@ class CallGuard:
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_screened(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, method),  # type: ignore[arg-type]
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_screened(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         # Client streaming would bypass the checks: refuse to serve it.
         raise TypeError(f"{method}: asyncio servers serve unary and server-streaming calls only")
 
-    def _principal(self, request: Any, context: grpc.aio.ServicerContext) -> auth.Principal:
-        principal = authenticate(self._verifier, self._tokens_need_tls, context)
-        refuse_nul_bytes(request)
-        auth.set_current_principal(principal)  # this call's task only
-        return principal
+    def _admit(
+        self,
+        request: Any,
+        may_hold_nul: bool,
+        metadata: Metadata,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Authenticate the caller (this task's principal from now on); check the strings."""
+        auth.set_current_principal(
+            authenticate(self._verifier, self._tokens_need_tls, context, metadata)
+        )
+        if may_hold_nul:
+            refuse_nul_bytes(request)
 
     def _wrap_unary(
         self, behavior: Callable[..., Awaitable[Any]], method: str
     ) -> Callable[..., Awaitable[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            with _span(self._tracer, method, context) as span:
-                try:
-                    self._principal(request, context)
-                    reply = await behavior(request, context)
-                except Exception as exc:
-                    await _abort(context, exc, method)
+        name = method.lstrip("/")
+
+        async def wrapped(screened: Screened, context: grpc.aio.ServicerContext) -> Any:
+            request, may_hold_nul = screened
+            metadata = tuple(context.invocation_metadata() or ())
+            span = _start_span(self._tracer, name, metadata)
+            token = context_api.attach(trace.set_span_in_context(span))
+            try:
+                self._admit(request, may_hold_nul, metadata, context)
+                reply = await behavior(request, context)
                 _end(span, method, grpc.StatusCode.OK)
                 return reply
+            except Exception as exc:
+                await _abort(context, exc, method)
+            finally:
+                context_api.detach(token)
+                span.end()
 
         return wrapped
 
     def _wrap_stream(
         self, behavior: Callable[..., AsyncIterator[Any]], method: str
     ) -> Callable[..., AsyncIterator[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            with _span(self._tracer, method, context) as span:
-                try:
-                    principal = self._principal(request, context)
-                    with self._limiter.hold(principal, stream=True):
-                        async for reply in behavior(request, context):
-                            yield reply
-                except asyncio.CancelledError:
-                    _end(span, method, grpc.StatusCode.CANCELLED)
-                    raise
-                except Exception as exc:
-                    await _abort(context, exc, method)
+        name = method.lstrip("/")
+
+        async def wrapped(
+            screened: Screened, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            request, may_hold_nul = screened
+            metadata = tuple(context.invocation_metadata() or ())
+            span = _start_span(self._tracer, name, metadata)
+            token = context_api.attach(trace.set_span_in_context(span))
+            try:
+                self._admit(request, may_hold_nul, metadata, context)
+                with self._limiter.hold(auth.current_principal(), stream=True):
+                    async for reply in behavior(request, context):
+                        yield reply
                 _end(span, method, grpc.StatusCode.OK)
+            except asyncio.CancelledError:
+                _end(span, method, grpc.StatusCode.CANCELLED)
+                raise
+            except Exception as exc:
+                await _abort(context, exc, method)
+            finally:
+                context_api.detach(token)
+                span.end()
 
         return wrapped
 

@@ -58,11 +58,16 @@ def authenticate(
     verifier: auth.Verifier,
     tokens_need_tls: bool,
     context: grpc.ServicerContext | grpc.aio.ServicerContext,
+    metadata: tuple[tuple[str, str | bytes], ...] | None = None,
 ) -> auth.Principal:
-    """The caller of this call, from its bearer token (UNAUTHENTICATED when there is none)."""
-    if plaintext_token_refused(tokens_need_tls, context.peer()):
+    """The caller of this call, from its bearer token (UNAUTHENTICATED when there is none).
+
+    ``metadata``: the call's, when the caller has already read it.
+    """
+    if tokens_need_tls and plaintext_token_refused(tokens_need_tls, context.peer()):
         raise Unauthenticated(TLS_REQUIRED)
-    metadata = tuple(context.invocation_metadata() or ())
+    if metadata is None:
+        metadata = tuple(context.invocation_metadata() or ())
     return auth.principal_from_metadata(verifier, metadata)
 
 

@@ -8,8 +8,11 @@ trace ids, but nothing is sent anywhere.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -83,9 +86,41 @@ tracer = trace.get_tracer("dpm")
 meter = metrics.get_meter("dpm")
 
 # The few numbers an operator watches; all names start with "dpm.".
-recommendation_reads = meter.create_counter(
-    "dpm.recommendations.reads", description="GetRecommendations answers, by cache outcome"
+
+
+class Tally:
+    """A counter for a hot path: each attribute set is a plain integer, reported when
+    metrics are collected (an observable counter). The SDK's synchronous ``add``
+    cost about 5 us per call, x5 under load: a fifth of a cache hit's own work."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self._counts: dict[tuple[tuple[str, str], ...], int] = {}
+        self._lock = threading.Lock()
+        meter.create_observable_counter(name, callbacks=[self._observe], description=description)
+
+    def counter(self, **attributes: str) -> Callable[[], None]:
+        """Adds one to the count of ``attributes`` each time it is called."""
+        key = tuple(sorted(attributes.items()))
+        self._counts.setdefault(key, 0)
+
+        def add() -> None:
+            with self._lock:
+                self._counts[key] += 1
+
+        return add
+
+    def _observe(self, _options: CallbackOptions) -> list[Observation]:
+        with self._lock:
+            counts = list(self._counts.items())
+        return [Observation(value, dict(key)) for key, value in counts]
+
+
+recommendation_reads = Tally(
+    "dpm.recommendations.reads", "GetRecommendations answers, by cache outcome"
 )
+count_memory_hit = recommendation_reads.counter(cache="hit", tier="memory")
+count_redis_hit = recommendation_reads.counter(cache="hit", tier="redis")
+count_miss = recommendation_reads.counter(cache="miss")
 recommendation_computations = meter.create_histogram(
     "dpm.recommendations.compute_duration",
     unit="s",
