@@ -30,7 +30,7 @@ from dpm.matching.v1 import matching_pb2
 from dpm.platform.auth import current_principal, require_client_access
 from dpm.platform.errors import InvalidArgument, Unavailable
 from dpm.platform.limits import CallLimiter
-from dpm.platform.names import RecommendationsName
+from dpm.platform.names import ClientName, RecommendationsName
 from dpm.platform.telemetry import count_memory_hit, count_redis_hit
 
 T = TypeVar("T")
@@ -108,7 +108,7 @@ class MatchingServicer:
         self, request: matching_pb2.GetRecommendationsRequest, context: grpc.aio.ServicerContext
     ) -> Reply:
         name = RecommendationsName.parse(request.name, "name")
-        require_client_access(str(name.client))
+        require_client_access(ClientName.format(name.id))
         if request.min_graph_version < 0:
             raise InvalidArgument.one("min_graph_version", "must not be negative")
         data = self._near_hit(name.id, request.min_graph_version)
@@ -131,7 +131,7 @@ class MatchingServicer:
         self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Reply]:
         name = RecommendationsName.parse(request.name, "name")
-        require_client_access(str(name.client))
+        require_client_access(ClientName.format(name.id))
         client_id = name.id
         try:
             # Listen before reading, so no change between the two is missed.
