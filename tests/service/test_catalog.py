@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -793,6 +794,42 @@ def test_a_copy_a_few_stake_events_old_gets_a_delta_that_makes_it_the_whole_grap
     catalog.org("labelbox", "vendor", "Labelbox")
     after_org = delta_from(after_tie.etag)
     assert not after_org.delta_from and org("labelbox") in after_org.organizations
+
+
+def test_a_ledger_restored_from_a_backup_does_not_pass_for_a_copy_of_the_same_version(
+    token_secret: str, admin_token: str, tmp_path: Path
+) -> None:
+    """Back to an older version, then on to a held version by other events: the held
+    etag is neither current nor a base for a delta, while a copy from before the
+    restore point still gets one."""
+    path = tmp_path / "catalog.db"
+    with running_catalog(f"sqlite:///{path}", token_secret, admin_token, tmp_path) as catalog:
+        meta_scale(catalog)
+        as_of = "2025-07-01"
+        before = catalog.graph(as_of)
+        backup = sqlite3.connect(tmp_path / "backup.db")
+        with sqlite3.connect(path) as live:
+            live.backup(backup)
+        catalog.record(stake("x", "meta", "google", "2025-06-12", 0.3))
+        lost = catalog.graph(as_of)
+
+        with sqlite3.connect(path) as live:  # the restore, under the running server
+            backup.backup(live)
+        backup.close()
+        catalog.record(stake("y", "meta-fund", "google", "2025-06-12", 0.1))
+        whole = catalog.graph(as_of)
+        assert whole.version == lost.version and whole.etag != lost.etag
+
+        def read(etag: str) -> ownership_pb2.OwnershipGraph:
+            merged = ownership_pb2.OwnershipGraph()
+            for part in _streamed(catalog, as_of=as_of, if_none_match=etag, accept_delta=True):
+                merged.MergeFrom(part)
+            return merged
+
+        after_lost = read(lost.etag)
+        assert not after_lost.not_modified and not after_lost.delta_from
+        assert after_lost.holdings == whole.holdings
+        assert read(before.etag).delta_from == before.etag
 
 
 def _streamed(catalog: Catalog, **request: object) -> list[ownership_pb2.OwnershipGraph]:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from dpm.catalog import ledger, organizations
+from dpm.catalog import organizations
 from dpm.catalog.store.counters import CountersRepository
 from dpm.catalog.store.holdings import HoldingRepository, TieRepository
 from dpm.catalog.store.ledger import LedgerRepository
@@ -29,8 +29,16 @@ MESSAGE_BYTES = 3_584 * 1024
 
 # The most events a delta may span; past it the whole graph is cheaper to send.
 DELTA_EVENTS_MAX = 1000
-# Etags of the graph as known now: g{ledger version}-c{catalog version}.
-CURRENT_ETAG = re.compile(r"g(\d+)-c(\d+)")
+# Etags of the graph as known now: g{ledger version}-c{catalog version}-e{tip}, the tip
+# the start of the hash of the event at that version. Version numbers alone would
+# lie after a restore from a backup: the ledger comes back to an older version and
+# then reaches a held version again with other events.
+CURRENT_ETAG = re.compile(r"g(\d+)-c(\d+)-e([0-9a-f]*)")
+TIP_CHARS = 16
+
+
+def _tip(events: LedgerRepository, version: int) -> str:
+    return events.fingerprint_at(version)[:TIP_CHARS]
 
 
 def export(
@@ -51,12 +59,13 @@ def export(
     those events changed (``delta``).
     """
     known_at = None
+    events = LedgerRepository(session)
     if as_known_at is None:
-        version = ledger.graph_version(session)
+        version = events.latest_seq()
     else:
-        version = known_at = LedgerRepository(session).seq_known_at(as_known_at)
+        version = known_at = events.seq_known_at(as_known_at)
     catalog_version = CountersRepository(session).read().catalog_version
-    etag = f"g{version}-c{catalog_version}"
+    etag = f"g{version}-c{catalog_version}-e{_tip(events, version)}"
     graph = ownership_pb2.OwnershipGraph(version=version, as_of=as_of.isoformat())
     if as_known_at is not None:
         graph.as_known_at.FromDatetime(as_known_at)
@@ -92,6 +101,8 @@ def delta(
     since = int(held[1])
     if not 0 <= graph.version - since <= DELTA_EVENTS_MAX:
         return False
+    if held[3] != _tip(LedgerRepository(session), since):
+        return False  # this ledger reached that version by other events (a restore)
     if TieRepository(session).changed_between(since, graph.version):
         return False
     touched = sorted(LedgerRepository(session).organizations_between(since, graph.version))

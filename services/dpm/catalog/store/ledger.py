@@ -48,6 +48,9 @@ _SUPERSEDER = select(OwnershipEventRow).where(OwnershipEventRow.supersedes == bi
 _RECORD_TIME = select(OwnershipEventRow.record_time).where(
     OwnershipEventRow.seq == bindparam("seq")
 )
+_FINGERPRINT = select(OwnershipEventRow.fingerprint).where(
+    OwnershipEventRow.seq == bindparam("seq")
+)
 _corrector = aliased(OwnershipEventRow)
 _EVENTS_INTO = (
     select(
@@ -88,6 +91,10 @@ class LedgerRepository:
     def record_time(self, seq: int) -> dt.datetime | None:
         """When event ``seq`` was recorded; None when there is none."""
         return self._session.scalars(_RECORD_TIME, {"seq": seq}).first()
+
+    def fingerprint_at(self, seq: int) -> str:
+        """The content hash of event ``seq``; "" when there is none (seq 0)."""
+        return self._session.scalars(_FINGERPRINT, {"seq": seq}).first() or ""
 
     def latest_seq(self) -> int:
         """The sequence number of the newest event (the graph version); 0 when empty."""
