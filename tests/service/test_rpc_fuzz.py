@@ -48,6 +48,7 @@ from dpm.requirements.v1 import requirements_pb2
 from tests.access import AS_OF, RPCS, Access, Rpc, SeededStack, bearer, minimal_client, seed
 from tests.conftest import drop_postgres_database, postgres_database_url
 from tests.inprocess import no_broker, wait_serving
+from tests.service.test_catalog_support import field_violations
 
 # Examples per RPC, per identity, per database: 23 RPCs x (1 or 2) x 2 databases.
 EXAMPLES = 30
@@ -493,6 +494,33 @@ def test_a_message_above_4mb_is_resource_exhausted(stack: SeededStack, server: s
     before = fingerprint(stack)
     err = _call(stack, rpc, stack.admin, [OVERSIZED[server]])
     assert err is not None and err.code() is grpc.StatusCode.RESOURCE_EXHAUSTED, err
+    assert fingerprint(stack) == before
+
+
+# Not a protobuf message: a field tag whose varint never ends.
+UNDECODABLE = b"\xff\xff\xff\xff"
+
+
+@pytest.mark.parametrize("rpc", RPCS, ids=lambda r: f"{r.server}.{r.method}")
+def test_bytes_that_are_not_the_request_message_are_invalid_argument(
+    stack: SeededStack, rpc: Rpc
+) -> None:
+    """What a client in another language with a stale or wrong schema sends: refused as
+    INVALID_ARGUMENT naming the request, never INTERNAL or UNKNOWN, nothing written."""
+    channel = stack.channels[rpc.server]
+    path = f"/{rpc.service.full_name}/{rpc.method}"
+    descriptor = rpc.service.methods_by_name[rpc.method]
+    metadata = [("authorization", bearer(stack.admin))]
+    before = fingerprint(stack)
+    with pytest.raises(grpc.RpcError) as err:
+        if descriptor.client_streaming:
+            channel.stream_unary(path)(iter([UNDECODABLE]), metadata=metadata, timeout=20)
+        elif descriptor.server_streaming:
+            next(channel.unary_stream(path)(UNDECODABLE, metadata=metadata, timeout=20))
+        else:
+            channel.unary_unary(path)(UNDECODABLE, metadata=metadata, timeout=20)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT, err.value
+    assert field_violations(err.value) == ["request"]
     assert fingerprint(stack) == before
 
 

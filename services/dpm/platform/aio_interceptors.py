@@ -33,7 +33,12 @@ from dpm.platform.db import unavailable
 from dpm.platform.errors import DomainError
 from dpm.platform.interceptors import PUBLIC_PREFIXES, authenticate, internal_error
 from dpm.platform.limits import CallLimiter
-from dpm.platform.request_checks import may_hold_nul, refuse_nul_bytes
+from dpm.platform.request_checks import (
+    decoding,
+    may_hold_nul,
+    refuse_nul_bytes,
+    refuse_undecodable,
+)
 
 # Statuses that mark a server span as failed (OpenTelemetry's RPC conventions).
 SERVER_ERRORS = frozenset(
@@ -77,8 +82,10 @@ Screened = tuple[Any, bool]
 
 
 def _screened(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Screened]:
+    decode = decoding(deserialize)
+
     def screened(data: bytes) -> Screened:
-        return (data if deserialize is None else deserialize(data)), may_hold_nul(data)
+        return (data if decode is None else decode(data)), may_hold_nul(data)
 
     return screened
 
@@ -162,6 +169,7 @@ class CallGuard:
         auth.set_current_principal(
             authenticate(self._verifier, self._tokens_need_tls, context, metadata)
         )
+        refuse_undecodable(request)
         if may_hold_nul:
             refuse_nul_bytes(request)
 

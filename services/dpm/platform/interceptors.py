@@ -26,7 +26,12 @@ from dpm.platform.audit import Auditor, AuditRecord, JoinedAudit
 from dpm.platform.db import joining_writes, unavailable
 from dpm.platform.errors import DomainError, Unauthenticated
 from dpm.platform.limits import CallLimiter
-from dpm.platform.request_checks import refuse_nul_bytes
+from dpm.platform.request_checks import (
+    decoding,
+    refuse_nul_bytes,
+    refuse_undecodable,
+    refusing_undecodable,
+)
 from dpm.platform.tls import TLS_REQUIRED, plaintext_token_refused
 
 log = logging.getLogger(__name__)
@@ -100,19 +105,19 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, method, streaming_request=False),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap_unary(handler.stream_unary, method, streaming_request=True),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=decoding(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler  # bidi-streaming: none in our APIs
@@ -194,7 +199,10 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             try:
                 try:
                     principal = self._authenticate(context)
-                    if not streaming_request:
+                    if streaming_request:
+                        request = refusing_undecodable(request)
+                    else:
+                        refuse_undecodable(request)
                         refuse_nul_bytes(request)
                         joined = self._joined(method, started, context, principal, request)
                     token = auth.set_current_principal(principal)
@@ -235,6 +243,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             try:
                 try:
                     principal = self._authenticate(context)
+                    refuse_undecodable(request)
                     refuse_nul_bytes(request)
                     token = auth.set_current_principal(principal)
                     try:

@@ -7,13 +7,55 @@ every field of every message, naming the field, instead of in each validator.
 
 from __future__ import annotations
 
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from dpm.platform.errors import Violations
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+
+from dpm.platform.errors import InvalidArgument, Violations
 
 _STRING = FieldDescriptor.TYPE_STRING
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
+
+
+class Undecodable:
+    """What a guarded deserializer hands over for bytes that are not the method's
+    request message: refused as INVALID_ARGUMENT once the caller is authenticated
+    (raised in the deserializer, gRPC would answer INTERNAL or UNKNOWN)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def decoding(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserialize``, handing back an ``Undecodable`` instead of raising."""
+    if deserialize is None:
+        return None
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as exc:
+            return Undecodable(str(exc))
+
+    return decode
+
+
+def refuse_undecodable(request: object) -> None:
+    if isinstance(request, Undecodable):
+        raise InvalidArgument.one(
+            "request", f"the bytes are not this method's request message ({request.reason})"
+        )
+
+
+def refusing_undecodable(requests: Iterator[Any]) -> Iterator[Any]:
+    """A client stream's requests, INVALID_ARGUMENT at the first that did not decode."""
+    for request in requests:
+        refuse_undecodable(request)
+        yield request
 
 
 def may_hold_nul(data: bytes) -> bool:
