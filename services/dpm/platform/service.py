@@ -232,14 +232,30 @@ def _answers(what: str, ping: Callable[[], object]) -> str | None:
     return None
 
 
-def _upstream_check(name: str, channel: grpc.Channel, service: str) -> Check:
+# An upstream that has answered before and now only answers late (busy: a whole
+# register's graph being read kept the catalog's probe waiting past its second) is
+# still counted ready for this many probes in a row; a refusal or NOT_SERVING counts
+# at once.
+LATE_PROBES_TOLERATED = 3
+
+
+def _upstream_check(name: str, channel: grpc.Channel, service: str, timeout: float = 1.0) -> Check:
     stub = health_pb2_grpc.HealthStub(channel)
+    answered = False
+    late = 0
 
     def check() -> str | None:
+        nonlocal answered, late
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
         except grpc.RpcError as exc:
-            return f"{name}: {exc.code().name}"
+            code = exc.code()
+            if code is grpc.StatusCode.DEADLINE_EXCEEDED and answered:
+                late += 1
+                if late <= LATE_PROBES_TOLERATED:
+                    return None
+            return f"{name}: {code.name}"
+        answered, late = True, 0
         if reply.status != health_pb2.HealthCheckResponse.SERVING:
             return f"{name}: not serving"
         return None
