@@ -618,3 +618,34 @@ def test_a_policy_is_assessed_once_per_graph(stack: Stack, monkeypatch: pytest.M
         v.verdict for v in score_policy(stack, admin, request).vendors
     ]
     assert len(assessed) == 15
+
+
+def test_an_answer_the_caller_holds_comes_back_as_a_header_until_the_graph_moves(
+    stack: Stack,
+) -> None:
+    admin = auth.admin_token(stack.secret)
+    policy = requirements_pb2.NeutralityPolicy(competitors=[org("meta")])
+    as_of = "2031-02-01"  # after every event of the other tests
+    request = neutrality_pb2.ScorePolicyRequest(policy=policy, as_of=as_of, verdicts_only=True)
+    first = score_policy(stack, admin, request)
+    assert first.etag and first.vendors and not first.not_modified
+
+    request.if_none_match = first.etag
+    same = score_policy(stack, admin, request)
+    assert same.not_modified and same.etag == first.etag
+    assert same.graph_version == first.graph_version and not same.vendors
+    # Another policy with that etag: its own answer, in full.
+    other = neutrality_pb2.ScorePolicyRequest()
+    other.CopyFrom(request)
+    other.policy.max_competitor_equity = 0.01
+    assert not score_policy(stack, admin, other).not_modified
+
+    event = ownership_pb2.OwnershipEvent(event_id="etag-meta-labelbox", effective_date=as_of)
+    event.stake_acquired.holder, event.stake_acquired.held = org("meta"), org("labelbox")
+    event.stake_acquired.equity_fraction = 0.4
+    stack.catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+    moved = score_policy(stack, admin, request)
+    assert not moved.not_modified and moved.etag != first.etag
+    assert moved.graph_version > first.graph_version
+    labelbox = next(v for v in moved.vendors if v.vendor == org("labelbox"))
+    assert labelbox.verdict != next(v for v in first.vendors if v.vendor == org("labelbox")).verdict

@@ -24,6 +24,7 @@ from dpm.matching.cache import PutResult, RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
 from dpm.matching.model import Requirements
 from dpm.matching.upstreams import Upstreams
+from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.events import Queue
 from dpm.platform.grpc_client import open_channel
@@ -170,6 +171,37 @@ def test_one_clients_failure_does_not_hold_back_its_chunk(
     assert set(built.encoded) == {"google"}
     assert isinstance(built.failed["openai"], RuntimeError)
     assert built.gone == ["nobody"]
+
+
+def test_chunks_after_the_first_get_the_neutrality_answer_as_a_header_while_the_graph_stands(
+    token_secret: str, servers: dict[str, object]
+) -> None:
+    upstreams = admin_upstreams(servers, token_secret)
+    try:
+        builder = RecommendationBuilder(upstreams)
+        first = builder.build_many(["google"]).encoded["google"].decode()
+        again = builder.build_many(["google"]).encoded["google"].decode()
+        assert builder.answers_not_modified == 1
+        assert (again.ranked, again.excluded) == (first.ranked, first.excluded)
+
+        upstreams.catalog.CreateOrganization(
+            catalog_pb2.CreateOrganizationRequest(
+                organization_id="fund",
+                organization=catalog_pb2.Organization(
+                    display_name="A fund", kind=catalog_pb2.ORGANIZATION_KIND_INVESTOR
+                ),
+            )
+        )
+        event = ownership_pb2.OwnershipEvent(event_id="reconcile-etag", effective_date="2025-01-01")
+        event.stake_acquired.holder = "organizations/fund"
+        event.stake_acquired.held = "organizations/labelbox"
+        event.stake_acquired.equity_fraction = 0.5
+        upstreams.catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+        moved = builder.build_many(["google"]).encoded["google"].decode()
+        assert builder.answers_not_modified == 1  # a new graph: answered in full
+        assert moved.versions.graph_version > first.versions.graph_version
+    finally:
+        upstreams.close()
 
 
 def test_the_catalog_is_read_again_only_when_its_version_moved_or_when_asked(

@@ -90,6 +90,14 @@ class RecommendationBuilder:
         self._columns: OrderedDict[bytes, _Scored] = OrderedDict()
         self._known: dict[bytes, Candidate] = {}  # the last catalog read, by profile bytes
         self._snapshot: Snapshot | None = None  # the last one, reused while the catalog is
+        # The last neutrality answer per (policy, date), with the table it scored: its etag
+        # goes back with the next request, so the chunks after the first get only a header
+        # while the graph stands.
+        self._answers: OrderedDict[
+            tuple[bytes, str], tuple[VendorTable, neutrality_pb2.ScoreVendorsResponse]
+        ] = OrderedDict()
+        self._answers_lock = threading.Lock()
+        self.answers_not_modified = 0
 
     def snapshot(self, reread: bool = False) -> Snapshot:
         """Every vendor with a profile, as arrays; rebuilt only when the vendors changed.
@@ -163,9 +171,9 @@ class RecommendationBuilder:
                 key = (policy.SerializeToString(deterministic=True), evaluation_date(policy))
                 by_policy[key].append(client)
             span.set_attribute("dpm.policies", len(by_policy))
-            for (_, as_of), members in by_policy.items():
+            for key, members in by_policy.items():
                 try:
-                    scores = self._score(members[0].neutrality_policy, as_of, snapshot)
+                    scores = self._score(key, members[0].neutrality_policy, snapshot)
                 except Unavailable:
                     raise  # a dependency is down: the caller retries
                 except DomainError as exc:
@@ -238,17 +246,38 @@ class RecommendationBuilder:
         return clients
 
     def _score(
-        self, policy: requirements_pb2.NeutralityPolicy, as_of: str, snapshot: Snapshot
+        self,
+        key: tuple[bytes, str],
+        policy: requirements_pb2.NeutralityPolicy,
+        snapshot: Snapshot,
     ) -> neutrality_pb2.ScoreVendorsResponse:
+        """The neutrality answer for ``policy`` on its date (``key``: policy bytes, date)."""
+        table = snapshot.table
+        with self._answers_lock:
+            held = self._answers.get(key)
+        request = neutrality_pb2.ScorePolicyRequest(
+            policy=policy,
+            vendors=[str(c.name) for c in table.candidates],
+            as_of=key[1],
+            verdicts_only=True,
+        )
+        if held is not None and held[0] is table:
+            request.if_none_match = held[1].etag
         with calling("neutrality"):
-            return self._up.neutrality.ScorePolicy(
-                neutrality_pb2.ScorePolicyRequest(
-                    policy=policy,
-                    vendors=[str(c.name) for c in snapshot.table.candidates],
-                    as_of=as_of,
-                    verdicts_only=True,
-                )
-            )
+            reply = self._up.neutrality.ScorePolicy(request)
+            if reply.not_modified:
+                if held is not None and reply.etag == held[1].etag:
+                    with self._answers_lock:
+                        self.answers_not_modified += 1
+                    return held[1]
+                request.ClearField("if_none_match")  # not the copy held: ask in full
+                reply = self._up.neutrality.ScorePolicy(request)
+        with self._answers_lock:
+            self._answers[key] = (table, reply)
+            self._answers.move_to_end(key)
+            while len(self._answers) > COLUMNS_KEPT:
+                self._answers.popitem(last=False)
+        return reply
 
 
 @dataclass

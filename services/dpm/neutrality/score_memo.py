@@ -7,6 +7,7 @@ for the same few policies over and over between two graph changes.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,6 +25,11 @@ class Scored(NamedTuple):
 
 # (graph identity, graph date, policy bytes, vendor ids, verdicts only)
 MemoKey = tuple[tuple[str, str], str, bytes, tuple[str, ...], bool]
+
+
+def memo_etag(key: MemoKey) -> str:
+    """The etag of the answer ``key`` names (what it depends on, hashed)."""
+    return hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
 
 
 def policy_key(policy: requirements_pb2.NeutralityPolicy) -> bytes:

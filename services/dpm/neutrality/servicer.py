@@ -30,7 +30,7 @@ from dpm.neutrality.convert import (
 from dpm.neutrality.graph import OwnershipGraph
 from dpm.neutrality.graph_cache import GraphCache
 from dpm.neutrality.policy_rules import check_policy
-from dpm.neutrality.score_memo import MemoKey, Scored, ScoreMemo, policy_key
+from dpm.neutrality.score_memo import MemoKey, Scored, ScoreMemo, memo_etag, policy_key
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import current_principal, require_client_access
@@ -156,6 +156,7 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             request.min_graph_version,
             timeout,
             verdicts_only=request.verdicts_only,
+            if_none_match=request.if_none_match,
         )
 
     def _score(
@@ -166,9 +167,11 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         min_graph_version: int,
         timeout: float,
         verdicts_only: bool = False,
+        if_none_match: str = "",
     ) -> neutrality_pb2.ScoreVendorsResponse:
         """Score ``wanted`` (vendor ids; empty: every vendor with a profile) for a
-        validated ``policy`` on the graph as of ``as_of``."""
+        validated ``policy`` on the graph as of ``as_of``; only the header when the
+        caller's copy (``if_none_match``) is the answer."""
         graph_msg, graph = self._graph(as_of.isoformat(), timeout)
         if min_graph_version > graph_msg.version:
             raise FailedPrecondition(
@@ -195,18 +198,21 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             tuple(wanted),
             verdicts_only,
         )
+        header = neutrality_pb2.ScoreVendorsResponse(
+            graph_version=graph_msg.version, as_of=graph_date.isoformat(), etag=memo_etag(key)
+        )
+        if if_none_match == header.etag:
+            header.not_modified = True  # the worker asks again for every chunk of labs
+            return header
         with tracer.start_as_current_span("dpm.neutrality.score") as span:
             span.set_attribute("dpm.vendors", len(wanted))
             scored, memoised = self.memo.get(
                 key, lambda: _assess_all(graph, policy, wanted, graph_date, verdicts_only)
             )
             span.set_attribute("dpm.memoised", memoised)
-        return neutrality_pb2.ScoreVendorsResponse(
-            vendors=scored.vendors,
-            graph_version=graph_msg.version,
-            as_of=graph_date.isoformat(),
-            unresolved_parties=scored.unresolved_parties,
-        )
+        header.vendors.extend(scored.vendors)
+        header.unresolved_parties.extend(scored.unresolved_parties)
+        return header
 
     def _graph(
         self, as_of: str, timeout: float

@@ -33,32 +33,38 @@ class ScoreVendorsRequest(_message.Message):
     def __init__(self, client: _Optional[str] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ...) -> None: ...
 
 class ScorePolicyRequest(_message.Message):
-    __slots__ = ("policy", "vendors", "as_of", "min_graph_version", "verdicts_only")
+    __slots__ = ("policy", "vendors", "as_of", "min_graph_version", "verdicts_only", "if_none_match")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     VENDORS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     MIN_GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
     VERDICTS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
     policy: _requirements_pb2.NeutralityPolicy
     vendors: _containers.RepeatedScalarFieldContainer[str]
     as_of: str
     min_graph_version: int
     verdicts_only: bool
-    def __init__(self, policy: _Optional[_Union[_requirements_pb2.NeutralityPolicy, _Mapping]] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ..., verdicts_only: _Optional[bool] = ...) -> None: ...
+    if_none_match: str
+    def __init__(self, policy: _Optional[_Union[_requirements_pb2.NeutralityPolicy, _Mapping]] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ..., verdicts_only: _Optional[bool] = ..., if_none_match: _Optional[str] = ...) -> None: ...
 
 class ScoreVendorsResponse(_message.Message):
-    __slots__ = ("vendors", "graph_version", "requirements_revision", "as_of", "unresolved_parties")
+    __slots__ = ("vendors", "graph_version", "requirements_revision", "as_of", "unresolved_parties", "etag", "not_modified")
     VENDORS_FIELD_NUMBER: _ClassVar[int]
     GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUIREMENTS_REVISION_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     UNRESOLVED_PARTIES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
     vendors: _containers.RepeatedCompositeFieldContainer[VendorNeutrality]
     graph_version: int
     requirements_revision: int
     as_of: str
     unresolved_parties: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, vendors: _Optional[_Iterable[_Union[VendorNeutrality, _Mapping]]] = ..., graph_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ..., as_of: _Optional[str] = ..., unresolved_parties: _Optional[_Iterable[str]] = ...) -> None: ...
+    etag: str
+    not_modified: bool
+    def __init__(self, vendors: _Optional[_Iterable[_Union[VendorNeutrality, _Mapping]]] = ..., graph_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ..., as_of: _Optional[str] = ..., unresolved_parties: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ...) -> None: ...
 
 class VendorNeutrality(_message.Message):
     __slots__ = ("vendor", "score", "verdict", "exposures", "ties", "reasons", "unknown_ownership", "restricted_parties", "graph_problems")
