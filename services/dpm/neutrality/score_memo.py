@@ -27,9 +27,15 @@ class Scored(NamedTuple):
 MemoKey = tuple[tuple[str, str], str, bytes, tuple[str, ...], bool]
 
 
-def memo_etag(key: MemoKey) -> str:
-    """The etag of the answer ``key`` names (what it depends on, hashed)."""
-    return hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+def answer_etag(graph: tuple[str, str], request: neutrality_pb2.ScorePolicyRequest) -> str:
+    """The etag of the answer to ``request`` (its if_none_match aside) on ``graph``
+    (``GraphCache.key``): what the answer depends on, hashed."""
+    asked = neutrality_pb2.ScorePolicyRequest()
+    asked.CopyFrom(request)
+    asked.ClearField("if_none_match")
+    digest = hashlib.blake2b(repr(graph).encode(), digest_size=16)
+    digest.update(asked.SerializeToString(deterministic=True))
+    return digest.hexdigest()
 
 
 def policy_key(policy: requirements_pb2.NeutralityPolicy) -> bytes:

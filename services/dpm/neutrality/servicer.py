@@ -30,7 +30,7 @@ from dpm.neutrality.convert import (
 from dpm.neutrality.graph import OwnershipGraph
 from dpm.neutrality.graph_cache import GraphCache
 from dpm.neutrality.policy_rules import check_policy
-from dpm.neutrality.score_memo import MemoKey, Scored, ScoreMemo, memo_etag, policy_key
+from dpm.neutrality.score_memo import MemoKey, Scored, ScoreMemo, answer_etag, policy_key
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import current_principal, require_client_access
@@ -143,12 +143,16 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         self, request: neutrality_pb2.ScorePolicyRequest, context: grpc.ServicerContext
     ) -> neutrality_pb2.ScoreVendorsResponse:
         current_principal()  # any caller: the answer says nothing about any client
+        timeout = _timeout(context, self._rpc_timeout)
+        if request.if_none_match:
+            unchanged = self._unchanged(request, timeout)
+            if unchanged is not None:
+                return unchanged
         check = Violations()
         check_policy(check, request.policy, "policy")
         wanted = _check_scoring(check, request.vendors, request.min_graph_version, request.as_of)
         check.raise_if_any()
         as_of = parse_date(request.as_of, "as_of")
-        timeout = _timeout(context, self._rpc_timeout)
         return self._score(
             request.policy,
             wanted,
@@ -156,7 +160,24 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             request.min_graph_version,
             timeout,
             verdicts_only=request.verdicts_only,
-            if_none_match=request.if_none_match,
+            answer_of=request,
+        )
+
+    def _unchanged(
+        self, request: neutrality_pb2.ScorePolicyRequest, timeout: float
+    ) -> neutrality_pb2.ScoreVendorsResponse | None:
+        """Only the header, when the answer the caller holds (``if_none_match``) is still
+        the answer: the worker asks again for every chunk of labs. Nothing is validated
+        or assessed then: the same request was, on this graph, to make that etag."""
+        graph_msg, _ = self._graph(parse_date(request.as_of, "as_of").isoformat(), timeout)
+        if graph_msg.version < request.min_graph_version:
+            return None
+        etag = answer_etag(GraphCache.key(graph_msg), request)
+        if etag != request.if_none_match:
+            return None
+        as_of = graph_msg.as_of or request.as_of
+        return neutrality_pb2.ScoreVendorsResponse(
+            graph_version=graph_msg.version, as_of=as_of, etag=etag, not_modified=True
         )
 
     def _score(
@@ -167,11 +188,11 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         min_graph_version: int,
         timeout: float,
         verdicts_only: bool = False,
-        if_none_match: str = "",
+        answer_of: neutrality_pb2.ScorePolicyRequest | None = None,
     ) -> neutrality_pb2.ScoreVendorsResponse:
         """Score ``wanted`` (vendor ids; empty: every vendor with a profile) for a
-        validated ``policy`` on the graph as of ``as_of``; only the header when the
-        caller's copy (``if_none_match``) is the answer."""
+        validated ``policy`` on the graph as of ``as_of``; with ``answer_of``, the
+        answer carries the etag of that request on this graph."""
         graph_msg, graph = self._graph(as_of.isoformat(), timeout)
         if min_graph_version > graph_msg.version:
             raise FailedPrecondition(
@@ -199,11 +220,10 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             verdicts_only,
         )
         header = neutrality_pb2.ScoreVendorsResponse(
-            graph_version=graph_msg.version, as_of=graph_date.isoformat(), etag=memo_etag(key)
+            graph_version=graph_msg.version, as_of=graph_date.isoformat()
         )
-        if if_none_match == header.etag:
-            header.not_modified = True  # the worker asks again for every chunk of labs
-            return header
+        if answer_of is not None:
+            header.etag = answer_etag(GraphCache.key(graph_msg), answer_of)
         with tracer.start_as_current_span("dpm.neutrality.score") as span:
             span.set_attribute("dpm.vendors", len(wanted))
             scored, memoised = self.memo.get(
