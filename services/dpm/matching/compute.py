@@ -7,7 +7,8 @@ so a task that runs late still computes from the newest inputs.
 
 A chunk costs one read of the catalog's vendor profiles, one read of its
 clients (BatchGetClients), one ScorePolicy call per distinct neutrality
-policy among them (labs share policies: one competitor group, one answer)
+policy among them (labs share policies: one competitor group, one answer;
+after the first chunk it comes back as a header while the graph stands)
 and array ranking per client over the catalog (``ranking_arrays``).
 """
 
