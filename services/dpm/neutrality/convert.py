@@ -6,6 +6,7 @@ modules; an ``Assessment`` out as a ``VendorNeutrality`` message.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -106,6 +107,11 @@ def _provenance(msg: ownership_pb2.Provenance | None, source_url: str) -> Proven
     return found if found != Provenance() else None
 
 
+# Past this many holdings in a delta, one sort of the whole list beats inserting each
+# (an insertion moves the list's tail: O(holdings) each).
+INSERTED_MAX = 256
+
+
 @dataclass(frozen=True)
 class GraphFacts:
     """A graph message converted, before ``OwnershipGraph.build``: what a delta changes."""
@@ -122,7 +128,14 @@ class GraphFacts:
         (``OwnershipGraph.delta_from``); nodes and ties as they were."""
         changed = {slug(o) for o in delta.changed_organizations}
         kept = [h for h in self.holdings if h.held not in changed]
-        return GraphFacts(_sorted([*kept, *_holdings(delta.holdings)]), self.nodes, self.ties)
+        new = _sorted(_holdings(delta.holdings))
+        if len(new) > INSERTED_MAX:
+            return GraphFacts(_sorted([*kept, *new]), self.nodes, self.ties)
+        # Kept is in order already: the few new holdings go in by bisection, each after
+        # its equals, which is where the stable sort of kept + new would put it.
+        for holding in new:
+            bisect.insort_right(kept, holding, key=_order)
+        return GraphFacts(kept, self.nodes, self.ties)
 
 
 def facts_from_proto(msg: ownership_pb2.OwnershipGraph) -> GraphFacts:
@@ -163,10 +176,14 @@ def _holdings(messages: Iterable[ownership_pb2.Holding]) -> list[Holding]:
     ]
 
 
+def _order(holding: Holding) -> tuple[str, str]:
+    return holding.holder, holding.held
+
+
 def _sorted(holdings: list[Holding]) -> list[Holding]:
     # One order whatever the source (a whole export, or a copy changed by a delta), so
     # that equal graphs build to equal figures, down to the order of float sums.
-    holdings.sort(key=lambda h: (h.holder, h.held))
+    holdings.sort(key=_order)
     return holdings
 
 
