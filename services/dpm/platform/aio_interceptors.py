@@ -59,7 +59,7 @@ Metadata = tuple[tuple[str, str | bytes], ...]
 def _start_span(tracer: trace.Tracer, name: str, metadata: Metadata) -> Span:
     """The call's SERVER span, child of the caller's trace if it sent one.
 
-    Started and made current by hand (``_Traced``): the SDK's
+    The wrappers make it current by hand (``context.attach``): the SDK's
     ``start_as_current_span`` adds two generator-based context managers per call,
     a measurable share of a cache hit."""
     parent = None
