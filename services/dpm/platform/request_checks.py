@@ -1,5 +1,9 @@
 """Checks every request passes before a servicer sees it.
 
+Bytes that are not the method's request message (a client built from another
+schema) are refused as INVALID_ARGUMENT naming ``request``: the guards'
+deserializers hand over an ``Undecodable`` instead of raising.
+
 A NUL byte is never meaningful in dpmatch's text, and PostgreSQL cannot store
 one (it raises, which would surface as INTERNAL): refuse it here once, for
 every field of every message, naming the field, instead of in each validator.
