@@ -15,11 +15,17 @@ between the servers so that a noisy moment hits all of them.
 Targets (issue 7): hits >= 0.9x the throughput of the aio echo, p99 <= 1.5x its
 p99. Also printed: the cost of a miss (computed from the catalog, requirements
 and neutrality) and the RSS of every process of the stack.
+
+By default the load shares the machine's cores with the servers, and its own CPU
+softens the ratios. ``DPM_BENCH_PIN_LOAD=1`` runs the load on the last core only
+(``taskset``), so each server has a core to itself, as in a deployment: the ratio
+then reads the servers' own cost per call.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -51,6 +57,8 @@ TARGET_THROUGHPUT = 0.9
 TARGET_P99 = 1.5
 MISSES = 30
 PYTHON_M = (sys.executable, "-m")
+PIN_LOAD = os.environ.get("DPM_BENCH_PIN_LOAD", "") == "1"
+PINNED = ("taskset", "-c", str((os.cpu_count() or 1) - 1)) if PIN_LOAD else ()
 
 
 @contextmanager
@@ -90,6 +98,7 @@ def load(
     processes = [
         subprocess.Popen(
             [
+                *PINNED,
                 *PYTHON_M,
                 "tests.bench.load",
                 *("--address", address, "--method", METHOD, "--calls", str(calls)),
@@ -214,6 +223,7 @@ def test_bench_serving(tmp_path: Path) -> None:
         f"\nserving: {CALLERS} callers in {LOAD_PROCESSES} processes, {len(pairs)} labs' tokens, "
         f"reply {reply.stat().st_size} bytes, {ROUNDS} rounds of {SECONDS:.0f} s; medians, "
         "and ratios to the echo's figure of the same round"
+        + ("; the load pinned to the last core" if PIN_LOAD else "")
     )
     print(
         f"{'server':<30} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x echo':>7} {'p99 x':>7}"
