@@ -223,7 +223,9 @@ class RecommendationBuilder:
         """The scores as a column of ``table``, with the rankings made from it; chunk
         after chunk gets the same scores (the neutrality service memoises them per
         graph), converted once here."""
-        key = scores.SerializeToString(deterministic=True)
+        # The etag names the answer (graph and request); an answer without one (an older
+        # neutrality server) is named by its bytes.
+        key = scores.etag.encode() or scores.SerializeToString(deterministic=True)
         found = self._columns.get(key)
         if found is None or found.column.table is not table:
             column = table.neutrality_column(convert.neutrality_from_proto(scores.vendors))

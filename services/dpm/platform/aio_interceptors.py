@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextvars import Token
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
 from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from dpm.platform import auth
@@ -106,6 +108,12 @@ def _end(span: Span, method: str, code: grpc.StatusCode) -> None:
         span.set_status(StatusCode.ERROR, code.name)
 
 
+def _close(span: Span, token: Token[Context]) -> None:
+    """The call's span no longer current, and ended."""
+    context_api.detach(token)
+    span.end()
+
+
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
     """Answer the call with the status ``exc`` stands for (re-raised when already aborted)."""
     span = trace.get_current_span()
@@ -158,20 +166,28 @@ class CallGuard:
         # Client streaming would bypass the checks: refuse to serve it.
         raise TypeError(f"{method}: asyncio servers serve unary and server-streaming calls only")
 
+    def _begin(
+        self, name: str, context: grpc.aio.ServicerContext
+    ) -> tuple[Metadata, Span, Token[Context]]:
+        """The call's metadata (read once), and its span, started and made current; the
+        token ``_close`` takes."""
+        metadata = tuple(context.invocation_metadata() or ())
+        span = _start_span(self._tracer, name, metadata)
+        return metadata, span, context_api.attach(trace.set_span_in_context(span))
+
     def _admit(
-        self,
-        request: Any,
-        may_hold_nul: bool,
-        metadata: Metadata,
-        context: grpc.aio.ServicerContext,
-    ) -> None:
-        """Authenticate the caller (this task's principal from now on); check the strings."""
+        self, screened: Screened, metadata: Metadata, context: grpc.aio.ServicerContext
+    ) -> Any:
+        """Authenticate the caller (this task's principal from now on); check the request.
+        The request as the servicer takes it."""
+        request, may_hold_nul = screened
         auth.set_current_principal(
             authenticate(self._verifier, self._tokens_need_tls, context, metadata)
         )
         refuse_undecodable(request)
         if may_hold_nul:
             refuse_nul_bytes(request)
+        return request
 
     def _wrap_unary(
         self, behavior: Callable[..., Awaitable[Any]], method: str
@@ -179,20 +195,15 @@ class CallGuard:
         name = method.lstrip("/")
 
         async def wrapped(screened: Screened, context: grpc.aio.ServicerContext) -> Any:
-            request, may_hold_nul = screened
-            metadata = tuple(context.invocation_metadata() or ())
-            span = _start_span(self._tracer, name, metadata)
-            token = context_api.attach(trace.set_span_in_context(span))
+            metadata, span, token = self._begin(name, context)
             try:
-                self._admit(request, may_hold_nul, metadata, context)
-                reply = await behavior(request, context)
+                reply = await behavior(self._admit(screened, metadata, context), context)
                 _end(span, method, grpc.StatusCode.OK)
                 return reply
             except Exception as exc:
                 await _abort(context, exc, method)
             finally:
-                context_api.detach(token)
-                span.end()
+                _close(span, token)
 
         return wrapped
 
@@ -204,12 +215,9 @@ class CallGuard:
         async def wrapped(
             screened: Screened, context: grpc.aio.ServicerContext
         ) -> AsyncIterator[Any]:
-            request, may_hold_nul = screened
-            metadata = tuple(context.invocation_metadata() or ())
-            span = _start_span(self._tracer, name, metadata)
-            token = context_api.attach(trace.set_span_in_context(span))
+            metadata, span, token = self._begin(name, context)
             try:
-                self._admit(request, may_hold_nul, metadata, context)
+                request = self._admit(screened, metadata, context)
                 with self._limiter.hold(auth.current_principal(), stream=True):
                     async for reply in behavior(request, context):
                         yield reply
@@ -220,8 +228,7 @@ class CallGuard:
             except Exception as exc:
                 await _abort(context, exc, method)
             finally:
-                context_api.detach(token)
-                span.end()
+                _close(span, token)
 
         return wrapped
 

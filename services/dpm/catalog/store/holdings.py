@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -65,6 +65,14 @@ def _known_at(query: Select[Any], model: type[HoldingRow] | type[TieRow], seq: i
     )
 
 
+def _in_force(day: dt.date) -> list[ColumnElement[bool]]:
+    """A holding's period covers ``day`` ([valid_from, valid_to))."""
+    return [
+        HoldingRow.valid_from <= day,
+        or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
+    ]
+
+
 class HoldingRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -116,11 +124,7 @@ class HoldingRepository:
         """Periods in effect on ``day`` ([valid_from, valid_to)), by holder then held, as known
         now or at ledger seq ``known_at``: plain rows with the ``HoldingRow`` columns (a
         whole register is exported this way; ORM objects cost as much again)."""
-        query = select(*_HOLDINGS.c).where(
-            HoldingRow.valid_from <= day,
-            or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
-        )
-        query = _known_at(query, HoldingRow, known_at)
+        query = _known_at(select(*_HOLDINGS.c).where(*_in_force(day)), HoldingRow, known_at)
         return list(self._session.execute(query.order_by(HoldingRow.holder, HoldingRow.held)))
 
     def known_as_of_held(self, day: dt.date, held: Collection[str]) -> list[HoldingRow]:
@@ -129,12 +133,9 @@ class HoldingRepository:
         found: list[HoldingRow] = []
         for start in range(0, len(ids), CHUNK):
             query = select(HoldingRow).where(
-                HoldingRow.held.in_(ids[start : start + CHUNK]),
-                HoldingRow.recorded_to.is_(None),
-                HoldingRow.valid_from <= day,
-                or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > day),
+                HoldingRow.held.in_(ids[start : start + CHUNK]), *_in_force(day)
             )
-            found.extend(self._session.scalars(query))
+            found.extend(self._session.scalars(_known_at(query, HoldingRow, None)))
         return sorted(found, key=lambda row: (row.holder, row.held))
 
 
