@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -23,6 +22,7 @@ from dpm.platform.auth import current_principal, require_admin
 from dpm.platform.dates import parse_date
 from dpm.platform.db import Database
 from dpm.platform.errors import InvalidArgument
+from dpm.platform.group_commit import GroupCommit
 from dpm.platform.names import OrganizationName, OwnershipEventName, VendorProfileName
 from dpm.platform.pagination import PageTokens, page_size
 from dpm.platform.telemetry import ledger_events
@@ -44,15 +44,13 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         # Called after a commit that added outbox rows (wakes the relay).
         self._on_commit = on_commit
         # Writes are serialized anyway (SQLite takes one writer at a time, PostgreSQL
-        # queues them on the counters row lock): this server's writers queue here, so
-        # the one writing does not share the interpreter with those waiting, and none
-        # waits in SQLite's busy handler, which sleeps up to 100 ms between tries.
-        self._writers = threading.Lock()
+        # queues them on the counters row lock): this server's writers queue here, and
+        # those that arrive together commit together (one sync to disk, not one each).
+        self._writes = GroupCommit(database)
 
     def _write(self, work: Callable[[Session], T]) -> T:
         require_admin()
-        with self._writers, self._database.write() as session:
-            result = work(session)
+        result = self._writes.write(work)
         self._on_commit()
         return result
 

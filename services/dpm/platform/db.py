@@ -73,6 +73,11 @@ def joining_writes(joiner: Joiner | None) -> Iterator[None]:
         _joiner.reset(token)
 
 
+def current_joiner() -> Joiner | None:
+    """The work ``joining_writes`` set for the current context, if any."""
+    return _joiner.get()
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):

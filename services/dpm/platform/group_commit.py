@@ -1,0 +1,115 @@
+"""Group commit: writes that arrive together share one transaction and one commit.
+
+Writes to one database are serialized anyway (SQLite has one writer; the
+catalog's writers queue on its counters row), so while one transaction runs,
+the others wait. Here they wait in a queue instead: whoever takes the writer's
+turn next runs every write queued by then, each in its own savepoint, and
+commits them together. The commit (a flush, a sync to disk, a round trip)
+is paid once per batch instead of once per write, which is most of what
+concurrent writers gain; a lone writer runs alone, with no savepoint, as
+before.
+
+Each write still stands alone for its caller:
+- it runs in the caller's context (its principal, its trace span, the audit
+  row that joins its change: ``db.joining_writes``);
+- a write that raises rolls back to its savepoint and its caller gets the
+  error; the others commit;
+- a caller returns only after the commit that holds its write; when that
+  commit fails, every caller in the batch gets the error and nothing of the
+  batch is written.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from dpm.platform.db import Database, current_joiner, joining_writes
+
+T = TypeVar("T")
+
+# Writes per transaction at most: bounds how long the first of a batch waits.
+MAX_BATCH = 64
+
+
+class _Write(Generic[T]):
+    def __init__(self, work: Callable[[Session], T]) -> None:
+        self.work = work
+        self.context = contextvars.copy_context()
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.committed: Callable[[], None] | None = None
+
+    def run(self, database: Database, session: Session) -> None:
+        """The work, then the audit row that joins it, in the caller's context."""
+        self.result = self.context.run(self.work, session)
+        joiner = self.context.run(current_joiner)
+        if joiner is not None:
+            self.committed = joiner(database, session)
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+class GroupCommit:
+    def __init__(self, database: Database, max_batch: int = MAX_BATCH) -> None:
+        self._database = database
+        self._max_batch = max_batch
+        self._queue: deque[_Write[object]] = deque()
+        self._queued = threading.Lock()
+        # Held by the thread running a batch; the others wait on it in C, off the GIL.
+        self._turn = threading.Lock()
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction, committed with whatever else is queued."""
+        item: _Write[T] = _Write(work)
+        with self._queued:
+            self._queue.append(item)  # type: ignore[arg-type]
+        with self._turn:
+            if not item.done:  # else an earlier turn ran it
+                self._run(self._take())
+        return item.outcome()
+
+    def _take(self) -> list[_Write[object]]:
+        with self._queued:
+            count = min(len(self._queue), self._max_batch)
+            return [self._queue.popleft() for _ in range(count)]
+
+    def _run(self, batch: list[_Write[object]]) -> None:
+        try:
+            # The batch's audit rows join per write (``_Write.run``), not per transaction.
+            with joining_writes(None), self._database.write() as session:
+                if len(batch) == 1:
+                    batch[0].run(self._database, session)  # its error rolls it all back
+                else:
+                    for item in batch:
+                        self._run_one(item, session)
+        except BaseException as exc:
+            for item in batch:
+                if item.error is None:
+                    item.error = exc
+        else:
+            for item in batch:
+                if item.error is None and item.committed is not None:
+                    item.committed()
+        finally:
+            for item in batch:
+                item.done = True
+
+    def _run_one(self, item: _Write[object], session: Session) -> None:
+        savepoint = session.begin_nested()
+        try:
+            item.run(self._database, session)
+        except Exception as exc:
+            item.error = exc
+            savepoint.rollback()  # raises when the transaction itself is lost: all fail
+        else:
+            savepoint.commit()
