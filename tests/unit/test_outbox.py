@@ -64,6 +64,66 @@ def test_relay_publishes_in_order_marks_sent_and_keeps_the_trace(tmp_path: Path)
     assert relay.relay_once() == 0  # sent rows are not sent again
 
 
+def _ownership(version: int, *upstream: str) -> OwnershipChanged:
+    return OwnershipChanged(
+        OwnershipEventName(f"e{version}"), version, tuple(OrganizationName(o) for o in upstream)
+    )
+
+
+def test_a_run_of_ownership_events_goes_out_as_one_and_other_events_keep_their_place(
+    tmp_path: Path,
+) -> None:
+    sessions = _sessions(tmp_path)
+    tracer = TracerProvider().get_tracer("test")
+    spans = []
+    for event in (
+        _ownership(1, "meta", "scale-ai"),
+        _ownership(2, "google", "meta"),
+        FIRST,
+        _ownership(3, "xai"),
+        _ownership(4),
+    ):
+        with tracer.start_as_current_span("a change") as span, transaction(sessions) as session:
+            add_outbox_row(session, Row, event)
+        spans.append(span.get_span_context().trace_id)
+    seen: list[tuple[str, dict[str, Any], int]] = []
+
+    def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
+        seen.append((task, kwargs, trace.get_current_span().get_span_context().trace_id))
+
+    relay = OutboxRelay(sessions, Row, publish)
+    assert relay.relay_once() == 5  # rows marked sent
+    assert seen == [
+        # The newest event and version of the run, every organization upstream of any;
+        # the run's last trace.
+        (OwnershipChanged.TASK, _ownership(2, "google", "meta", "scale-ai").to_payload(), spans[1]),
+        (FIRST.TASK, FIRST.to_payload(), spans[2]),
+        (OwnershipChanged.TASK, _ownership(4, "xai").to_payload(), spans[4]),
+    ]
+    assert relay.pending() == 0
+
+
+def test_a_refused_merged_message_leaves_all_its_rows_to_retry(tmp_path: Path) -> None:
+    sessions = _sessions(tmp_path)
+    for version in (1, 2):
+        with transaction(sessions) as session:
+            add_outbox_row(session, Row, _ownership(version, f"org-{version}"))
+    up = False
+    delivered: list[dict[str, Any]] = []
+
+    def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
+        if not up:
+            raise ConnectionError("broker down")
+        delivered.append(kwargs)
+
+    relay = OutboxRelay(sessions, Row, publish)
+    assert relay.relay_once() == 0
+    assert relay.pending() == 2
+    up = True
+    assert relay.relay_once() == 2
+    assert delivered == [_ownership(2, "org-1", "org-2").to_payload()]
+
+
 def test_a_refusing_broker_delays_and_loses_nothing(tmp_path: Path) -> None:
     sessions = _sessions(tmp_path)
     with transaction(sessions) as session:

@@ -111,6 +111,15 @@ class OwnershipChanged(ChangeEvent):
             "upstream": tuple(OrganizationName.trusted(o) for o in fields["upstream"]),
         }
 
+    @classmethod
+    def merged(cls, events: list[OwnershipChanged]) -> OwnershipChanged:
+        """One announcement for a run of events recorded in ledger order: the newest
+        event and graph version, every organization upstream of any of them. Re-matching
+        at the newest version covers every event of the run."""
+        last = max(events, key=lambda e: e.graph_version)
+        upstream = {name.id: name for event in events for name in event.upstream}
+        return cls(last.event, last.graph_version, tuple(upstream[i] for i in sorted(upstream)))
+
 
 @dataclass(frozen=True)
 class CatalogChanged(ChangeEvent):
@@ -139,3 +148,8 @@ class ClientChanged(ChangeEvent):
     @classmethod
     def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
         return {**fields, "client": ClientName.trusted(fields["client"])}
+
+
+# Events a run of which the outbox relay may announce as one (``merged``): a burst of
+# ownership events fans out once, not once per event.
+MERGEABLE: dict[str, type[OwnershipChanged]] = {OwnershipChanged.TASK: OwnershipChanged}

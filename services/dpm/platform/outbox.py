@@ -4,7 +4,8 @@ A service writes an outbox row in the same transaction as its change; the
 relay thread publishes unsent rows to the Celery broker by task name and only
 then marks them sent. A broker outage delays delivery and loses nothing;
 a crash between publish and mark re-publishes, which the idempotent tasks
-absorb.
+absorb. Consecutive rows of an event that merges (``events.MERGEABLE``) go
+out as one message: a burst of ownership events fans out once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -22,7 +24,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from dpm.platform.config import DEFAULT_DEPLOYMENT
-from dpm.platform.events import ChangeEvent, Queue
+from dpm.platform.events import MERGEABLE, SCHEMA_VERSION, VERSION_KEY, ChangeEvent, Queue
 from dpm.platform.telemetry import outbox_published
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,48 @@ def celery_publisher(broker_url: str, deployment: str = DEFAULT_DEPLOYMENT) -> P
     return publish
 
 
+@dataclass
+class Announcement:
+    """What the relay publishes: one row's event, or a run of rows merged into one."""
+
+    task: str
+    queue: str
+    ids: list[int]
+    payloads: list[dict[str, Any]]
+
+    def kwargs(self) -> dict[str, Any]:
+        """The task's arguments (with the trace context of the run's last row)."""
+        if len(self.payloads) == 1:
+            return dict(self.payloads[0])
+        kind = MERGEABLE[self.task]
+        merged = kind.merged([kind.from_payload(_untraced(p)) for p in self.payloads])
+        trace = self.payloads[-1].get(TRACE_KEY)
+        return {**merged.to_payload(), **({TRACE_KEY: trace} if trace else {})}
+
+
+def announcements(rows: list[tuple[int, str, str, dict[str, Any]]]) -> list[Announcement]:
+    """Rows in order, each a message, except that consecutive rows of a mergeable event
+    (``events.MERGEABLE``, same queue and schema version) go out as one."""
+    messages: list[Announcement] = []
+    for row_id, task, queue, payload in rows:
+        last = messages[-1] if messages else None
+        if (
+            last is not None
+            and (last.task, last.queue) == (task, queue)
+            and task in MERGEABLE
+            and payload.get(VERSION_KEY) == last.payloads[0].get(VERSION_KEY) == SCHEMA_VERSION
+        ):
+            last.ids.append(row_id)
+            last.payloads.append(payload)
+        else:
+            messages.append(Announcement(task, queue, [row_id], [payload]))
+    return messages
+
+
+def _untraced(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != TRACE_KEY}
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -142,7 +186,7 @@ class OutboxRelay:
         """
         model = self._model
         with self._sessions() as session:
-            batch = [
+            rows = [
                 (row.id, row.task, row.queue, dict(row.payload))
                 for row in session.scalars(
                     select(model)
@@ -153,18 +197,19 @@ class OutboxRelay:
             ]
         sent: list[int] = []
         failed: int | None = None
-        for row_id, task, queue, kwargs in batch:
+        for message in announcements(rows):
+            kwargs = message.kwargs()
             trace_context = otel_context.attach(propagate.extract(kwargs.pop(TRACE_KEY, {})))
             try:
-                self._publish(task, queue, kwargs)
+                self._publish(message.task, message.queue, kwargs)
             except Exception:
-                log.warning("broker refused outbox row %d; will retry", row_id, exc_info=True)
-                failed = row_id
+                log.warning("broker refused outbox rows %s; will retry", message.ids, exc_info=True)
+                failed = message.ids[0]
                 break
             finally:
                 otel_context.detach(trace_context)
-            outbox_published.add(1, {"task": task})
-            sent.append(row_id)
+            outbox_published.add(len(message.ids), {"task": message.task})
+            sent += message.ids
         if sent or failed is not None:
             with self._sessions() as session, session.begin():
                 if sent:
