@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from dpm.catalog.server import create_server
 from dpm.catalog.settings import CatalogSettings
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.events import OwnershipChanged
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.outbox import Publisher
@@ -45,16 +46,23 @@ class Recorder:
             self.arrived.notify_all()
 
     def wait_for(self, task: str, key: str, value: Any, timeout: float = 5.0) -> dict[str, Any]:
+        return self.wait_until(lambda t, kwargs: t == task and kwargs.get(key) == value, timeout)
+
+    def wait_until(
+        self, matches: Callable[[str, dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """The first message sent that ``matches`` (task, kwargs), waiting for it."""
+
         def find() -> dict[str, Any] | None:
             for t, _q, kwargs in self.calls:
-                if t == task and kwargs.get(key) == value:
+                if matches(t, kwargs):
                     return kwargs
             return None
 
         with self.arrived:
             self.arrived.wait_for(lambda: find() is not None, timeout)
             found = find()
-        assert found is not None, f"no {task} with {key}={value!r} in {self.calls}"
+        assert found is not None, f"no such message in {self.calls}"
         return found
 
 
@@ -64,6 +72,8 @@ class Catalog:
     stub: catalog_pb2_grpc.CatalogServiceStub
     address: str
     published: Recorder
+    # Whether ``published`` is the server's publisher (else a test's, or the real broker).
+    recording: bool = True
 
     def org(self, slug: str, kind: str = "vendor", name: str = "") -> catalog_pb2.Organization:
         return self.stub.CreateOrganization(
@@ -76,7 +86,19 @@ class Catalog:
         )
 
     def record(self, event: ownership_pb2.OwnershipEvent) -> ownership_pb2.OwnershipEvent:
-        return self.stub.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+        """Record ``event`` and wait until the relay has announced it: the relay merges a
+        run of events into one message, and a test reading one event's message records
+        the next only after it."""
+        recorded = self.stub.RecordOwnershipEvent(
+            catalog_pb2.RecordOwnershipEventRequest(event=event)
+        )
+        if self.recording:
+            self.published.wait_until(
+                lambda t, kwargs: (
+                    t == OwnershipChanged.TASK and kwargs["graph_version"] >= recorded.graph_version
+                )
+            )
+        return recorded
 
     def graph(
         self, as_of: str, as_known_at: Timestamp | None = None
@@ -119,7 +141,9 @@ def running_catalog(
     address = f"127.0.0.1:{running.port}"
     channel = open_channel(address, token, 5)
     try:
-        yield Catalog(running, catalog_pb2_grpc.CatalogServiceStub(channel), address, recorder)
+        stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+        recording = publisher is None and not real_broker
+        yield Catalog(running, stub, address, recorder, recording)
     finally:
         channel.close()
         running.stop(0)

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dpm.catalog import graph, ledger
 from dpm.catalog.event_kinds import HANDLERS
 from dpm.catalog.store import MIGRATIONS_DIR
+from dpm.catalog.store.graph_walk import GraphWalk
 from dpm.catalog.store.models import (
     HoldingRow,
     OrganizationRow,
@@ -22,9 +25,11 @@ from dpm.catalog.store.models import (
     OwnershipEventRow,
     TieRow,
 )
+from dpm.catalog.upstream import with_upstream
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import db
 from dpm.platform.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from dpm.platform.events import OwnershipChanged
 
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "ownership-vectors.json").read_text())
 
@@ -274,35 +279,45 @@ def test_replay_and_conflict(sessions: sessionmaker[Session]) -> None:
         record(sessions, acquire("x", "A", "B", 0.31))
 
 
-def test_upstream_holds_ancestors_of_holder_and_held_before_and_after(
+def published(sessions: sessionmaker[Session], *, merged: bool = False) -> list[dict[str, Any]]:
+    """What the relay would publish for the outbox rows now (one message per row, or
+    the whole run merged), walked from the current snapshot as the relay walks."""
+    with sessions() as s:
+        rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+        payloads = [dict(row.payload) for row in rows]
+        if merged:
+            run = [OwnershipChanged.from_payload(p) for p in payloads]
+            payloads = [OwnershipChanged.merged(run).to_payload()]
+        return [with_upstream(s, OwnershipChanged.TASK, p) for p in payloads]
+
+
+def test_an_event_writes_what_it_changed_and_the_relay_adds_what_holds_it(
     sessions: sessionmaker[Session],
 ) -> None:
     add_orgs(sessions, "Top", "Mid", "Lab", "Vendor", "Other")
     record(sessions, acquire("1", "Top", "Mid", 0.5))
     record(sessions, acquire("2", "Mid", "Lab", 0.5))
     record(sessions, acquire("3", "Lab", "Vendor", 0.2))
-    record(sessions, acquire("4", "Other", "Vendor", 0.1))
-    with db.transaction(sessions) as s:
-        rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
-        assert rows[-2].payload["upstream"] == [
-            "organizations/lab",
-            "organizations/mid",
-            "organizations/top",
-            "organizations/vendor",
-        ]
-        # Lab's voting power in Vendor changes with Other's stake: its groups re-match too.
-        assert rows[-1].payload == {
+    with sessions() as s:
+        row = s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc())).first()
+        assert row is not None
+        # As written: the changed pair's ends and the first changed date, nothing walked.
+        assert row.payload == {
             "v": 1,
-            "event": "ownershipEvents/4",
-            "graph_version": 4,
-            "upstream": [
-                "organizations/lab",
-                "organizations/mid",
-                "organizations/other",
-                "organizations/top",
-                "organizations/vendor",
-            ],
+            "event": "ownershipEvents/3",
+            "graph_version": 3,
+            "upstream": [org("Lab"), org("Vendor")],
+            "since": "2024-01-01",
         }
+    assert published(sessions)[-1]["upstream"] == [org(o) for o in ("Lab", "Mid", "Top", "Vendor")]
+    record(sessions, acquire("4", "Other", "Vendor", 0.1))
+    # Lab's voting power in Vendor changes with Other's stake: its groups re-match too.
+    assert published(sessions)[-1] == {
+        "v": 1,
+        "event": "ownershipEvents/4",
+        "graph_version": 4,
+        "upstream": [org(o) for o in ("Lab", "Mid", "Other", "Top", "Vendor")],
+    }
 
 
 def test_upstream_covers_holders_that_were_there_only_before(
@@ -315,14 +330,93 @@ def test_upstream_covers_holders_that_were_there_only_before(
     retract = ownership_pb2.OwnershipEvent(event_id="r", supersedes="l")
     retract.retraction.SetInParent()
     record(sessions, retract)
+    assert published(sessions)[-1]["upstream"] == [org("Fund"), org("Lab"), org("Vendor")]
+
+
+def walked_now(sessions: sessionmaker[Session]) -> set[str]:
+    """The newest row's changed organizations and everything holding them from its date
+    on, as the graph is now: what the ledger named, walking inside the write, before
+    the relay did the walk."""
     with sessions() as s:
-        last = s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc())).first()
-        assert last is not None
-        assert last.payload["upstream"] == [
-            "organizations/fund",
-            "organizations/lab",
-            "organizations/vendor",
-        ]
+        row = s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc())).first()
+        assert row is not None
+        roots = [name.removeprefix("organizations/") for name in row.payload["upstream"]]
+        if not row.payload.get("since"):
+            return set(row.payload["upstream"])
+        since = dt.date.fromisoformat(row.payload["since"])
+        return {org_name(o) for o in GraphWalk(s).ancestors_of(roots, since)}
+
+
+def org_name(org_id: str) -> str:
+    return f"organizations/{org_id}"
+
+
+NODES = ["A", "B", "C", "D", "E", "F"]
+DAYS = ["2021-01-01", "2022-01-01", "2023-01-01"]
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[ownership_pb2.OwnershipEvent]:
+    """Stakes bought, changed and sold between a few organizations on a few dates, some
+    dated before events already recorded, some corrected or retracted."""
+    events: list[ownership_pb2.OwnershipEvent] = []
+    for number in range(draw(st.integers(1, 12))):
+        holder, held = draw(st.sampled_from([(a, b) for a in NODES for b in NODES if a != b]))
+        day = draw(st.sampled_from(DAYS))
+        kinds = ["stake_acquired", "stake_changed", "stake_divested", "full_acquisition"]
+        kind = draw(st.sampled_from([*kinds, "contract_tie", "undo"]))
+        if kind == "undo" and not events:
+            kind = "stake_acquired"
+        if kind == "undo":
+            event = ownership_pb2.OwnershipEvent(
+                event_id=f"e{number}", supersedes=draw(st.sampled_from(events)).event_id
+            )
+            event.retraction.SetInParent()
+        elif kind == "contract_tie":
+            event = ownership_pb2.OwnershipEvent(event_id=f"e{number}", effective_date=day)
+            tie = event.contract_tie
+            tie.kind, tie.organization, tie.counterparty = 3, org(holder), org(held)
+        elif kind in ("stake_divested", "full_acquisition"):
+            event = pair_event(f"e{number}", kind, holder, held, day)
+        else:
+            equity = draw(st.sampled_from([0.05, 0.2, 0.3]))
+            event = acquire(f"e{number}", holder, held, equity, date=day, kind=kind)
+        events.append(event)
+    return events
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(events=histories())
+def test_the_relays_later_walk_finds_every_organization_the_walk_at_each_event_would(
+    tmp_path_factory: pytest.TempPathFactory, events: list[ownership_pb2.OwnershipEvent]
+) -> None:
+    """Walking each event's changed organizations at its own version (what the ledger did
+    inside the write) finds nothing the relay's walk after the last event misses: in the
+    message of the event itself or of a later one, and in the run merged into one."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('walk') / 'ledger.db'}"
+    db.migrate(url, MIGRATIONS_DIR)
+    engine = db.make_engine(url)
+    sessions = db.make_sessionmaker(engine)
+    try:
+        add_orgs(sessions, *NODES)
+        at_write: list[set[str]] = []
+        for event in events:
+            try:
+                recorded = record(sessions, event)
+            except (InvalidArgument, FailedPrecondition):
+                continue
+            if recorded.written:
+                at_write.append(walked_now(sessions))
+        later = [set(p["upstream"]) for p in published(sessions)]
+        assert len(later) == len(at_write)
+        for index, found in enumerate(at_write):
+            assert found <= set().union(*later[index:]), (index, found, later)
+        if at_write:
+            assert set().union(*at_write) <= set(published(sessions, merged=True)[0]["upstream"])
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------------------- late facts

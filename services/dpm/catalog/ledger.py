@@ -21,11 +21,12 @@ Recording rules:
   corrected (record the withdrawn event again instead). ``retraction``
   withdraws without replacing;
 - after re-derivation the invariants hold on every date (``dpm.catalog.invariants``);
-- the outbox row names every organization whose competitor groups may see a
+- the outbox row names the organizations whose competitor groups may see a
   changed exposure on some date: the holders and held organizations of the
-  changed pairs, the organizations ties point at, and everything that holds
-  them on some date from the first changed one on (the same before and after
-  the event: every changed edge joins two of them).
+  changed pairs and the organizations ties point at, with the first changed
+  date; the relay adds everything that holds them from that date on before it
+  publishes (``dpm.catalog.upstream``: one walk for a run of events, outside
+  the write).
 
 What each kind of event checks and does to a pair is its handler's business
 (``dpm.catalog.event_kinds``); this module runs them in order.
@@ -142,7 +143,7 @@ def record_event(
         raise _refusal(broken, fact, change) from None
 
     new_ties = _tie_rows(change, fact, seq)
-    upstream = _upstream(GraphWalk(session), diffs, [*new_ties, *old_ties], effective)
+    changed, since = _changed(diffs, [*new_ties, *old_ties])
 
     history.apply(diffs)
     for tie in old_ties:
@@ -170,7 +171,8 @@ def record_event(
         OwnershipChanged(
             event=OwnershipEventName(event.event_id),
             graph_version=seq,
-            upstream=tuple(OrganizationName(i) for i in sorted(upstream)),
+            upstream=tuple(OrganizationName(i) for i in sorted(changed)),
+            since=since.isoformat() if since is not None else "",
         )
     )
     message.name = str(OwnershipEventName(row.event_id))
@@ -199,22 +201,18 @@ def _tie_rows(change: Change, fact: Fact, seq: int) -> list[TieRow]:
     ]
 
 
-def _upstream(
-    walk: GraphWalk, diffs: list[PairDiff], ties: list[TieRow], effective: dt.date
-) -> set[str]:
-    """Whose competitor groups may see a changed exposure on some date.
+def _changed(diffs: list[PairDiff], ties: list[TieRow]) -> tuple[set[str], dt.date | None]:
+    """Where the exposures may change: both ends of every changed pair and whom the (new or
+    withdrawn) ties point at; and the first date anything changed (None: nothing did).
 
-    Both ends of every changed pair, whom the (new or withdrawn) ties point at,
-    and everything that holds them on some date from the first change on.
-    Every changed edge joins two of these roots, so the walk finds the same
-    organizations before and after the change: one walk does.
+    Every changed edge joins two of these, so what holds them on some date from
+    that one on is the same set before and after the change: the relay's walk
+    (``dpm.catalog.upstream``) finds it later.
     """
     roots = {org for d in diffs for org in (d.holder, d.held)}
     roots |= {t.counterparty for t in ties}
-    if not roots:
-        return set()
     dates = [d.since() for d in diffs] + [t.effective_date for t in ties]
-    return walk.ancestors_of(roots, min(dates, default=effective))
+    return roots, min(dates, default=None)
 
 
 def _check_common(event: ownership_pb2.OwnershipEvent) -> tuple[str, dt.date | None]:

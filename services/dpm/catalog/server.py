@@ -12,6 +12,7 @@ from dpm.catalog.servicer import CatalogServicer
 from dpm.catalog.settings import CatalogSettings
 from dpm.catalog.store import MIGRATIONS_DIR
 from dpm.catalog.store.models import AuditRow, OutboxRow
+from dpm.catalog.upstream import with_upstream
 from dpm.catalog.v1 import bods_pb2, bods_pb2_grpc, catalog_pb2, catalog_pb2_grpc
 from dpm.platform.audit import AuditServicer, AuditSpec, full_method, no_resource
 from dpm.platform.grpc_server import RunningServer
@@ -53,7 +54,7 @@ SPEC = ServiceSpec(
 
 def create_server(settings: CatalogSettings, publisher: Publisher | None = None) -> RunningServer:
     def servicers(parts: Parts) -> tuple[CatalogServicer, BodsServicer, AuditServicer]:
-        relay = parts.outbox_relay(OutboxRow, publisher)
+        relay = parts.outbox_relay(OutboxRow, publisher, with_upstream)
         return (
             CatalogServicer(parts.database, settings.token_secret, on_commit=relay.notify),
             BodsServicer(parts.database, on_commit=relay.notify),

@@ -135,7 +135,7 @@ class Database:
         self.sessions = make_sessionmaker(engine)
         # Reads on SQLite begin DEFERRED, not IMMEDIATE: they must not queue for the
         # write lock (they once did, and every read waited behind every write).
-        self._read_sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
+        self.read_sessions = make_sessionmaker(engine.execution_options(**{READ_ONLY: True}))
         sqlite = engine.dialect.name == "sqlite"
         self._write_turn: AbstractContextManager[object] = (
             threading.RLock() if sqlite else nullcontext()
@@ -167,7 +167,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A transaction for reading only: one consistent snapshot."""
-        with self._read_sessions() as session, session.begin():
+        with self.read_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:

@@ -95,6 +95,12 @@ class OwnershipChanged(ChangeEvent):
     date), the targets of ties it added or withdrew, and everything that holds
     any of them, directly or through chains, on any date from the first
     change. Only clients naming one of them need re-matching.
+
+    ``since`` is set only in the catalog's outbox, where the event is written:
+    ``upstream`` then holds the changed organizations alone, and the relay adds
+    what holds them from ``since`` on before it publishes
+    (``dpm.catalog.upstream``), so the walk is not part of the write. A
+    published event has ``since`` "".
     """
 
     TASK: ClassVar[str] = "dpm.ownership_changed"
@@ -102,6 +108,7 @@ class OwnershipChanged(ChangeEvent):
     event: OwnershipEventName
     graph_version: int
     upstream: tuple[OrganizationName, ...]
+    since: str = ""
 
     @classmethod
     def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
@@ -111,14 +118,24 @@ class OwnershipChanged(ChangeEvent):
             "upstream": tuple(OrganizationName.trusted(o) for o in fields["upstream"]),
         }
 
+    def to_payload(self) -> dict[str, Any]:
+        payload = super().to_payload()
+        if not self.since:  # what is published reads as it did before ``since`` existed
+            del payload["since"]
+        return payload
+
     @classmethod
     def merged(cls, events: list[OwnershipChanged]) -> OwnershipChanged:
         """One announcement for a run of events recorded in ledger order: the newest
-        event and graph version, every organization upstream of any of them. Re-matching
-        at the newest version covers every event of the run."""
+        event and graph version, every organization upstream of any of them (to be
+        walked from the earliest ``since``). Re-matching at the newest version covers
+        every event of the run."""
         last = max(events, key=lambda e: e.graph_version)
         upstream = {name.id: name for event in events for name in event.upstream}
-        return cls(last.event, last.graph_version, tuple(upstream[i] for i in sorted(upstream)))
+        since = min((e.since for e in events if e.since), default="")
+        return cls(
+            last.event, last.graph_version, tuple(upstream[i] for i in sorted(upstream)), since
+        )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 
 # (task name, queue, kwargs) -> None; raises when the broker does not take it.
 Publisher = Callable[[str, str, dict[str, Any]], None]
+# (a read session, task name, kwargs) -> the kwargs to publish: what a service adds to its
+# messages from the snapshot their rows were read in (``dpm.catalog.upstream``).
+Preparer = Callable[[Session, str, dict[str, Any]], dict[str, Any]]
+
+
+def as_written(_session: Session, _task: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return kwargs
 
 
 class OutboxMixin:
@@ -143,8 +150,14 @@ class OutboxRelay:
         publish: Publisher,
         poll_seconds: float = 0.2,
         batch: int = 100,
+        prepare: Preparer = as_written,
+        read_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self._sessions = sessions
+        # Rows are read (and messages prepared) in a read-only snapshot when the
+        # database has one apart: on SQLite a write session would take the write lock.
+        self._read_sessions = read_sessions or sessions
+        self._prepare = prepare
         self._model = model
         self._publish = publish
         self._poll = poll_seconds
@@ -185,7 +198,7 @@ class OutboxRelay:
         which the idempotent tasks absorb.
         """
         model = self._model
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             rows = [
                 (row.id, row.task, row.queue, dict(row.payload))
                 for row in session.scalars(
@@ -195,10 +208,13 @@ class OutboxRelay:
                     .limit(self._batch)
                 )
             ]
+            messages = [
+                (message, self._prepare(session, message.task, message.kwargs()))
+                for message in announcements(rows)
+            ]
         sent: list[int] = []
         failed: int | None = None
-        for message in announcements(rows):
-            kwargs = message.kwargs()
+        for message, kwargs in messages:
             trace_context = otel_context.attach(propagate.extract(kwargs.pop(TRACE_KEY, {})))
             try:
                 self._publish(message.task, message.queue, kwargs)

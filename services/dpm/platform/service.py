@@ -42,7 +42,14 @@ from dpm.platform.db import Database
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer, build_server, serve_until_stopped
 from dpm.platform.limits import CallLimiter, Limits
-from dpm.platform.outbox import OutboxMixin, OutboxRelay, Publisher, celery_publisher
+from dpm.platform.outbox import (
+    OutboxMixin,
+    OutboxRelay,
+    Preparer,
+    Publisher,
+    as_written,
+    celery_publisher,
+)
 from dpm.platform.revocations import RevocationFollower, RevocationList, RevocationStore
 
 S = TypeVar("S", bound=ServerSettings)
@@ -198,7 +205,12 @@ class Parts:
         self.check(lambda: _answers("redis", client.ping))
         return client
 
-    def outbox_relay(self, model: type[OutboxMixin], publisher: Publisher | None) -> OutboxRelay:
+    def outbox_relay(
+        self,
+        model: type[OutboxMixin],
+        publisher: Publisher | None,
+        prepare: Preparer = as_written,
+    ) -> OutboxRelay:
         """Start the relay that publishes the database's outbox rows to the broker."""
         settings = self._settings
         assert isinstance(settings, DatabaseSettings)
@@ -207,6 +219,8 @@ class Parts:
             model,
             publisher or celery_publisher(settings.celery_broker_url, settings.deployment),
             poll_seconds=settings.outbox_poll_seconds,
+            prepare=prepare,
+            read_sessions=self.database.read_sessions,
         )
         relay.start()
         self.on_close(relay.stop)
