@@ -64,24 +64,35 @@ class GroupCommit:
         self._database = database
         self._max_batch = max_batch
         self._queue: deque[_Write[object]] = deque()
-        self._queued = threading.Lock()
-        # Held by the thread running a batch; the others wait on it in C, off the GIL.
-        self._turn = threading.Lock()
+        # Guards the queue and ``_writing``; waiters sleep on it in C, off the GIL. A
+        # batch's callers are all woken when it ends: those whose writes it held return
+        # at once, without queueing on a lock in turn (while one of them did, another
+        # caller would start a batch of one).
+        self._changed = threading.Condition()
+        self._writing = False
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a write transaction, committed with whatever else is queued."""
         item: _Write[T] = _Write(work)
-        with self._queued:
+        with self._changed:
             self._queue.append(item)  # type: ignore[arg-type]
-        with self._turn:
-            if not item.done:  # else an earlier turn ran it
-                self._run(self._take())
+            while not item.done:
+                if self._writing:
+                    self._changed.wait()
+                    continue
+                # This caller writes the next batch: what is queued, its own write
+                # among it unless MAX_BATCH earlier ones come first (then it goes again).
+                self._writing = True
+                count = min(len(self._queue), self._max_batch)
+                batch = [self._queue.popleft() for _ in range(count)]
+                self._changed.release()
+                try:
+                    self._run(batch)
+                finally:
+                    self._changed.acquire()
+                    self._writing = False
+                    self._changed.notify_all()
         return item.outcome()
-
-    def _take(self) -> list[_Write[object]]:
-        with self._queued:
-            count = min(len(self._queue), self._max_batch)
-            return [self._queue.popleft() for _ in range(count)]
 
     def _run(self, batch: list[_Write[object]]) -> None:
         try:
