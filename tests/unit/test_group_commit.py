@@ -1,5 +1,5 @@
-"""Group commit on SQLite and PostgreSQL: writes queued while one runs commit together, each
-in its own savepoint; a failing write takes only itself back; a failed commit fails all."""
+"""Group commit on SQLite and PostgreSQL: writes queued while one runs commit together; when
+one fails, each runs again alone, so only the failing write's caller sees an error."""
 
 from __future__ import annotations
 
@@ -99,7 +99,10 @@ def test_a_failing_write_rolls_back_alone_and_its_caller_gets_the_error(
         raise InvalidArgument.one("x", "refused after writing")
 
     works = [_insert(1), _insert(2), refused, _insert(3)]
+    commits = _commits(database)
     outcomes, heard = _batch_behind_a_blocked_write(GroupCommit(database), works, joiners=True)
+    # The first alone; the batch of three rolled back; then each of the three alone.
+    assert len(commits) == 3
     assert outcomes[:2] == [10, 20] and outcomes[3] == 30
     assert isinstance(outcomes[2], InvalidArgument)
     # Neither the refused write's row nor its joiner's is there; the others' are.
@@ -107,7 +110,9 @@ def test_a_failing_write_rolls_back_alone_and_its_caller_gets_the_error(
     assert heard == ["committed 0", "committed 1", "committed 3"]
 
 
-def test_a_failed_commit_fails_every_write_of_the_batch(database: Database) -> None:
+def test_a_failed_commit_leaves_nothing_written_and_fails_every_caller(
+    database: Database,
+) -> None:
     writes = GroupCommit(database)
     failing = threading.Event()
 
@@ -132,13 +137,16 @@ def test_a_failed_commit_fails_every_write_of_the_batch(database: Database) -> N
     assert _rows(database) == [7]
 
 
-def test_a_lone_write_runs_without_a_savepoint(database: Database) -> None:
+def test_a_batch_runs_without_savepoints(database: Database) -> None:
     statements: list[str] = []
     event.listen(
         database.engine,
         "before_cursor_execute",
         lambda _c, _cur, statement, *_: statements.append(statement.split()[0].upper()),
     )
-    assert GroupCommit(database).write(_insert(4)) == 40
-    assert "SAVEPOINT" not in statements
-    assert _rows(database) == [4]
+    commits = _commits(database)
+    works = [_insert(4), _insert(5), _insert(6)]
+    outcomes, _ = _batch_behind_a_blocked_write(GroupCommit(database), works)
+    assert outcomes == [40, 50, 60]
+    assert len(commits) == 2 and "SAVEPOINT" not in statements
+    assert _rows(database) == [4, 5, 6]

@@ -705,3 +705,25 @@ def test_board_seats_are_bounded_per_grant_and_per_holding(
 def test_every_member_of_the_change_oneof_has_a_handler() -> None:
     oneof = ownership_pb2.OwnershipEvent.DESCRIPTOR.oneofs_by_name["change"]
     assert set(HANDLERS) == {field.name for field in oneof.fields}
+
+
+def test_versions_stay_dense_when_a_savepoint_with_an_event_rolls_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The locked versions are kept per transaction; an event recorded in a savepoint that
+    rolls back (the BODS import's way) takes its version back with it."""
+    add_orgs(sessions, "A", "B", "C")
+    with db.transaction(sessions) as s:
+        first = ledger.record_event(s, acquire("1", "A", "B", 0.2))
+        with pytest.raises(RuntimeError), s.begin_nested():
+            ledger.record_event(s, acquire("2", "A", "C", 0.2))
+            raise RuntimeError("the statement it came from is refused")
+        third = ledger.record_event(s, acquire("3", "B", "C", 0.2))
+        with s.begin_nested():  # released: its version stays taken
+            fourth = ledger.record_event(s, acquire("4", "C", "A", 0.1, date="2024-02-01"))
+        fifth = ledger.record_event(s, acquire("5", "A", "C", 0.1, date="2024-03-01"))
+    assert [e.event.graph_version for e in (first, third, fourth, fifth)] == [1, 2, 3, 4]
+    assert third.event.record_time.ToDatetime() >= first.event.record_time.ToDatetime()
+    with sessions() as s:
+        assert ledger.graph_version(s) == 4
+        assert [e.graph_version for e in ledger.list_page(s, None, None, 10)] == [1, 2, 3, 4]

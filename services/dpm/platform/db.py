@@ -73,6 +73,25 @@ def joining_writes(joiner: Joiner | None) -> Iterator[None]:
         _joiner.reset(token)
 
 
+def per_transaction(session: Session) -> dict[str, Any]:
+    """A scratch dict for what a write keeps while it holds its locks (the versions it
+    locked, the last record time), shared by the writes of one transaction
+    (``dpm.platform.group_commit``). There is one dict at a time, for the innermost
+    transaction: a savepoint starts one of its own, and after it the transaction
+    around it starts afresh, so what the savepoint changed (or undid) is read
+    again, never trusted from before it."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    memo = session.info.get(_MEMO)
+    if memo is None or memo[0] is not current:
+        memo = (current, {})
+        session.info[_MEMO] = memo
+    scratch: dict[str, Any] = memo[1]
+    return scratch
+
+
+_MEMO = "dpm_per_transaction"
+
+
 def current_joiner() -> Joiner | None:
     """The work ``joining_writes`` set for the current context, if any."""
     return _joiner.get()

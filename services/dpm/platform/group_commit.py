@@ -3,20 +3,19 @@
 Writes to one database are serialized anyway (SQLite has one writer; the
 catalog's writers queue on its counters row), so while one transaction runs,
 the others wait. Here they wait in a queue instead: whoever takes the writer's
-turn next runs every write queued by then, each in its own savepoint, and
+turn next runs every write queued by then, in order, in one transaction, and
 commits them together. The commit (a flush, a sync to disk, a round trip)
-is paid once per batch instead of once per write, which is most of what
-concurrent writers gain; a lone writer runs alone, with no savepoint, as
-before.
+and the locks are paid once per batch instead of once per write.
 
 Each write still stands alone for its caller:
 - it runs in the caller's context (its principal, its trace span, the audit
   row that joins its change: ``db.joining_writes``);
-- a write that raises rolls back to its savepoint and its caller gets the
-  error; the others commit;
-- a caller returns only after the commit that holds its write; when that
-  commit fails, every caller in the batch gets the error and nothing of the
-  batch is written.
+- when any write of a batch raises (a refused event, say), the batch is
+  rolled back and each of its writes runs again alone, in order, in its own
+  transaction: each caller gets its own outcome, as without batching. No
+  savepoint per write: they cost two statements and a flush each, and state
+  kept for the transaction (``db.per_transaction``) stays simple;
+- a caller returns only after the commit that holds its write.
 """
 
 from __future__ import annotations
@@ -52,6 +51,10 @@ class _Write(Generic[T]):
         joiner = self.context.run(current_joiner)
         if joiner is not None:
             self.committed = joiner(database, session)
+
+    def reset(self) -> None:
+        """Back to not run (its batch was rolled back)."""
+        self.result, self.error, self.committed = None, None, None
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -96,31 +99,27 @@ class GroupCommit:
 
     def _run(self, batch: list[_Write[object]]) -> None:
         try:
-            # The batch's audit rows join per write (``_Write.run``), not per transaction.
-            with joining_writes(None), self._database.write() as session:
-                if len(batch) == 1:
-                    batch[0].run(self._database, session)  # its error rolls it all back
-                else:
+            if len(batch) > 1:
+                try:
+                    self._commit(batch)
+                    return
+                except Exception:
                     for item in batch:
-                        self._run_one(item, session)
-        except BaseException as exc:
+                        item.reset()
             for item in batch:
-                if item.error is None:
+                try:
+                    self._commit([item])
+                except BaseException as exc:
                     item.error = exc
-        else:
-            for item in batch:
-                if item.error is None and item.committed is not None:
-                    item.committed()
         finally:
             for item in batch:
                 item.done = True
 
-    def _run_one(self, item: _Write[object], session: Session) -> None:
-        savepoint = session.begin_nested()
-        try:
-            item.run(self._database, session)
-        except Exception as exc:
-            item.error = exc
-            savepoint.rollback()  # raises when the transaction itself is lost: all fail
-        else:
-            savepoint.commit()
+    def _commit(self, items: list[_Write[object]]) -> None:
+        # The audit rows join per write (``_Write.run``), not per transaction.
+        with joining_writes(None), self._database.write() as session:
+            for item in items:
+                item.run(self._database, session)
+        for item in items:
+            if item.committed is not None:
+                item.committed()

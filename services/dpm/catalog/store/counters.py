@@ -14,12 +14,14 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from dpm.catalog.store.models import CountersRow
+from dpm.platform.db import per_transaction
 
 _TABLE = CountersRow.__table__
 assert isinstance(_TABLE, Table)
 _READ = select(_TABLE.c.catalog_version, _TABLE.c.graph_version).where(_TABLE.c.id == 1)
 _LOCK = _READ.with_for_update()
 _SET = update(_TABLE).where(_TABLE.c.id == 1)
+_LOCKED = "counters"
 
 
 @dataclass
@@ -43,8 +45,11 @@ class CountersRepository:
         PostgreSQL this is a row lock.
         """
         if self._locked is None:
-            catalog, graph = self._session.execute(_LOCK).one()
-            self._locked = Versions(catalog, graph)
+            memo = per_transaction(self._session)  # taken once per transaction
+            if (locked := memo.get(_LOCKED)) is None:
+                catalog, graph = self._session.execute(_LOCK).one()
+                locked = memo[_LOCKED] = Versions(catalog, graph)
+            self._locked = locked
         return self._locked
 
     def read(self) -> Versions:

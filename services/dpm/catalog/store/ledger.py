@@ -17,9 +17,12 @@ from dpm.catalog.store.models import (
     EventPairRow,
     OwnershipEventRow,
 )
+from dpm.platform.db import per_transaction
 
 # Ids per IN (...) list.
 CHUNK = 500
+# per_transaction key: (seq, record time) of the last event this transaction appended.
+_APPENDED = "ledger_appended"
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class LedgerRepository:
 
     def record_time(self, seq: int) -> dt.datetime | None:
         """When event ``seq`` was recorded; None when there is none."""
+        appended = per_transaction(self._session).get(_APPENDED)
+        if appended is not None and appended[0] == seq:  # this transaction's last event
+            return appended[1]
         return self._session.scalars(_RECORD_TIME, {"seq": seq}).first()
 
     def fingerprint_at(self, seq: int) -> str:
@@ -172,6 +178,7 @@ class LedgerRepository:
         Written at once (one statement per table), not through the session's flush;
         ``row`` is not attached to the session."""
         self._session.execute(insert(_EVENTS), {c.key: getattr(row, c.key) for c in _EVENTS.c})
+        per_transaction(self._session)[_APPENDED] = (row.seq, row.record_time)
         touched = [{"seq": row.seq, "organization_id": org_id} for org_id in organization_ids]
         if touched:
             self._session.execute(insert(_ORGANIZATIONS), touched)
