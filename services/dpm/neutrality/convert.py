@@ -10,9 +10,19 @@ import bisect
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from dpm.neutrality.graph import Holding, OwnershipGraph, Provenance, Share, Tie, TieKind
+import numpy as np
+
+from dpm.neutrality.graph import (
+    Holding,
+    HoldingColumns,
+    OwnershipGraph,
+    Provenance,
+    Share,
+    Tie,
+    TieKind,
+)
 from dpm.neutrality.v1 import neutrality_pb2
 from dpm.neutrality.verdict import (
     Assessment,
@@ -112,23 +122,35 @@ def _provenance(msg: ownership_pb2.Provenance | None, source_url: str) -> Proven
 INSERTED_MAX = 256
 
 
-@dataclass(frozen=True)
+# Past this many holdings dropped by a delta, one pass over the list beats deleting each.
+DELETED_MAX = 1024
+
+
+@dataclass
 class GraphFacts:
     """A graph message converted, before ``OwnershipGraph.build``: what a delta changes."""
 
     holdings: list[Holding]  # by (holder, held): one order whatever the source
     nodes: list[str]
     ties: list[Tie]
+    # What the build reads of each holding, once known: a delta patches them.
+    columns: HoldingColumns | None = field(default=None, compare=False, repr=False)
 
     def build(self) -> OwnershipGraph:
-        return OwnershipGraph.build(self.holdings, self.nodes, self.ties)
+        if self.columns is None:
+            self.columns = HoldingColumns.of(self.holdings, self.nodes, self.ties)
+        return OwnershipGraph.build(self.holdings, self.nodes, self.ties, self.columns)
 
     def changed_by(self, delta: ownership_pb2.OwnershipGraph) -> GraphFacts:
         """These facts with the holdings of the delta's changed organizations replaced
         (``OwnershipGraph.delta_from``); nodes and ties as they were."""
         changed = {slug(o) for o in delta.changed_organizations}
-        kept = [h for h in self.holdings if h.held not in changed]
         new = _sorted(_holdings(delta.holdings))
+        if self.columns is not None and len(new) <= INSERTED_MAX:
+            patched = self._patched(changed, new, self.columns)
+            if patched is not None:
+                return patched
+        kept = [h for h in self.holdings if h.held not in changed]
         if len(new) > INSERTED_MAX:
             return GraphFacts(_sorted([*kept, *new]), self.nodes, self.ties)
         # Kept is in order already: the few new holdings go in by bisection, each after
@@ -136,6 +158,31 @@ class GraphFacts:
         for holding in new:
             bisect.insort_right(kept, holding, key=_order)
         return GraphFacts(kept, self.nodes, self.ties)
+
+    def _patched(
+        self, changed: set[str], new: list[Holding], columns: HoldingColumns
+    ) -> GraphFacts | None:
+        """``changed_by`` on the columns: the holdings into changed organizations found by
+        their index, the new ones placed by bisection (as the list path does), the
+        columns patched to match. None when the columns cannot be patched."""
+        ids = [columns.index[o] for o in changed if o in columns.index]
+        dropped = np.isin(columns.cols, ids)
+        gone = np.flatnonzero(dropped).tolist()
+        if len(gone) > DELETED_MAX:
+            kept = [self.holdings[k] for k in np.flatnonzero(~dropped).tolist()]
+        else:
+            kept = list(self.holdings)
+            for k in reversed(gone):
+                del kept[k]
+        positions = [bisect.bisect_right(kept, _order(h), key=_order) for h in new]
+        patched = columns.patched(dropped, positions, new)
+        if patched is None:
+            return None
+        # From the last to the first: each insertion leaves the earlier positions valid,
+        # and new holdings at one position end up in their own order.
+        for at, holding in reversed(list(zip(positions, new, strict=True))):
+            kept.insert(at, holding)
+        return GraphFacts(kept, self.nodes, self.ties, patched)
 
 
 def facts_from_proto(msg: ownership_pb2.OwnershipGraph) -> GraphFacts:

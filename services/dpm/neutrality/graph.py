@@ -275,6 +275,85 @@ class _Column:
         return low_m, high_m, full_m, col_low
 
 
+@dataclass(frozen=True)
+class HoldingColumns:
+    """What ``OwnershipGraph.build`` reads of every holding, as arrays in the holdings'
+    order, and the node index. Kept with a graph's facts, they are patched by a delta
+    (``convert.GraphFacts.changed_by``) rather than read again from two million holding
+    objects: at 10^6 organizations that reading was most of a build.
+
+    ``names`` are the nodes in order of first mention (the given ones, each holding's
+    holder then held, the ties' sides). When every holding joins two given nodes
+    (``closed``), that order does not depend on the holdings, so a patched copy indexes
+    the nodes exactly as a build from scratch would.
+    """
+
+    names: list[str]
+    index: dict[str, int]
+    given: int  # names[:given] are the given nodes
+    closed: bool
+    rows: np.ndarray  # holder index per holding
+    cols: np.ndarray  # held index per holding
+    equity: np.ndarray  # NaN where not a plain number
+    votes: np.ndarray  # the same; equity's where the holding states no votes
+    seats: np.ndarray
+
+    @classmethod
+    def of(cls, facts: list[Holding], nodes: Iterable[str], ties: list[Tie]) -> HoldingColumns:
+        given = list(dict.fromkeys(nodes))
+        pairs: list[str] = [""] * (2 * len(facts))
+        pairs[0::2] = [h.holder for h in facts]
+        pairs[1::2] = [h.held for h in facts]
+        mentions = [
+            *given,
+            *pairs,
+            *itertools.chain.from_iterable((t.organization, t.counterparty) for t in ties),
+        ]
+        names = list(dict.fromkeys(mentions))
+        index = dict(zip(names, range(len(names)), strict=True))
+        ids = np.fromiter(map(index.__getitem__, pairs), np.int64, len(pairs))
+        equity, votes, seats = _values(facts)
+        closed = bool((ids < len(given)).all())
+        return cls(names, index, len(given), closed, ids[0::2], ids[1::2], equity, votes, seats)
+
+    def patched(
+        self, dropped: np.ndarray, positions: list[int], added: list[Holding]
+    ) -> HoldingColumns | None:
+        """The columns once the holdings where ``dropped`` is set are gone and ``added`` are
+        inserted before ``positions`` (indices into what is left, in order); None when
+        the node index could change (not ``closed``, or an added holding names a node
+        that is not given)."""
+        given = self.given
+        ends = [self.index.get(name, given) for h in added for name in (h.holder, h.held)]
+        if not self.closed or any(i >= given for i in ends):
+            return None
+        left = ~dropped
+        new = np.array(ends, dtype=np.int64)
+        equity, votes, seats = _values(added)
+        return HoldingColumns(
+            self.names,
+            self.index,
+            given,
+            True,
+            np.insert(self.rows[left], positions, new[0::2]),
+            np.insert(self.cols[left], positions, new[1::2]),
+            np.insert(self.equity[left], positions, equity),
+            np.insert(self.votes[left], positions, votes),
+            np.insert(self.seats[left], positions, seats),
+        )
+
+
+def _values(facts: list[Holding]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equity, votes (as equity when not stated) and board seats of each holding."""
+    given_votes = [h.votes for h in facts]
+    equity = _numbers([h.equity for h in facts])
+    votes = _numbers(given_votes)
+    as_equity = np.array([v is None for v in given_votes], dtype=bool)
+    votes[as_equity] = equity[as_equity]
+    seats = np.fromiter((h.board_seats for h in facts), np.int64, len(facts))
+    return equity, votes, seats
+
+
 @dataclass
 class OwnershipGraph:
     """Nodes indexed once; sparse equity and vote matrices per reading; the rest kept as lists."""
@@ -309,37 +388,24 @@ class OwnershipGraph:
         holdings: Iterable[Holding],
         nodes: Iterable[str] = (),
         ties: Iterable[Tie] = (),
+        columns: HoldingColumns | None = None,
     ) -> OwnershipGraph:
         """Index the nodes, assemble W and V in their readings, record what cannot be used.
 
         Repeated holder->held pairs are summed; self-holdings (treasury shares)
         are ignored. Never raises on bad data: see the module docstring.
+        ``columns``: those of these holdings, nodes and ties, when already known.
         """
         facts = holdings if isinstance(holdings, list) else list(holdings)
         tie_list = list(ties)
-        # Nodes in order of first mention: the given ones, each holding's holder then
-        # held, then the ties' sides.
-        given = list(nodes)
-        pairs: list[str] = [""] * (2 * len(facts))
-        pairs[0::2] = [h.holder for h in facts]
-        pairs[1::2] = [h.held for h in facts]
-        mentions = [
-            *given,
-            *pairs,
-            *itertools.chain.from_iterable((t.organization, t.counterparty) for t in tie_list),
-        ]
-        names = list(dict.fromkeys(mentions))
-        index = dict(zip(names, range(len(names)), strict=True))
+        if columns is None:
+            columns = HoldingColumns.of(facts, nodes, tie_list)
+        names, index = columns.names, columns.index
         count = len(facts)
-        ids = np.fromiter(map(index.__getitem__, pairs), np.int64, len(pairs))
-        rows, cols = ids[0::2], ids[1::2]
+        rows, cols = columns.rows, columns.cols
         # The common case, exact figures in [0, 1] between two organizations, at array speed
-        # (NaN marks a value that is not a number; votes None means "as equity").
-        given_votes = [h.votes for h in facts]
-        equity_value = _numbers([h.equity for h in facts])
-        votes_value = _numbers(given_votes)
-        as_equity = np.array([y is None for y in given_votes], dtype=bool)
-        votes_value[as_equity] = equity_value[as_equity]
+        # (NaN marks a value that is not a number). Copies: the columns are kept.
+        equity_value, votes_value = columns.equity.copy(), columns.votes.copy()
         exact = (
             (equity_value >= 0.0)
             & (equity_value <= 1.0)
@@ -387,12 +453,12 @@ class OwnershipGraph:
                 lows[kind][k], highs[kind][k] = share.low, share.high
                 hiddens[kind][k] = not share.disclosed
         seats: dict[tuple[str, str], int] = {}
-        for k in [k for k, h in enumerate(facts) if h.board_seats]:
+        for k in np.flatnonzero(columns.seats).tolist():
             h = facts[k]
             if not bad[k]:
                 seats[(h.holder, h.held)] = seats.get((h.holder, h.held), 0) + h.board_seats
         kept_at = np.flatnonzero(keep)
-        kept = [facts[k] for k in kept_at.tolist()]
+        kept = facts if kept_at.size == count else [facts[k] for k in kept_at.tolist()]
         equity, votes = (
             _Column(
                 rows[kept_at],
