@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 
 from dpm.neutrality.convert import GraphFacts, facts_from_proto
@@ -77,7 +78,15 @@ class GraphCache:
                     held = self._facts.get(msg.as_of)
                     if held is None or held[1] <= msg.version:
                         self._facts[msg.as_of] = (msg.etag, msg.version, facts)
+            started = time.perf_counter()
             graph = facts.build()
+            log.info(
+                "ownership graph v%s as of %s built from %s in %.2f s",
+                msg.version,
+                msg.as_of,
+                "a delta" if msg.delta_from else "the whole graph",
+                time.perf_counter() - started,
+            )
             span.set_attribute("dpm.graph_problems", len(graph.problems))
             for problem in graph.problems:
                 log.warning(
