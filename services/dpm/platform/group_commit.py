@@ -102,15 +102,23 @@ class GroupCommit:
             if len(batch) > 1:
                 try:
                     self._commit(batch)
-                    return
                 except Exception:
                     for item in batch:
                         item.reset()
+                else:
+                    _heard(batch)
+                    return
             for item in batch:
                 try:
                     self._commit([item])
                 except BaseException as exc:
                     item.error = exc
+                else:
+                    _heard([item])
+        except BaseException as exc:  # not a write's own failure: the whole batch's
+            for item in batch:
+                item.error = exc
+            raise
         finally:
             for item in batch:
                 item.done = True
@@ -120,6 +128,10 @@ class GroupCommit:
         with joining_writes(None), self._database.write() as session:
             for item in items:
                 item.run(self._database, session)
-        for item in items:
-            if item.committed is not None:
-                item.committed()
+
+
+def _heard(items: list[_Write[object]]) -> None:
+    """Tell the joined work of each write that it committed."""
+    for item in items:
+        if item.committed is not None:
+            item.committed()
