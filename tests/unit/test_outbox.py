@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,19 @@ class Row(OutboxMixin, Base):
 
 FIRST = CatalogChanged(catalog_version=1, organization=OrganizationName("labelbox"))
 SECOND = ClientChanged(ClientName("google"), revision=2)
+
+
+@dataclass
+class Broker:
+    """Refuses every message until ``up``; then keeps what it is sent."""
+
+    up: bool = False
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+
+    def publish(self, task: str, queue: str, kwargs: dict[str, Any]) -> None:
+        if not self.up:
+            raise ConnectionError("broker down")
+        self.delivered.append(kwargs)
 
 
 def _sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -108,40 +122,26 @@ def test_a_refused_merged_message_leaves_all_its_rows_to_retry(tmp_path: Path) -
     for version in (1, 2):
         with transaction(sessions) as session:
             add_outbox_row(session, Row, _ownership(version, f"org-{version}"))
-    up = False
-    delivered: list[dict[str, Any]] = []
-
-    def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
-        if not up:
-            raise ConnectionError("broker down")
-        delivered.append(kwargs)
-
-    relay = OutboxRelay(sessions, Row, publish)
+    broker = Broker()
+    relay = OutboxRelay(sessions, Row, broker.publish)
     assert relay.relay_once() == 0
     assert relay.pending() == 2
-    up = True
+    broker.up = True
     assert relay.relay_once() == 2
-    assert delivered == [_ownership(2, "org-1", "org-2").to_payload()]
+    assert broker.delivered == [_ownership(2, "org-1", "org-2").to_payload()]
 
 
 def test_a_refusing_broker_delays_and_loses_nothing(tmp_path: Path) -> None:
     sessions = _sessions(tmp_path)
     with transaction(sessions) as session:
         add_outbox_row(session, Row, FIRST)
-    broker_up = False
-    delivered: list[dict[str, Any]] = []
-
-    def publish(task: str, queue: str, kwargs: dict[str, Any]) -> None:
-        if not broker_up:
-            raise ConnectionError("broker down")
-        delivered.append(kwargs)
-
-    relay = OutboxRelay(sessions, Row, publish)
+    broker = Broker()
+    relay = OutboxRelay(sessions, Row, broker.publish)
     assert relay.relay_once() == 0
     assert relay.pending() == 1
-    broker_up = True
+    broker.up = True
     assert relay.relay_once() == 1
-    assert delivered == [FIRST.to_payload()]
+    assert broker.delivered == [FIRST.to_payload()]
 
 
 def test_change_events_survive_the_json_trip() -> None:

@@ -23,6 +23,7 @@ least as new, where the same holds again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -31,7 +32,6 @@ from sqlalchemy.orm import Session
 from dpm.catalog.store.graph_walk import GraphWalk
 from dpm.platform.events import OwnershipChanged
 from dpm.platform.names import OrganizationName
-from dpm.platform.outbox import TRACE_KEY
 
 
 def with_upstream(session: Session, task: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -39,12 +39,9 @@ def with_upstream(session: Session, task: str, kwargs: dict[str, Any]) -> dict[s
     walked (``since`` set) gets everything upstream of its changed organizations."""
     if task != OwnershipChanged.TASK or not kwargs.get("since"):
         return kwargs
-    event = OwnershipChanged.from_payload({k: v for k, v in kwargs.items() if k != TRACE_KEY})
+    event = OwnershipChanged.from_payload(kwargs)
     found = GraphWalk(session).ancestors_of(
         (name.id for name in event.upstream), dt.date.fromisoformat(event.since)
     )
-    published = OwnershipChanged(
-        event.event, event.graph_version, tuple(OrganizationName(i) for i in sorted(found))
-    )
-    trace = kwargs.get(TRACE_KEY)
-    return {**published.to_payload(), **({TRACE_KEY: trace} if trace else {})}
+    upstream = tuple(OrganizationName(i) for i in sorted(found))
+    return dataclasses.replace(event, upstream=upstream, since="").to_payload()

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 # (task name, queue, kwargs) -> None; raises when the broker does not take it.
 Publisher = Callable[[str, str, dict[str, Any]], None]
 # (a read session, task name, kwargs) -> the kwargs to publish: what a service adds to its
-# messages from the snapshot their rows were read in (``dpm.catalog.upstream``).
+# messages from the snapshot their rows were read in (``dpm.catalog.upstream``). The
+# kwargs come without the trace context, which the relay keeps apart.
 Preparer = Callable[[Session, str, dict[str, Any]], dict[str, Any]]
 
 
@@ -110,13 +111,16 @@ class Announcement:
     payloads: list[dict[str, Any]]
 
     def kwargs(self) -> dict[str, Any]:
-        """The task's arguments (with the trace context of the run's last row)."""
-        if len(self.payloads) == 1:
-            return dict(self.payloads[0])
+        """The task's arguments (the trace context apart: ``trace``)."""
+        payloads = [_untraced(p) for p in self.payloads]
+        if len(payloads) == 1:
+            return payloads[0]
         kind = MERGEABLE[self.task]
-        merged = kind.merged([kind.from_payload(_untraced(p)) for p in self.payloads])
-        trace = self.payloads[-1].get(TRACE_KEY)
-        return {**merged.to_payload(), **({TRACE_KEY: trace} if trace else {})}
+        return kind.merged([kind.from_payload(p) for p in payloads]).to_payload()
+
+    def trace(self) -> dict[str, str]:
+        """The trace context to publish in: the (last) row's change."""
+        return self.payloads[-1].get(TRACE_KEY) or {}
 
 
 def announcements(rows: list[tuple[int, str, str, dict[str, Any]]]) -> list[Announcement]:
@@ -215,7 +219,7 @@ class OutboxRelay:
         sent: list[int] = []
         failed: int | None = None
         for message, kwargs in messages:
-            trace_context = otel_context.attach(propagate.extract(kwargs.pop(TRACE_KEY, {})))
+            trace_context = otel_context.attach(propagate.extract(message.trace()))
             try:
                 self._publish(message.task, message.queue, kwargs)
             except Exception:
