@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,15 +12,16 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
-from dpm.platform.db import make_engine, make_sessionmaker, new_metadata, transaction
+from dpm.platform.db import Database, make_engine, make_sessionmaker, new_metadata, transaction
 from dpm.platform.events import (
     CatalogChanged,
     ClientChanged,
     OwnershipChanged,
     UnknownEventVersion,
 )
+from dpm.platform.group_commit import GroupCommit
 from dpm.platform.names import ClientName, OrganizationName, OwnershipEventName
 from dpm.platform.outbox import OutboxMixin, OutboxRelay, add_outbox_row
 
@@ -142,6 +145,52 @@ def test_a_refusing_broker_delays_and_loses_nothing(tmp_path: Path) -> None:
     broker.up = True
     assert relay.relay_once() == 1
     assert broker.delivered == [FIRST.to_payload()]
+
+
+def test_marks_go_through_the_writer_it_is_given(tmp_path: Path) -> None:
+    """A server hands the relay its group commit: the marks join the queued writes."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    Base.metadata.create_all(engine)
+    database = Database(engine)
+    writes = GroupCommit(database)
+    with database.write() as session:
+        add_outbox_row(session, Row, FIRST)
+    marked: list[int] = []
+
+    def write(work: Callable[[Session], None]) -> None:
+        marked.append(1)
+        writes.write(work)
+
+    relay = OutboxRelay(database.sessions, Row, Broker(up=True).publish, write=write)
+    assert relay.relay_once() == 1
+    assert marked == [1]
+    assert relay.pending() == 0
+    database.close()
+
+
+def test_a_woken_relay_lingers_so_a_burst_goes_out_as_one_message(tmp_path: Path) -> None:
+    sessions = _sessions(tmp_path)
+    published: list[dict[str, Any]] = []
+    relay = OutboxRelay(
+        sessions,
+        Row,
+        lambda task, queue, kwargs: published.append(kwargs),
+        poll_seconds=30,  # only a wake-up sends
+        linger_seconds=0.5,
+    )
+    relay.start()
+    try:
+        for version in (1, 2, 3):
+            with transaction(sessions) as session:
+                add_outbox_row(session, Row, _ownership(version, f"org-{version}"))
+            relay.notify()  # each write wakes it, as a server's commits do
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while relay.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        relay.stop()
+    assert published == [_ownership(3, "org-1", "org-2", "org-3").to_payload()]
 
 
 def test_change_events_survive_the_json_trip() -> None:

@@ -24,7 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from dpm.catalog.event_kinds import NotApplicable, handler_for
-from dpm.catalog.store.holdings import HoldingRepository
+from dpm.catalog.store.holdings import Holding, HoldingRepository
 from dpm.catalog.store.ledger import LedgerRepository, StoredEvent
 from dpm.catalog.store.models import EVERY_HOLDER, HoldingRow
 from dpm.catalog.terms import Origin, Period, Share, Terms, provenance_json
@@ -93,7 +93,7 @@ def fold(holder: str, held: str, facts: Iterable[Fact]) -> list[Period]:
     return periods
 
 
-def period_of(row: HoldingRow) -> Period:
+def period_of(row: Holding) -> Period:
     return Period(
         row.valid_from,
         row.valid_to,
@@ -138,7 +138,7 @@ class PairDiff:
 
     holder: str
     held: str
-    retired: list[HoldingRow] = field(default_factory=list)
+    retired: list[Holding] = field(default_factory=list)
     added: list[Period] = field(default_factory=list)
 
     @property
@@ -216,7 +216,7 @@ class History:
                     continue
                 target = every if holder == EVERY_HOLDER else explicit[holder]
                 target[event.seq] = Fact.from_row(event)
-            known: dict[str, list[HoldingRow]] = defaultdict(list)
+            known: dict[str, list[Holding]] = defaultdict(list)
             for row in self._holdings.known_into(held, holders):
                 known[row.holder].append(row)
             for holder in sorted(holders):
@@ -251,13 +251,13 @@ class History:
         ]
         if not last:
             return {}
-        known: dict[str, list[HoldingRow]] = defaultdict(list)
+        known: dict[str, list[Holding]] = defaultdict(list)
         for row in self._holdings.known_into(held, last):
             known[row.holder].append(row)
         return {holder: _step(holder, held, known[holder], new) for holder in last}
 
     def apply(self, diffs: Iterable[PairDiff]) -> None:
-        retired: list[HoldingRow] = []
+        retired: list[Holding] = []
         added: list[HoldingRow] = []
         for diff in diffs:
             retired += diff.retired
@@ -265,7 +265,7 @@ class History:
         self._holdings.write(retired, added, self._seq)
 
 
-def _diff(holder: str, held: str, rows: list[HoldingRow], periods: list[Period]) -> PairDiff:
+def _diff(holder: str, held: str, rows: list[Holding], periods: list[Period]) -> PairDiff:
     diff = PairDiff(holder, held)
     remaining: list[Any] = list(periods)
     for row in rows:
@@ -278,7 +278,7 @@ def _diff(holder: str, held: str, rows: list[HoldingRow], periods: list[Period])
     return diff
 
 
-def _step(holder: str, held: str, rows: list[HoldingRow], new: Fact) -> PairDiff:
+def _step(holder: str, held: str, rows: list[Holding], new: Fact) -> PairDiff:
     """``new`` applied after every fact of the pair, whose folded periods are ``rows``."""
     open_row = next((r for r in rows if r.valid_to is None), None)  # periods do not overlap
     opened = period_of(open_row) if open_row is not None else None

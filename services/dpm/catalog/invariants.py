@@ -21,8 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dpm.catalog.store.graph_walk import GraphWalk
-from dpm.catalog.store.holdings import HoldingRepository
-from dpm.catalog.store.models import HoldingRow
+from dpm.catalog.store.holdings import Holding, HoldingRepository
 from dpm.catalog.terms import AXES, EQUITY
 from dpm.platform.errors import InvalidArgument
 from dpm.platform.names import OrganizationName
@@ -67,11 +66,11 @@ def check(
                 _check_closed_cycles(walk, holdings, item, axis, fields)
 
 
-def _low(row: HoldingRow, axis: str) -> float:
+def _low(row: Holding, axis: str) -> float:
     return row.equity_low if axis == EQUITY else row.voting_low
 
 
-def _exclusive_low(row: HoldingRow, axis: str) -> bool:
+def _exclusive_low(row: Holding, axis: str) -> bool:
     share = row.equity_range if axis == EQUITY else row.voting_range
     return bool(share and share.get("exclusive_minimum"))
 
@@ -99,12 +98,12 @@ def _check_sums(holdings: HoldingRepository, item: Touched, fields: Fields) -> s
     return wholly_held
 
 
-def _sweep(rows: list[HoldingRow], since: dt.date) -> Iterable[tuple[dt.date, list[HoldingRow]]]:
+def _sweep(rows: list[Holding], since: dt.date) -> Iterable[tuple[dt.date, list[Holding]]]:
     """(day, rows in force that day) for ``since`` and every later day on which a row starts."""
     ordered = sorted(rows, key=lambda r: r.valid_from)
     days = sorted({since} | {r.valid_from for r in ordered if r.valid_from > since})
     ends: list[tuple[dt.date, int]] = []  # heap of (valid_to, index)
-    active: dict[int, HoldingRow] = {}
+    active: dict[int, Holding] = {}
     i = 0
     for day in days:
         while i < len(ordered) and ordered[i].valid_from <= day:
@@ -148,8 +147,8 @@ def _check_closed_cycles(
             )
 
 
-def _largest_closed_subset(members: set[str], active: list[HoldingRow], axis: str) -> set[str]:
-    into: dict[str, list[HoldingRow]] = defaultdict(list)
+def _largest_closed_subset(members: set[str], active: list[Holding], axis: str) -> set[str]:
+    into: dict[str, list[Holding]] = defaultdict(list)
     for row in active:
         into[row.held].append(row)
     closed = set(members)

@@ -56,7 +56,9 @@ def create_server(settings: CatalogSettings, publisher: Publisher | None = None)
     def servicers(parts: Parts) -> tuple[CatalogServicer, BodsServicer, AuditServicer]:
         relay = parts.outbox_relay(OutboxRow, publisher, with_upstream)
         return (
-            CatalogServicer(parts.database, settings.token_secret, on_commit=relay.notify),
+            CatalogServicer(
+                parts.database, settings.token_secret, on_commit=relay.notify, writes=parts.writes
+            ),
             BodsServicer(parts.database, on_commit=relay.notify),
             AuditServicer(
                 parts.audit_log, audit_pb2.ListAuditEntriesResponse, settings.token_secret

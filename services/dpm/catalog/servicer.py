@@ -38,6 +38,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         database: Database,
         token_secret: str,
         on_commit: Callable[[], None] = lambda: None,
+        writes: GroupCommit | None = None,
     ) -> None:
         self._database = database
         self._tokens = PageTokens(token_secret, "catalog")
@@ -45,8 +46,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self._on_commit = on_commit
         # Writes are serialized anyway (SQLite takes one writer at a time, PostgreSQL
         # queues them on the counters row lock): this server's writers queue here, and
-        # those that arrive together commit together (one sync to disk, not one each).
-        self._writes = GroupCommit(database)
+        # those that arrive together commit together (one sync to disk, not one each),
+        # with the outbox relay's marks when it shares them (``Parts.writes``).
+        self._writes = writes or GroupCommit(database)
 
     def _write(self, work: Callable[[Session], T]) -> T:
         require_admin()

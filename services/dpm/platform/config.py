@@ -130,6 +130,9 @@ class DatabaseSettings(ServerSettings):
     database_url: str = ""
     # Seconds between outbox relay polls.
     outbox_poll_seconds: float = 0.2
+    # Seconds a woken relay waits before it reads: a burst of writes goes out together
+    # (one read, one merged message, one mark) for that much more latency.
+    outbox_linger_seconds: float = Field(default=0.02, ge=0, le=1)
     # Run Alembic migrations when the server starts (off where a job runs them, e.g. Kubernetes).
     migrate_on_start: bool = True
 

@@ -39,6 +39,7 @@ from dpm.platform.aio_server import EventLoopThread, build_aio_server
 from dpm.platform.audit import AuditLog, Auditor, AuditSpec
 from dpm.platform.config import DatabaseSettings, ServerSettings, load
 from dpm.platform.db import Database
+from dpm.platform.group_commit import GroupCommit
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer, build_server, serve_until_stopped
 from dpm.platform.limits import CallLimiter, Limits
@@ -103,6 +104,7 @@ class Parts:
         self._checks: list[Check] = []
         self._closers: list[Callable[[], None]] = []
         self._database: Database | None = None
+        self._writes: GroupCommit | None = None
         self.channels: dict[str, grpc.Channel] = {}
         self.token_keys = settings.token_keys()
         self.revocations = RevocationList()
@@ -136,6 +138,13 @@ class Parts:
         if self._database is None:
             raise RuntimeError(f"{self._spec.name} declares no migrations: it owns no database")
         return self._database
+
+    @property
+    def writes(self) -> GroupCommit:
+        """The database's writers queue here, and those queued together commit together."""
+        if self._writes is None:
+            self._writes = GroupCommit(self.database)
+        return self._writes
 
     @property
     def audit_log(self) -> AuditLog:
@@ -221,6 +230,8 @@ class Parts:
             poll_seconds=settings.outbox_poll_seconds,
             prepare=prepare,
             read_sessions=self.database.read_sessions,
+            write=self.writes.write,
+            linger_seconds=settings.outbox_linger_seconds,
         )
         relay.start()
         self.on_close(relay.stop)

@@ -2,17 +2,19 @@
 
 "Known" rows are the ledger's current knowledge (``recorded_to`` null); a read
 "as known at" sequence number k takes the rows recorded over a period holding k.
+
+What a recorded event reads comes back as plain rows (``Holding``), not ORM
+objects: loading an object costs more than the query that found it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from dpm.catalog.store.models import HoldingRow, TieRow
 
@@ -24,6 +26,42 @@ assert isinstance(_HOLDINGS, Table)
 # The columns an insert sets (the id comes from the database).
 _INSERTED = [c.key for c in _HOLDINGS.columns if c.key != "id"]
 
+
+class Holding(Protocol):
+    """A ``holdings`` row as read: a ``HoldingRow`` or a plain row with its columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def holder(self) -> str: ...
+    @property
+    def held(self) -> str: ...
+    @property
+    def equity(self) -> float | None: ...
+    @property
+    def voting(self) -> float | None: ...
+    @property
+    def equity_range(self) -> dict[str, Any] | None: ...
+    @property
+    def voting_range(self) -> dict[str, Any] | None: ...
+    @property
+    def equity_low(self) -> float: ...
+    @property
+    def voting_low(self) -> float: ...
+    @property
+    def board_seats(self) -> int: ...
+    @property
+    def valid_from(self) -> dt.date: ...
+    @property
+    def valid_to(self) -> dt.date | None: ...
+    @property
+    def source_url(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def provenance(self) -> dict[str, Any] | None: ...
+
+
 # Statements run for every recorded event, built once.
 _INSERT = insert(_HOLDINGS)
 _RETIRE = (
@@ -31,23 +69,23 @@ _RETIRE = (
     .where(_HOLDINGS.c.id.in_(bindparam("ids", expanding=True)))
     .values(recorded_to=bindparam("seq"))
 )
-_KNOWN_INTO = select(HoldingRow).where(
-    HoldingRow.held == bindparam("held"), HoldingRow.recorded_to.is_(None)
+_KNOWN_INTO = select(*_HOLDINGS.c).where(
+    _HOLDINGS.c.held == bindparam("held"), _HOLDINGS.c.recorded_to.is_(None)
 )
-_KNOWN_INTO_FROM = _KNOWN_INTO.where(HoldingRow.holder.in_(bindparam("holders", expanding=True)))
+_KNOWN_INTO_FROM = _KNOWN_INTO.where(_HOLDINGS.c.holder.in_(bindparam("holders", expanding=True)))
 _HOLDERS_FROM = select(HoldingRow.holder).where(
     HoldingRow.held == bindparam("held"),
     HoldingRow.recorded_to.is_(None),
     or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to >= bindparam("day")),
 )
 _KNOWN_AMONG = {
-    axis: select(HoldingRow).where(
-        HoldingRow.held.in_(bindparam("members", expanding=True)),
-        HoldingRow.recorded_to.is_(None),
+    axis: select(*_HOLDINGS.c).where(
+        _HOLDINGS.c.held.in_(bindparam("members", expanding=True)),
+        _HOLDINGS.c.recorded_to.is_(None),
         low > 0,
-        or_(HoldingRow.valid_to.is_(None), HoldingRow.valid_to > bindparam("since")),
+        or_(_HOLDINGS.c.valid_to.is_(None), _HOLDINGS.c.valid_to > bindparam("since")),
     )
-    for axis, low in (("equity", HoldingRow.equity_low), ("voting", HoldingRow.voting_low))
+    for axis, low in (("equity", _HOLDINGS.c.equity_low), ("voting", _HOLDINGS.c.voting_low))
 }
 
 
@@ -77,45 +115,41 @@ class HoldingRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def known_into(self, held: str, holders: Collection[str] | None = None) -> list[HoldingRow]:
+    def known_into(self, held: str, holders: Collection[str] | None = None) -> list[Holding]:
         """The known periods into ``held`` (only from ``holders`` when given), oldest first."""
-        rows: list[HoldingRow] = []
+        rows: list[Holding] = []
         if holders is None:
-            rows += self._session.scalars(_KNOWN_INTO, {"held": held})
+            rows += self._rows(_KNOWN_INTO, {"held": held})
         else:
             for chunk in _chunks(holders):
-                params = {"held": held, "holders": chunk}
-                rows += self._session.scalars(_KNOWN_INTO_FROM, params)
+                rows += self._rows(_KNOWN_INTO_FROM, {"held": held, "holders": chunk})
         return sorted(rows, key=lambda r: r.valid_from)
 
     def holders_from(self, held: str, day: dt.date) -> set[str]:
         """Holders with a known period into ``held`` that lasts until ``day`` or later."""
         return set(self._session.scalars(_HOLDERS_FROM, {"held": held, "day": day}))
 
-    def known_among(self, members: Collection[str], axis: str, since: dt.date) -> list[HoldingRow]:
+    def known_among(self, members: Collection[str], axis: str, since: dt.date) -> list[Holding]:
         """Known periods between ``members`` carrying some of ``axis`` ("equity" or "voting")
         and lasting after ``since``."""
         inside = set(members)
-        rows: list[HoldingRow] = []
+        rows: list[Holding] = []
         for chunk in _chunks(inside):
             params = {"members": chunk, "since": since}
-            rows += (
-                r for r in self._session.scalars(_KNOWN_AMONG[axis], params) if r.holder in inside
-            )
+            rows += (r for r in self._rows(_KNOWN_AMONG[axis], params) if r.holder in inside)
         return rows
 
-    def write(
-        self, retired: Collection[HoldingRow], added: Collection[HoldingRow], seq: int
-    ) -> None:
+    def _rows(self, query: Select[Any], params: dict[str, Any]) -> list[Holding]:
+        return cast(list[Holding], self._session.execute(query, params).all())
+
+    def write(self, retired: Collection[Holding], added: Collection[HoldingRow], seq: int) -> None:
         """``retired`` stop being current knowledge from ledger seq ``seq`` on; ``added`` are
         inserted. Written at once (one statement each), not through the session's flush:
-        the loaded ``retired`` rows are updated in place, ``added`` are not attached."""
+        ``added`` are not attached."""
         if retired:
             ids = [row.id for row in retired]
             for chunk in range(0, len(ids), CHUNK):
                 self._session.execute(_RETIRE, {"ids": ids[chunk : chunk + CHUNK], "seq": seq})
-            for row in retired:
-                set_committed_value(row, "recorded_to", seq)
         if added:
             rows = [{key: getattr(row, key) for key in _INSERTED} for row in added]
             self._session.execute(_INSERT, rows)
