@@ -221,9 +221,9 @@ class OutboxRelay:
         model = self._model
         with self._read_sessions() as session:
             rows = [
-                (row.id, row.task, row.queue, dict(row.payload))
-                for row in session.scalars(
-                    select(model)
+                (row_id, task, queue, dict(payload))
+                for row_id, task, queue, payload in session.execute(
+                    select(model.id, model.task, model.queue, model.payload)
                     .where(model.sent_at.is_(None))
                     .order_by(model.id)
                     .limit(self._batch)
