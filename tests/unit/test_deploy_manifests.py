@@ -616,3 +616,24 @@ def test_rendered_manifests_match_kubernetes_schemas(
                 kubernetes_validate.validate(doc, "1.30.0", strict=True)
             except kubernetes_validate.ValidationError as exc:
                 pytest.fail(f"{directory}: {doc['kind']}/{doc['metadata']['name']}: {exc.message}")
+
+
+def test_env_example_lists_every_variable_compose_reads() -> None:
+    """``cp .env.example .env`` is the whole setup: every ``${VAR}`` the compose file
+    reads is there (the token secret empty: compose refuses to start until it is set)."""
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", (ROOT / "docker-compose.yml").read_text()))
+    example = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            example[key.strip()] = value.strip()
+    assert used == set(example), used ^ set(example)
+    assert example["DPM_TOKEN_SECRET"] == ""
+
+
+def test_every_compose_service_has_a_memory_limit_and_rotated_logs() -> None:
+    for name, service in load_compose()["services"].items():
+        assert re.fullmatch(r"\d+[mg]", str(service.get("mem_limit", ""))), name
+        logging = service.get("logging", {})
+        assert logging.get("driver") == "json-file", name
+        assert {"max-size", "max-file"} <= set(logging.get("options", {})), name
