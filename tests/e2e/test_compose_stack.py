@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
@@ -42,12 +43,13 @@ from opentelemetry.proto.collector.metrics.v1 import (
 )
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli import seed as seed_cmd
 from dpm.cli.stackfile import CLIENT_TOKENS_FILE, Stack
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform import auth
 from tests.conftest import IN_CI, drop_postgres_database, postgres_database_url
-from tests.e2e.test_scale_ai_scenario import META_STAKE, record, short
+from tests.e2e.test_scale_ai_scenario import META_STAKE, short
 
 ROOT = Path(__file__).resolve().parents[2]
 DPMATCH = [sys.executable, "-m", "dpm.cli.main"]
@@ -109,24 +111,34 @@ def start_order(services: dict[str, Any]) -> list[str]:
 class Collector(
     trace_service_pb2_grpc.TraceServiceServicer, metrics_service_pb2_grpc.MetricsServiceServicer
 ):
-    """Stands in for the OpenTelemetry Collector: keeps which services sent spans."""
+    """Stands in for the OpenTelemetry Collector: keeps each trace's (service, span name)s."""
 
     def __init__(self) -> None:
-        self.traced: set[str] = set()
+        self.traces: dict[str, set[tuple[str, str]]] = defaultdict(set)
         self._lock = threading.Lock()
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
-            names = {
-                attr.value.string_value
-                for spans in request.resource_spans
-                for attr in spans.resource.attributes
-                if attr.key == "service.name"
-            }
-            with self._lock:
-                self.traced |= names
-            return trace_service_pb2.ExportTraceServiceResponse()
-        return metrics_service_pb2.ExportMetricsServiceResponse()
+        if not isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+        with self._lock:
+            for resource_spans in request.resource_spans:
+                service = next(
+                    a.value.string_value
+                    for a in resource_spans.resource.attributes
+                    if a.key == "service.name"
+                )
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        self.traces[span.trace_id.hex()].add((service, span.name))
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    def trace(self, trace_id: str) -> set[tuple[str, str]]:
+        with self._lock:
+            return set(self.traces.get(trace_id, ()))
+
+    def services(self) -> set[str]:
+        with self._lock:
+            return {service for spans in self.traces.values() for service, _ in spans}
 
 
 @contextmanager
@@ -291,10 +303,15 @@ def test_the_compose_file_runs_and_plays_the_scenario(tmp_path: Path) -> None:
                 for running in stack.running.values():  # every one comes up
                     if "healthcheck" in running.service:
                         stack.healthy(running)
-                play(compose, env, tmp_path)
+                trace_id = play(compose, env, tmp_path)
+                # One trace from the recording call to the re-matched set, across processes.
+                deadline = time.monotonic() + 30
+                while not spans_by_role(otlp.trace(trace_id)) >= END_TO_END:
+                    assert time.monotonic() < deadline, sorted(otlp.trace(trace_id))
+                    time.sleep(0.5)
             finally:
                 ended = stack.stop()
-        traced = set(otlp.traced)
+        services = otlp.services()
     finally:
         for url in databases.values():
             if url:
@@ -309,13 +326,32 @@ def test_the_compose_file_runs_and_plays_the_scenario(tmp_path: Path) -> None:
             f"{name} was killed after its {grace:.0f} s grace:\n{stack.tail(name)}"
         )
         assert code in (0, -signal.SIGTERM), f"{name} exited {code}:\n{stack.tail(name)}"
-    # The services' spans reached the collector the file points them at.
-    assert {"dpm-catalog", "dpm-matching"} <= traced, traced
+    # Every service's spans reached the collector the file points them at.
+    assert {f"dpm-{n}" for n in ("catalog", "requirements", "neutrality", "matching")} <= services
 
 
-def play(compose: dict[str, Any], env: dict[str, str], data_dir: Path) -> None:
-    """Seed from the host (as deploy/README.md says), record Meta's stake, and see the
-    worker re-match Google's set without Scale AI."""
+# (service, span) that the trace of a recorded ownership event must hold: the call, the
+# outbox relay's publish, the worker's re-match (either worker process) and its reads.
+END_TO_END = {
+    ("dpm-catalog", "/dpm.catalog.v1.CatalogService/RecordOwnershipEvent"),
+    ("dpm-catalog", "apply_async/dpm.ownership_changed"),
+    ("dpm-worker", "run/dpm.rematch_clients"),
+    ("dpm-worker", "dpm.matching.build"),
+    ("dpm-worker", "/dpm.neutrality.v1.NeutralityService/ScorePolicy"),
+    ("dpm-neutrality", "/dpm.neutrality.v1.NeutralityService/ScorePolicy"),
+    ("dpm-requirements", "/dpm.requirements.v1.RequirementsService/BatchGetClients"),
+}
+
+
+def spans_by_role(spans: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """``spans`` with both worker services (``worker``, ``worker-beat``) as one."""
+    return {("dpm-worker" if s.startswith("dpm-worker") else s, name) for s, name in spans}
+
+
+def play(compose: dict[str, Any], env: dict[str, str], data_dir: Path) -> str:
+    """Seed from the host (as deploy/README.md says), record Meta's stake in a trace of
+    the test's own, and see the worker re-match Google's set without Scale AI; the
+    trace id."""
     addresses = {}
     for name in ("catalog", "requirements", "neutrality", "matching"):
         (port,) = compose["services"][name]["ports"]
@@ -328,7 +364,12 @@ def play(compose: dict[str, Any], env: dict[str, str], data_dir: Path) -> None:
         matching = matching_pb2_grpc.MatchingServiceStub(channel)
         before = matching.GetRecommendations(matching_pb2.GetRecommendationsRequest(name=name))
         assert "scale-ai" in [short(r.vendor) for r in before.ranked]
-        recorded = record(Stack(addresses, admin, ""), META_STAKE)
+        trace_id = secrets.token_hex(16)
+        with Stack(addresses, admin, "").channel("catalog") as catalog:
+            recorded = catalog_pb2_grpc.CatalogServiceStub(catalog).RecordOwnershipEvent(
+                catalog_pb2.RecordOwnershipEventRequest(event=META_STAKE),
+                metadata=(("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01"),),
+            )
         deadline = time.monotonic() + 30
         while True:
             after = matching.GetRecommendations(matching_pb2.GetRecommendationsRequest(name=name))
@@ -337,3 +378,4 @@ def play(compose: dict[str, Any], env: dict[str, str], data_dir: Path) -> None:
             assert time.monotonic() < deadline, "the set never caught up with the event"
             time.sleep(0.2)
     assert "scale-ai" not in [short(r.vendor) for r in after.ranked]
+    return trace_id
