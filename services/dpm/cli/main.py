@@ -18,10 +18,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from dpm.platform.logs import configure_logging
     from dpm.worker.app import app, settings
     from dpm.worker.queues import consumed
 
+    # Before Celery starts: what it warns of on the way (running as root, say) is JSON too.
+    configure_logging("worker", settings.log_level)
+
     argv = [
+        # No start-up banner: every line a process writes is a JSON log record.
+        "--quiet",
         "worker",
         "-Q",
         ",".join(consumed(settings.deployment)),

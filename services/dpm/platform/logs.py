@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
 
@@ -30,3 +32,21 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Python warnings (a library's DeprecationWarning, Celery's SecurityWarning) become
+    # records of the "py.warnings" logger: JSON like every other line.
+    logging.captureWarnings(True)
+
+
+def json_line(service: str, level: str, name: str, message: str) -> bytes:
+    """One record in the handler's format, built without the logging module's locks: for
+    what must be written from a signal handler."""
+    record = {
+        "time": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S,%f")[:-3],
+        "level": level,
+        "name": name,
+        "message": message,
+        "trace_id": "",
+        "span_id": "",
+        "service": service,
+    }
+    return (json.dumps(record) + "\n").encode()

@@ -13,13 +13,14 @@ import signal
 from typing import Any
 
 from celery import Celery
+from celery.apps import worker as celery_worker
 from celery.signals import beat_embedded_init, setup_logging, worker_process_init
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 from dpm.matching import rematch
 from dpm.platform.config import load
 from dpm.platform.events import Queue
-from dpm.platform.logs import configure_logging
+from dpm.platform.logs import configure_logging, json_line
 from dpm.platform.telemetry import configure_telemetry
 from dpm.worker.lifetime import die_with_parent
 from dpm.worker.queues import routes
@@ -64,6 +65,17 @@ def create_app(settings: WorkerSettings) -> Celery:
 @setup_logging.connect
 def _logging(**_: Any) -> None:
     configure_logging("worker", settings.log_level)
+
+
+def _say_in_json(message: str, _file: Any = None) -> None:
+    """Celery's shutdown notices ("worker: Warm shutdown") come from a signal handler,
+    written straight to a file descriptor (``celery.apps.worker.safe_say``); Celery has
+    no setting for them. Here they are JSON lines like the rest, on stderr, written the
+    same lock-free way."""
+    os.write(2, json_line("worker", "INFO", "celery.apps.worker", message.strip()))
+
+
+celery_worker.safe_say = _say_in_json
 
 
 @worker_process_init.connect
