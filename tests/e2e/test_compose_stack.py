@@ -55,6 +55,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DPMATCH = [sys.executable, "-m", "dpm.cli.main"]
 # The containers this machine's own servers stand in for, and where those listen.
 STAND_INS = {"postgres": "127.0.0.1:5432", "redis": "127.0.0.1:6379"}
+# Where the file's own services listen: a loopback address of their own, as each
+# container has. On 127.0.0.1 a fixed port such as 50054 can be taken at any moment
+# as the source port of some process's outgoing connection (the ephemeral range
+# covers it); connections from here leave from 127.0.0.1, never from this address.
+HOST = "127.0.0.2"
 COLLECTOR = "otel-collector"
 OTLP_PORT = 4317
 
@@ -115,10 +120,21 @@ class Collector(
 
     def __init__(self) -> None:
         self.traces: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.metrics: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
         if not isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+            with self._lock:
+                for resource_metrics in request.resource_metrics:
+                    service = next(
+                        a.value.string_value
+                        for a in resource_metrics.resource.attributes
+                        if a.key == "service.name"
+                    )
+                    for scope_metrics in resource_metrics.scope_metrics:
+                        for metric in scope_metrics.metrics:
+                            self.metrics.add((service, metric.name))
             return metrics_service_pb2.ExportMetricsServiceResponse()
         with self._lock:
             for resource_spans in request.resource_spans:
@@ -147,7 +163,7 @@ def collector() -> Iterator[Collector]:
     server = grpc.server(futures.ThreadPoolExecutor(4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(receiver, server)
-    server.add_insecure_port(f"127.0.0.1:{OTLP_PORT}")
+    server.add_insecure_port(f"{HOST}:{OTLP_PORT}")
     server.start()
     try:
         yield receiver
@@ -177,8 +193,11 @@ class ComposeStack:
         env = {k: interpolate(str(v), self.env) for k, v in service["environment"].items()}
         for key, value in env.items():
             for host in self.compose["services"]:  # host:port, not a URL's scheme
-                value = re.sub(rf"(?<![\w.-]){re.escape(host)}:(?=\d)", "127.0.0.1:", value)
+                address = STAND_INS[host].partition(":")[0] if host in STAND_INS else HOST
+                value = re.sub(rf"(?<![\w.-]){re.escape(host)}:(?=\d)", f"{address}:", value)
             env[key] = value
+        if service.get("ports"):  # a container listens on its own address
+            env["DPM_HOST"] = HOST
         if "DPM_DATABASE_URL" in env:  # postgresql://dpm:dpm@postgres:5432/<db> -> this run's
             env["DPM_DATABASE_URL"] = self.databases[env["DPM_DATABASE_URL"].rpartition("/")[2]]
         return env
@@ -228,7 +247,7 @@ class ComposeStack:
         while True:
             assert running.process.poll() is None, self.tail(running.name)
             probe = subprocess.run(
-                [*DPMATCH, *args],
+                [*DPMATCH, *(a.replace("127.0.0.1:", f"{HOST}:") for a in args)],
                 capture_output=True,
                 timeout=seconds(check.get("timeout"), 30) + 10,
             )
@@ -261,9 +280,10 @@ class ComposeStack:
         return self.running[name].log.read_text(errors="replace")[-3000:]
 
 
-def free(port: int) -> bool:
+def free(address: str) -> bool:
+    host, _, port = address.rpartition(":")
     with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
+        return probe.connect_ex((host, int(port))) != 0
 
 
 def test_the_compose_file_runs_and_plays_the_scenario(tmp_path: Path) -> None:
@@ -273,12 +293,12 @@ def test_the_compose_file_runs_and_plays_the_scenario(tmp_path: Path) -> None:
         for s in compose["services"].values()
         for p in s.get("ports", [])
     ]
-    busy = [p for p in [*published, OTLP_PORT] if not free(p)]
+    busy = [p for p in [*published, OTLP_PORT] if not free(f"{HOST}:{p}")]
     if busy:
         if IN_CI:
             pytest.fail(f"the compose file's ports are taken: {busy}")
         pytest.skip(f"the compose file's ports are taken here: {busy}")
-    missing = [name for name, address in STAND_INS.items() if free(int(address.rpartition(":")[2]))]
+    missing = [name for name, address in STAND_INS.items() if free(address)]
     if missing:
         if IN_CI:
             pytest.fail(f"CI has nothing to stand in for {missing}")
@@ -312,6 +332,7 @@ def test_the_compose_file_runs_and_plays_the_scenario(tmp_path: Path) -> None:
             finally:
                 ended = stack.stop()
         services = otlp.services()
+        exported = spans_by_role(otlp.metrics)
     finally:
         for url in databases.values():
             if url:
@@ -328,6 +349,18 @@ def test_the_compose_file_runs_and_plays_the_scenario(tmp_path: Path) -> None:
         assert code in (0, -signal.SIGTERM), f"{name} exited {code}:\n{stack.tail(name)}"
     # Every service's spans reached the collector the file points them at.
     assert {f"dpm-{n}" for n in ("catalog", "requirements", "neutrality", "matching")} <= services
+    # And the metrics an operator watches, the workers' flushed as their processes end.
+    assert exported >= OPERATOR_METRICS, sorted(exported)
+
+
+OPERATOR_METRICS = {
+    ("dpm-catalog", "dpm.ledger.events"),
+    ("dpm-catalog", "dpm.outbox.backlog"),
+    ("dpm-catalog", "dpm.outbox.published"),
+    ("dpm-matching", "dpm.recommendations.reads"),
+    ("dpm-worker", "dpm.worker.task_duration"),
+    ("dpm-worker", "dpm.rematch.clients"),
+}
 
 
 # (service, span) that the trace of a recorded ownership event must hold: the call, the
@@ -344,7 +377,8 @@ END_TO_END = {
 
 
 def spans_by_role(spans: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """``spans`` with both worker services (``worker``, ``worker-beat``) as one."""
+    """(service, span or metric) pairs with both worker services (``worker``,
+    ``worker-beat``) as one."""
     return {("dpm-worker" if s.startswith("dpm-worker") else s, name) for s, name in spans}
 
 
@@ -355,7 +389,7 @@ def play(compose: dict[str, Any], env: dict[str, str], data_dir: Path) -> str:
     addresses = {}
     for name in ("catalog", "requirements", "neutrality", "matching"):
         (port,) = compose["services"][name]["ports"]
-        addresses[name] = f"127.0.0.1:{str(port).partition(':')[0]}"
+        addresses[name] = f"{HOST}:{str(port).partition(':')[0]}"
     admin = auth.admin_token(env["DPM_TOKEN_SECRET"])
     seed_cmd.seed(Stack(addresses, admin, ""), data_dir)
     google = json.loads((data_dir / CLIENT_TOKENS_FILE).read_text())["google"]

@@ -64,6 +64,10 @@ class CommonSettings(TlsSettings):
     revocation_refresh_seconds: float = Field(default=30.0, gt=0)
     data_dir: Path = Path(".dpmatch")
     log_level: str = "INFO"
+    # Serve the process's metrics for Prometheus on this port (GET /metrics); 0: off.
+    # A Celery worker's metrics go by OTLP only (its tasks run in pool processes).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     # Deadline for every outgoing gRPC call, in seconds.
     rpc_timeout_seconds: float = 10.0
     # Redis: cache, pub/sub, and the default Celery broker.

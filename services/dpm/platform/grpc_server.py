@@ -210,7 +210,7 @@ def serve_until_stopped(service: str, settings: S, create: Callable[[S], Running
     """Process entry point of a server: logs, telemetry, run until SIGTERM, drain, exit."""
     restrict_new_files()
     configure_logging(service, settings.log_level)
-    configure_telemetry(f"dpm-{service}")
+    configure_telemetry(f"dpm-{service}", settings.metrics_port, settings.metrics_host)
     running = create(settings)
     # What start-up loaded (modules, descriptors, clients: ~140,000 objects) lives as long
     # as the process: out of the collector's sight, a full collection no longer walks it.

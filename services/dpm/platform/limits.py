@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from dpm.platform.auth import Principal, Role
 from dpm.platform.config import ServerSettings
 from dpm.platform.errors import ResourceExhausted
+from dpm.platform.telemetry import limit_refusals
 
 # Roles whose calls count against per-caller limits (outsiders, one per token subject).
 LIMITED_ROLES = frozenset({Role.LAB, Role.AUDITOR})
@@ -76,7 +77,11 @@ class CallLimiter:
         """Count the call for its whole duration; RESOURCE_EXHAUSTED when over a limit."""
         key = principal.subject if principal.role in LIMITED_ROLES else ""
         with self._lock:
-            self._check(key, stream)
+            try:
+                self._check(key, stream)
+            except ResourceExhausted as refused:
+                limit_refusals.add(1, {"caller": key or "-", "reason": refused.reason})
+                raise
             if key:
                 self._calls[key] += 1
                 if stream:

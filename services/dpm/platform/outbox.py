@@ -13,19 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
+from opentelemetry.metrics import CallbackOptions, Observation
 from sqlalchemy import JSON, DateTime, Integer, String, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from dpm.platform.config import DEFAULT_DEPLOYMENT
 from dpm.platform.events import MERGEABLE, SCHEMA_VERSION, VERSION_KEY, ChangeEvent, Queue
-from dpm.platform.telemetry import outbox_published
+from dpm.platform.telemetry import meter, outbox_published
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,24 @@ def _untraced(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k != TRACE_KEY}
 
 
+def _backlog(_options: CallbackOptions) -> Iterable[Observation]:
+    for relay in list(_RELAYS):
+        pending, oldest = relay.backlog()
+        yield Observation(pending, {"measure": "rows"})
+        yield Observation(oldest, {"measure": "oldest_seconds"})
+
+
+# The relays of this process, for the backlog gauge an operator watches: rows not yet
+# handed to the broker, and how long the oldest has waited (0 when none).
+_RELAYS: weakref.WeakSet[OutboxRelay] = weakref.WeakSet()
+meter.create_observable_gauge(
+    "dpm.outbox.backlog",
+    callbacks=[_backlog],
+    description="Outbox rows not yet published (measure=rows) and the oldest one's age "
+    "in seconds (measure=oldest_seconds)",
+)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -188,6 +208,7 @@ class OutboxRelay:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        _RELAYS.add(self)
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
@@ -200,6 +221,19 @@ class OutboxRelay:
         self._wake.set()
         if self._thread:
             self._thread.join(timeout=10)
+
+    def backlog(self) -> tuple[int, float]:
+        """Unsent rows, and the seconds the oldest of them has waited (0 when none)."""
+        model = self._model
+        with self._read_sessions() as session:
+            count, oldest = session.execute(
+                select(func.count(), func.min(model.created_at)).where(model.sent_at.is_(None))
+            ).one()
+        if not count or oldest is None:
+            return 0, 0.0
+        if oldest.tzinfo is None:  # SQLite keeps no offset: the rows are written in UTC
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        return int(count), max(0.0, (dt.datetime.now(dt.UTC) - oldest).total_seconds())
 
     def pending(self) -> int:
         with self._sessions() as session:

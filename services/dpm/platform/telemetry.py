@@ -55,8 +55,9 @@ def _metric_reader() -> MetricReader | None:
     return None
 
 
-def configure_telemetry(service: str) -> None:
-    """Install tracer and meter providers once per process (call after any fork)."""
+def configure_telemetry(service: str, metrics_port: int = 0, metrics_host: str = "") -> None:
+    """Install tracer and meter providers once per process (call after any fork); with a
+    ``metrics_port``, also serve the metrics for Prometheus there (GET /metrics)."""
     global _configured
     if _configured:
         return
@@ -67,10 +68,14 @@ def configure_telemetry(service: str) -> None:
     if exporter is not None:
         tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(tracer_provider)
-    reader = _metric_reader()
-    metrics.set_meter_provider(
-        MeterProvider(resource=resource, metric_readers=[reader] if reader else [])
-    )
+    readers = [r for r in (_metric_reader(),) if r is not None]
+    if metrics_port:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        readers.append(PrometheusMetricReader())
+        start_http_server(metrics_port, addr=metrics_host or "127.0.0.1")
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
 def shutdown_telemetry() -> None:
@@ -134,4 +139,14 @@ outbox_published = meter.create_counter(
 )
 rematched_clients = meter.create_counter(
     "dpm.rematch.clients", description="Clients re-matched by the workers, by trigger"
+)
+
+limit_refusals = meter.create_counter(
+    "dpm.calls.refused", description="Calls refused for a limit (RESOURCE_EXHAUSTED), by caller"
+)
+task_duration = meter.create_histogram(
+    "dpm.worker.task_duration", unit="s", description="Celery task runs, by task and outcome"
+)
+task_retries = meter.create_counter(
+    "dpm.worker.task_retries", description="Celery tasks put back for a retry, by task"
 )

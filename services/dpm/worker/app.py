@@ -10,18 +10,32 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 from celery import Celery
 from celery.apps import worker as celery_worker
-from celery.signals import beat_embedded_init, setup_logging, worker_process_init
+from celery.signals import (
+    beat_embedded_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    task_retry,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
 from dpm.matching import rematch
 from dpm.platform.config import load
 from dpm.platform.events import Queue
 from dpm.platform.logs import configure_logging, json_line
-from dpm.platform.telemetry import configure_telemetry
+from dpm.platform.telemetry import (
+    configure_telemetry,
+    shutdown_telemetry,
+    task_duration,
+    task_retries,
+)
 from dpm.worker.lifetime import die_with_parent
 from dpm.worker.queues import routes
 from dpm.worker.schedule import beat_schedule
@@ -76,6 +90,33 @@ def _say_in_json(message: str, _file: Any = None) -> None:
 
 
 celery_worker.safe_say = _say_in_json
+
+# When each task run of this pool process started, by task id.
+_started: dict[str, float] = {}
+
+
+@worker_process_shutdown.connect
+def _process_shutdown(**_: Any) -> None:
+    """A pool process that ends flushes its spans and metrics to the collector."""
+    shutdown_telemetry()
+
+
+@task_prerun.connect
+def _task_started(task_id: str, **_: Any) -> None:
+    _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect
+def _task_ended(task_id: str, task: Any, state: str | None = None, **_: Any) -> None:
+    started = _started.pop(task_id, None)
+    if started is not None:
+        outcome = (state or "UNKNOWN").lower()
+        task_duration.record(time.monotonic() - started, {"task": task.name, "outcome": outcome})
+
+
+@task_retry.connect
+def _task_retried(sender: Any = None, **_: Any) -> None:
+    task_retries.add(1, {"task": getattr(sender, "name", "unknown")})
 
 
 @worker_process_init.connect
