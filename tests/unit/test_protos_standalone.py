@@ -4,7 +4,9 @@ Every proto under ``protos/`` compiles with nothing on the include path but
 ``protos/`` and the well-known types every protoc ships; the error details the
 servers send (``google.rpc.Status`` in the ``grpc-status-details-bin``
 trailer, with ``BadRequest`` and ``ErrorInfo``) are in ``protos/google/rpc``,
-field for field what the servers encode with.
+field for field what the servers encode with; the field behaviours and resource
+annotations the protos use are in ``protos/google/api``, the same as the
+googleapis-common-protos modules the generated Python code imports.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -58,7 +61,12 @@ def _messages(
 
 def test_every_proto_compiles_from_protos_alone(tmp_path: Path) -> None:
     names = {f.name for f in _compiled(tmp_path).file}
-    assert {"google/rpc/status.proto", "google/rpc/error_details.proto"} <= names
+    assert {
+        "google/rpc/status.proto",
+        "google/rpc/error_details.proto",
+        "google/api/field_behavior.proto",
+        "google/api/resource.proto",
+    } <= names
     assert any(name.startswith("dpm/catalog/") for name in names)
     # Nothing outside protos/ but protoc's own well-known types was needed.
     assert {n for n in names if not (PROTOS / n).exists()} <= {
@@ -74,6 +82,8 @@ def test_every_proto_compiles_from_protos_alone(tmp_path: Path) -> None:
         error_details_pb2.BadRequest.FieldViolation.DESCRIPTOR,
         error_details_pb2.ErrorInfo.DESCRIPTOR,
         error_details_pb2.RetryInfo.DESCRIPTOR,
+        resource_pb2.ResourceDescriptor.DESCRIPTOR,
+        resource_pb2.ResourceReference.DESCRIPTOR,
     ],
     ids=lambda d: d.full_name,
 )
@@ -90,3 +100,17 @@ def test_the_shipped_codes_are_the_grpc_codes(tmp_path: Path) -> None:
     files = {f.name: f for f in _compiled(tmp_path).file}
     (shipped,) = files["google/rpc/code.proto"].enum_type
     assert {v.name: v.number for v in shipped.value} == dict(code_pb2.Code.items())
+
+
+def test_the_shipped_field_behaviors_are_those_the_generated_code_imports(
+    tmp_path: Path,
+) -> None:
+    files = {f.name: f for f in _compiled(tmp_path).file}
+    shipped = files["google/api/field_behavior.proto"]
+    (behaviors,) = shipped.enum_type
+    assert {v.name: v.number for v in behaviors.value} == dict(
+        field_behavior_pb2.FieldBehavior.items()
+    )
+    (extension,) = shipped.extension
+    imported = field_behavior_pb2.field_behavior
+    assert (extension.name, extension.number) == (imported.name, imported.number)

@@ -22,22 +22,35 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64pm/audit/v1/audit.proto\x12\x0c\x64pm.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n\nAuditEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x10\n\x08resource\x18\x04 \x01(\t\x12\x0c\n\x04\x63ode\x18\x05 \x01(\t\x12\x0c\n\x04role\x18\x06 \x01(\t\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\r\n\x05token\x18\x08 \x01(\t\x12\x0c\n\x04peer\x18\t \x01(\t\x12\x10\n\x08trace_id\x18\n \x01(\t\"\xbf\x01\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x18ListAuditEntriesResponse\x12/\n\raudit_entries\x18\x01 \x03(\x0b\x32\x18.dpm.audit.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2q\n\x0c\x41uditService\x12\x61\n\x10ListAuditEntries\x12%.dpm.audit.v1.ListAuditEntriesRequest\x1a&.dpm.audit.v1.ListAuditEntriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64pm/audit/v1/audit.proto\x12\x0c\x64pm.audit.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n\nAuditEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x10\n\x08resource\x18\x04 \x01(\t\x12\x0c\n\x04\x63ode\x18\x05 \x01(\t\x12\x0c\n\x04role\x18\x06 \x01(\t\x12\x0f\n\x07subject\x18\x07 \x01(\t\x12\r\n\x05token\x18\x08 \x01(\t\x12\x0c\n\x04peer\x18\t \x01(\t\x12\x10\n\x08trace_id\x18\n \x01(\t\"\xe3\x01\n\x17ListAuditEntriesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06method\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x32\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"d\n\x18ListAuditEntriesResponse\x12/\n\raudit_entries\x18\x01 \x03(\x0b\x32\x18.dpm.audit.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2q\n\x0c\x41uditService\x12\x61\n\x10ListAuditEntries\x12%.dpm.audit.v1.ListAuditEntriesRequest\x1a&.dpm.audit.v1.ListAuditEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.audit.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDITENTRY']._serialized_start=76
-  _globals['_AUDITENTRY']._serialized_end=270
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=273
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=464
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=466
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=566
-  _globals['_AUDITSERVICE']._serialized_start=568
-  _globals['_AUDITSERVICE']._serialized_end=681
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['subject']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['subject']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['method']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['method']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['start_time']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['start_time']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['end_time']._loaded_options = None
+  _globals['_LISTAUDITENTRIESREQUEST'].fields_by_name['end_time']._serialized_options = b'\342A\001\001'
+  _globals['_AUDITENTRY']._serialized_start=109
+  _globals['_AUDITENTRY']._serialized_end=303
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=306
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=533
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=535
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=635
+  _globals['_AUDITSERVICE']._serialized_start=637
+  _globals['_AUDITSERVICE']._serialized_end=750
 # @@protoc_insertion_point(module_scope)

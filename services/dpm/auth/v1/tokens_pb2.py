@@ -22,33 +22,55 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64pm/auth/v1/tokens.proto\x12\x0b\x64pm.auth.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x01\n\x05Token\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x04role\x18\x02 \x01(\x0e\x32\x11.dpm.auth.v1.Role\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\r\n\x05label\x18\x04 \x01(\t\x12.\n\nissue_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"|\n\x11IssueTokenRequest\x12\x1f\n\x04role\x18\x01 \x01(\x0e\x32\x11.dpm.auth.v1.Role\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12&\n\x03ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05label\x18\x04 \x01(\t\"M\n\x12IssueTokenResponse\x12!\n\x05token\x18\x01 \x01(\x0b\x32\x12.dpm.auth.v1.Token\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"K\n\x11ListTokensRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\"Q\n\x12ListTokensResponse\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.dpm.auth.v1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12RevokeTokenRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"8\n\x13RevokeTokenResponse\x12!\n\x05token\x18\x01 \x01(\x0b\x32\x12.dpm.auth.v1.Token*^\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_ADMIN\x10\x01\x12\x0c\n\x08ROLE_LAB\x10\x02\x12\x10\n\x0cROLE_AUDITOR\x10\x03\x12\x10\n\x0cROLE_SERVICE\x10\x04\x32\xfe\x01\n\x0cTokenService\x12M\n\nIssueToken\x12\x1e.dpm.auth.v1.IssueTokenRequest\x1a\x1f.dpm.auth.v1.IssueTokenResponse\x12M\n\nListTokens\x12\x1e.dpm.auth.v1.ListTokensRequest\x1a\x1f.dpm.auth.v1.ListTokensResponse\x12P\n\x0bRevokeToken\x12\x1f.dpm.auth.v1.RevokeTokenRequest\x1a .dpm.auth.v1.RevokeTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64pm/auth/v1/tokens.proto\x12\x0b\x64pm.auth.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x05Token\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1f\n\x04role\x18\x02 \x01(\x0e\x32\x11.dpm.auth.v1.Role\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\r\n\x05label\x18\x04 \x01(\t\x12.\n\nissue_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:5\xea\x41\x32\n\x11\x64pmatch.dev/Token\x12\x0etokens/{token}*\x06tokens2\x05token\"\x94\x01\n\x11IssueTokenRequest\x12%\n\x04role\x18\x01 \x01(\x0e\x32\x11.dpm.auth.v1.RoleB\x04\xe2\x41\x01\x02\x12\x15\n\x07subject\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x03ttl\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x13\n\x05label\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"M\n\x12IssueTokenResponse\x12!\n\x05token\x18\x01 \x01(\x0b\x32\x12.dpm.auth.v1.Token\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"]\n\x11ListTokensRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"Q\n\x12ListTokensResponse\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.dpm.auth.v1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x12RevokeTokenRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11\x64pmatch.dev/Token\"8\n\x13RevokeTokenResponse\x12!\n\x05token\x18\x01 \x01(\x0b\x32\x12.dpm.auth.v1.Token*^\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_ADMIN\x10\x01\x12\x0c\n\x08ROLE_LAB\x10\x02\x12\x10\n\x0cROLE_AUDITOR\x10\x03\x12\x10\n\x0cROLE_SERVICE\x10\x04\x32\xfe\x01\n\x0cTokenService\x12M\n\nIssueToken\x12\x1e.dpm.auth.v1.IssueTokenRequest\x1a\x1f.dpm.auth.v1.IssueTokenResponse\x12M\n\nListTokens\x12\x1e.dpm.auth.v1.ListTokensRequest\x1a\x1f.dpm.auth.v1.ListTokensResponse\x12P\n\x0bRevokeToken\x12\x1f.dpm.auth.v1.RevokeTokenRequest\x1a .dpm.auth.v1.RevokeTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.auth.v1.tokens_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=800
-  _globals['_ROLE']._serialized_end=894
-  _globals['_TOKEN']._serialized_start=107
-  _globals['_TOKEN']._serialized_end=339
-  _globals['_ISSUETOKENREQUEST']._serialized_start=341
-  _globals['_ISSUETOKENREQUEST']._serialized_end=465
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=467
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=544
-  _globals['_LISTTOKENSREQUEST']._serialized_start=546
-  _globals['_LISTTOKENSREQUEST']._serialized_end=621
-  _globals['_LISTTOKENSRESPONSE']._serialized_start=623
-  _globals['_LISTTOKENSRESPONSE']._serialized_end=704
-  _globals['_REVOKETOKENREQUEST']._serialized_start=706
-  _globals['_REVOKETOKENREQUEST']._serialized_end=740
-  _globals['_REVOKETOKENRESPONSE']._serialized_start=742
-  _globals['_REVOKETOKENRESPONSE']._serialized_end=798
-  _globals['_TOKENSERVICE']._serialized_start=897
-  _globals['_TOKENSERVICE']._serialized_end=1151
+  _globals['_TOKEN'].fields_by_name['name']._loaded_options = None
+  _globals['_TOKEN'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_TOKEN']._loaded_options = None
+  _globals['_TOKEN']._serialized_options = b'\352A2\n\021dpmatch.dev/Token\022\016tokens/{token}*\006tokens2\005token'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['role']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['role']._serialized_options = b'\342A\001\002'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['subject']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['subject']._serialized_options = b'\342A\001\002'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['ttl']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['ttl']._serialized_options = b'\342A\001\001'
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['label']._loaded_options = None
+  _globals['_ISSUETOKENREQUEST'].fields_by_name['label']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['subject']._loaded_options = None
+  _globals['_LISTTOKENSREQUEST'].fields_by_name['subject']._serialized_options = b'\342A\001\001'
+  _globals['_REVOKETOKENREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_REVOKETOKENREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\023\n\021dpmatch.dev/Token'
+  _globals['_ROLE']._serialized_start=992
+  _globals['_ROLE']._serialized_end=1086
+  _globals['_TOKEN']._serialized_start=167
+  _globals['_TOKEN']._serialized_end=460
+  _globals['_ISSUETOKENREQUEST']._serialized_start=463
+  _globals['_ISSUETOKENREQUEST']._serialized_end=611
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=613
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=690
+  _globals['_LISTTOKENSREQUEST']._serialized_start=692
+  _globals['_LISTTOKENSREQUEST']._serialized_end=785
+  _globals['_LISTTOKENSRESPONSE']._serialized_start=787
+  _globals['_LISTTOKENSRESPONSE']._serialized_end=868
+  _globals['_REVOKETOKENREQUEST']._serialized_start=870
+  _globals['_REVOKETOKENREQUEST']._serialized_end=932
+  _globals['_REVOKETOKENRESPONSE']._serialized_start=934
+  _globals['_REVOKETOKENRESPONSE']._serialized_end=990
+  _globals['_TOKENSERVICE']._serialized_start=1089
+  _globals['_TOKENSERVICE']._serialized_end=1343
 # @@protoc_insertion_point(module_scope)

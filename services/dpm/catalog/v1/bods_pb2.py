@@ -23,27 +23,36 @@ _sym_db = _symbol_database.Default()
 
 
 from dpm.catalog.v1 import catalog_pb2 as dpm_dot_catalog_dot_v1_dot_catalog__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64pm/catalog/v1/bods.proto\x12\x0e\x64pm.catalog.v1\x1a\x1c\x64pm/catalog/v1/catalog.proto\"]\n\x1bImportBodsStatementsRequest\x12\x12\n\nstatements\x18\x01 \x03(\t\x12\x13\n\x0bsource_name\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"\xbb\x03\n\x1cImportBodsStatementsResponse\x12\x1b\n\x13statements_received\x18\x01 \x01(\x05\x12\x1b\n\x13statements_imported\x18\x02 \x01(\x05\x12\x1c\n\x14statements_unchanged\x18\x03 \x01(\x05\x12!\n\x19statements_without_effect\x18\x04 \x01(\x05\x12\"\n\x1aindirect_summaries_skipped\x18\x05 \x01(\x05\x12\x1d\n\x15organizations_created\x18\x06 \x01(\x05\x12\x17\n\x0fpersons_created\x18\x07 \x01(\x05\x12\x1d\n\x15organizations_updated\x18\x08 \x01(\x05\x12\x17\n\x0f\x65vents_recorded\x18\t \x01(\x05\x12.\n\x06\x65rrors\x18\n \x03(\x0b\x32\x1e.dpm.catalog.v1.StatementError\x12\x15\n\rgraph_version\x18\x0b \x01(\x03\x12.\n\x07\x63reated\x18\x0c \x03(\x0b\x32\x1d.dpm.catalog.v1.ImportedParty\x12\x15\n\rvalidate_only\x18\r \x01(\x08\"T\n\x0eStatementError\x12\x14\n\x0cstatement_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"c\n\rImportedParty\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .dpm.catalog.v1.OrganizationKind\",\n\x1b\x45xportBodsStatementsRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\"X\n\x1c\x45xportBodsStatementsResponse\x12\x12\n\nstatements\x18\x01 \x03(\t\x12\x15\n\rgraph_version\x18\x02 \x01(\x03\x12\r\n\x05\x61s_of\x18\x03 \x01(\t2\xf7\x01\n\x0b\x42odsService\x12s\n\x14ImportBodsStatements\x12+.dpm.catalog.v1.ImportBodsStatementsRequest\x1a,.dpm.catalog.v1.ImportBodsStatementsResponse(\x01\x12s\n\x14\x45xportBodsStatements\x12+.dpm.catalog.v1.ExportBodsStatementsRequest\x1a,.dpm.catalog.v1.ExportBodsStatementsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64pm/catalog/v1/bods.proto\x12\x0e\x64pm.catalog.v1\x1a\x1c\x64pm/catalog/v1/catalog.proto\x1a\x1fgoogle/api/field_behavior.proto\"o\n\x1bImportBodsStatementsRequest\x12\x18\n\nstatements\x18\x01 \x03(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bsource_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1b\n\rvalidate_only\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\xbb\x03\n\x1cImportBodsStatementsResponse\x12\x1b\n\x13statements_received\x18\x01 \x01(\x05\x12\x1b\n\x13statements_imported\x18\x02 \x01(\x05\x12\x1c\n\x14statements_unchanged\x18\x03 \x01(\x05\x12!\n\x19statements_without_effect\x18\x04 \x01(\x05\x12\"\n\x1aindirect_summaries_skipped\x18\x05 \x01(\x05\x12\x1d\n\x15organizations_created\x18\x06 \x01(\x05\x12\x17\n\x0fpersons_created\x18\x07 \x01(\x05\x12\x1d\n\x15organizations_updated\x18\x08 \x01(\x05\x12\x17\n\x0f\x65vents_recorded\x18\t \x01(\x05\x12.\n\x06\x65rrors\x18\n \x03(\x0b\x32\x1e.dpm.catalog.v1.StatementError\x12\x15\n\rgraph_version\x18\x0b \x01(\x03\x12.\n\x07\x63reated\x18\x0c \x03(\x0b\x32\x1d.dpm.catalog.v1.ImportedParty\x12\x15\n\rvalidate_only\x18\r \x01(\x08\"T\n\x0eStatementError\x12\x14\n\x0cstatement_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"c\n\rImportedParty\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .dpm.catalog.v1.OrganizationKind\"2\n\x1b\x45xportBodsStatementsRequest\x12\x13\n\x05\x61s_of\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"X\n\x1c\x45xportBodsStatementsResponse\x12\x12\n\nstatements\x18\x01 \x03(\t\x12\x15\n\rgraph_version\x18\x02 \x01(\x03\x12\r\n\x05\x61s_of\x18\x03 \x01(\t2\xf7\x01\n\x0b\x42odsService\x12s\n\x14ImportBodsStatements\x12+.dpm.catalog.v1.ImportBodsStatementsRequest\x1a,.dpm.catalog.v1.ImportBodsStatementsResponse(\x01\x12s\n\x14\x45xportBodsStatements\x12+.dpm.catalog.v1.ExportBodsStatementsRequest\x1a,.dpm.catalog.v1.ExportBodsStatementsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.catalog.v1.bods_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTBODSSTATEMENTSREQUEST']._serialized_start=75
-  _globals['_IMPORTBODSSTATEMENTSREQUEST']._serialized_end=168
-  _globals['_IMPORTBODSSTATEMENTSRESPONSE']._serialized_start=171
-  _globals['_IMPORTBODSSTATEMENTSRESPONSE']._serialized_end=614
-  _globals['_STATEMENTERROR']._serialized_start=616
-  _globals['_STATEMENTERROR']._serialized_end=700
-  _globals['_IMPORTEDPARTY']._serialized_start=702
-  _globals['_IMPORTEDPARTY']._serialized_end=801
-  _globals['_EXPORTBODSSTATEMENTSREQUEST']._serialized_start=803
-  _globals['_EXPORTBODSSTATEMENTSREQUEST']._serialized_end=847
-  _globals['_EXPORTBODSSTATEMENTSRESPONSE']._serialized_start=849
-  _globals['_EXPORTBODSSTATEMENTSRESPONSE']._serialized_end=937
-  _globals['_BODSSERVICE']._serialized_start=940
-  _globals['_BODSSERVICE']._serialized_end=1187
+  _globals['_IMPORTBODSSTATEMENTSREQUEST'].fields_by_name['statements']._loaded_options = None
+  _globals['_IMPORTBODSSTATEMENTSREQUEST'].fields_by_name['statements']._serialized_options = b'\342A\001\001'
+  _globals['_IMPORTBODSSTATEMENTSREQUEST'].fields_by_name['source_name']._loaded_options = None
+  _globals['_IMPORTBODSSTATEMENTSREQUEST'].fields_by_name['source_name']._serialized_options = b'\342A\001\001'
+  _globals['_IMPORTBODSSTATEMENTSREQUEST'].fields_by_name['validate_only']._loaded_options = None
+  _globals['_IMPORTBODSSTATEMENTSREQUEST'].fields_by_name['validate_only']._serialized_options = b'\342A\001\001'
+  _globals['_EXPORTBODSSTATEMENTSREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_EXPORTBODSSTATEMENTSREQUEST'].fields_by_name['as_of']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTBODSSTATEMENTSREQUEST']._serialized_start=108
+  _globals['_IMPORTBODSSTATEMENTSREQUEST']._serialized_end=219
+  _globals['_IMPORTBODSSTATEMENTSRESPONSE']._serialized_start=222
+  _globals['_IMPORTBODSSTATEMENTSRESPONSE']._serialized_end=665
+  _globals['_STATEMENTERROR']._serialized_start=667
+  _globals['_STATEMENTERROR']._serialized_end=751
+  _globals['_IMPORTEDPARTY']._serialized_start=753
+  _globals['_IMPORTEDPARTY']._serialized_end=852
+  _globals['_EXPORTBODSSTATEMENTSREQUEST']._serialized_start=854
+  _globals['_EXPORTBODSSTATEMENTSREQUEST']._serialized_end=904
+  _globals['_EXPORTBODSSTATEMENTSRESPONSE']._serialized_start=906
+  _globals['_EXPORTBODSSTATEMENTSRESPONSE']._serialized_end=994
+  _globals['_BODSSERVICE']._serialized_start=997
+  _globals['_BODSSERVICE']._serialized_end=1244
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,8 @@ import datetime
 
 from dpm.common.v1 import common_pb2 as _common_pb2
 from dpm.neutrality.v1 import neutrality_pb2 as _neutrality_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

@@ -24,41 +24,63 @@ _sym_db = _symbol_database.Default()
 
 from dpm.ownership.v1 import ownership_pb2 as dpm_dot_ownership_dot_v1_dot_ownership__pb2
 from dpm.requirements.v1 import requirements_pb2 as dpm_dot_requirements_dot_v1_dot_requirements__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"dpm/neutrality/v1/neutrality.proto\x12\x11\x64pm.neutrality.v1\x1a dpm/ownership/v1/ownership.proto\x1a&dpm/requirements/v1/requirements.proto\"`\n\x13ScoreVendorsRequest\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12\x0f\n\x07vendors\x18\x02 \x03(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\x12\x19\n\x11min_graph_version\x18\x04 \x01(\x03\"\xb4\x01\n\x12ScorePolicyRequest\x12\x35\n\x06policy\x18\x01 \x01(\x0b\x32%.dpm.requirements.v1.NeutralityPolicy\x12\x0f\n\x07vendors\x18\x02 \x03(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\x12\x19\n\x11min_graph_version\x18\x04 \x01(\x03\x12\x15\n\rverdicts_only\x18\x05 \x01(\x08\x12\x15\n\rif_none_match\x18\x06 \x01(\t\"\xd1\x01\n\x14ScoreVendorsResponse\x12\x34\n\x07vendors\x18\x01 \x03(\x0b\x32#.dpm.neutrality.v1.VendorNeutrality\x12\x15\n\rgraph_version\x18\x02 \x01(\x03\x12\x1d\n\x15requirements_revision\x18\x03 \x01(\x03\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x1a\n\x12unresolved_parties\x18\x05 \x03(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x14\n\x0cnot_modified\x18\x07 \x01(\x08\"\x8c\x03\n\x10VendorNeutrality\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x05\x12+\n\x07verdict\x18\x03 \x01(\x0e\x32\x1a.dpm.neutrality.v1.Verdict\x12\x38\n\texposures\x18\x04 \x03(\x0b\x32%.dpm.neutrality.v1.CompetitorExposure\x12+\n\x04ties\x18\x05 \x03(\x0b\x32\x1d.dpm.neutrality.v1.TieFinding\x12\x0f\n\x07reasons\x18\x06 \x03(\t\x12\x34\n\x11unknown_ownership\x18\x07 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x45\n\x12restricted_parties\x18\x08 \x01(\x0b\x32).dpm.neutrality.v1.RestrictedPartyFinding\x12\x37\n\x0egraph_problems\x18\t \x03(\x0b\x32\x1f.dpm.neutrality.v1.GraphProblem\"5\n\x06\x46igure\x12\r\n\x05value\x18\x01 \x01(\x01\x12\r\n\x05lower\x18\x02 \x01(\x01\x12\r\n\x05upper\x18\x03 \x01(\x01\"\xbe\x04\n\x12\x43ompetitorExposure\x12\x12\n\ncompetitor\x18\x01 \x01(\t\x12\x10\n\x08\x63ontrols\x18\x04 \x01(\x08\x12\x19\n\x11undisclosed_stake\x18\x05 \x01(\x08\x12\x13\n\x0b\x62oard_seats\x18\x06 \x01(\x05\x12\x35\n\ntop_chains\x18\x07 \x03(\x0b\x32!.dpm.neutrality.v1.OwnershipChain\x12\x36\n\x13look_through_equity\x18\x08 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x35\n\x12look_through_votes\x18\t \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x31\n\x0e\x64irected_votes\x18\n \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x14\n\x0c\x63ontrol_path\x18\x0b \x03(\t\x12/\n\x0cweakest_link\x18\x0c \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x12\n\x05wedge\x18\r \x01(\x01H\x00\x88\x01\x01\x12\x34\n\x0cvoting_power\x18\x0e \x01(\x0b\x32\x1e.dpm.neutrality.v1.VotingPower\x12\x15\n\ris_competitor\x18\x0f \x01(\x08\x12\x15\n\rcould_control\x18\x10 \x01(\x08\x42\x08\n\x06_wedgeJ\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04R\x11integrated_equityR\x11integrated_voting\"V\n\x0bVotingPower\x12\x30\n\rbanzhaf_index\x18\x01 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x15\n\rother_holders\x18\x02 \x01(\x05\"z\n\x0eOwnershipChain\x12\x15\n\rorganizations\x18\x01 \x03(\t\x12\x0e\n\x06\x65quity\x18\x02 \x01(\x01\x12\x14\n\x0cweakest_link\x18\x03 \x01(\x01\x12+\n\x05links\x18\x04 \x03(\x0b\x32\x1c.dpm.neutrality.v1.ChainLink\"\xd9\x01\n\tChainLink\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12)\n\x06\x65quity\x18\x03 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12(\n\x05votes\x18\x04 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x13\n\x0bundisclosed\x18\x05 \x01(\x08\x12\x12\n\nsource_url\x18\x06 \x01(\t\x12\x30\n\nprovenance\x18\x07 \x01(\x0b\x32\x1c.dpm.ownership.v1.Provenance\"\xa7\x01\n\x16RestrictedPartyFinding\x12\x0f\n\x07\x62locked\x18\x01 \x01(\x08\x12\r\n\x05named\x18\x02 \x01(\x08\x12:\n\x17\x61ggregate_blocked_share\x18\x03 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x17\n\x0f\x62locked_holders\x18\x04 \x03(\t\x12\x18\n\x10\x63ould_be_blocked\x18\x05 \x01(\x08\":\n\x0cGraphProblem\x12\x15\n\rorganizations\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x82\x01\n\nTieFinding\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x12\n\ncompetitor\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\t\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x12\x15\n\rdisqualifying\x18\x06 \x01(\x08*d\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_NEUTRAL\x10\x01\x12\x13\n\x0fVERDICT_CAUTION\x10\x02\x12\x16\n\x12VERDICT_CONFLICTED\x10\x03\x32\xd3\x01\n\x11NeutralityService\x12_\n\x0cScoreVendors\x12&.dpm.neutrality.v1.ScoreVendorsRequest\x1a\'.dpm.neutrality.v1.ScoreVendorsResponse\x12]\n\x0bScorePolicy\x12%.dpm.neutrality.v1.ScorePolicyRequest\x1a\'.dpm.neutrality.v1.ScoreVendorsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"dpm/neutrality/v1/neutrality.proto\x12\x11\x64pm.neutrality.v1\x1a dpm/ownership/v1/ownership.proto\x1a&dpm/requirements/v1/requirements.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"\x8f\x01\n\x13ScoreVendorsRequest\x12+\n\x06\x63lient\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12\x64pmatch.dev/Client\x12\x15\n\x07vendors\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61s_of\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1f\n\x11min_graph_version\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\"\xd8\x01\n\x12ScorePolicyRequest\x12;\n\x06policy\x18\x01 \x01(\x0b\x32%.dpm.requirements.v1.NeutralityPolicyB\x04\xe2\x41\x01\x01\x12\x15\n\x07vendors\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61s_of\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1f\n\x11min_graph_version\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1b\n\rverdicts_only\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x1b\n\rif_none_match\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\xd1\x01\n\x14ScoreVendorsResponse\x12\x34\n\x07vendors\x18\x01 \x03(\x0b\x32#.dpm.neutrality.v1.VendorNeutrality\x12\x15\n\rgraph_version\x18\x02 \x01(\x03\x12\x1d\n\x15requirements_revision\x18\x03 \x01(\x03\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x1a\n\x12unresolved_parties\x18\x05 \x03(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x14\n\x0cnot_modified\x18\x07 \x01(\x08\"\x8c\x03\n\x10VendorNeutrality\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x05\x12+\n\x07verdict\x18\x03 \x01(\x0e\x32\x1a.dpm.neutrality.v1.Verdict\x12\x38\n\texposures\x18\x04 \x03(\x0b\x32%.dpm.neutrality.v1.CompetitorExposure\x12+\n\x04ties\x18\x05 \x03(\x0b\x32\x1d.dpm.neutrality.v1.TieFinding\x12\x0f\n\x07reasons\x18\x06 \x03(\t\x12\x34\n\x11unknown_ownership\x18\x07 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x45\n\x12restricted_parties\x18\x08 \x01(\x0b\x32).dpm.neutrality.v1.RestrictedPartyFinding\x12\x37\n\x0egraph_problems\x18\t \x03(\x0b\x32\x1f.dpm.neutrality.v1.GraphProblem\"5\n\x06\x46igure\x12\r\n\x05value\x18\x01 \x01(\x01\x12\r\n\x05lower\x18\x02 \x01(\x01\x12\r\n\x05upper\x18\x03 \x01(\x01\"\xbe\x04\n\x12\x43ompetitorExposure\x12\x12\n\ncompetitor\x18\x01 \x01(\t\x12\x10\n\x08\x63ontrols\x18\x04 \x01(\x08\x12\x19\n\x11undisclosed_stake\x18\x05 \x01(\x08\x12\x13\n\x0b\x62oard_seats\x18\x06 \x01(\x05\x12\x35\n\ntop_chains\x18\x07 \x03(\x0b\x32!.dpm.neutrality.v1.OwnershipChain\x12\x36\n\x13look_through_equity\x18\x08 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x35\n\x12look_through_votes\x18\t \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x31\n\x0e\x64irected_votes\x18\n \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x14\n\x0c\x63ontrol_path\x18\x0b \x03(\t\x12/\n\x0cweakest_link\x18\x0c \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x12\n\x05wedge\x18\r \x01(\x01H\x00\x88\x01\x01\x12\x34\n\x0cvoting_power\x18\x0e \x01(\x0b\x32\x1e.dpm.neutrality.v1.VotingPower\x12\x15\n\ris_competitor\x18\x0f \x01(\x08\x12\x15\n\rcould_control\x18\x10 \x01(\x08\x42\x08\n\x06_wedgeJ\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04R\x11integrated_equityR\x11integrated_voting\"V\n\x0bVotingPower\x12\x30\n\rbanzhaf_index\x18\x01 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x15\n\rother_holders\x18\x02 \x01(\x05\"z\n\x0eOwnershipChain\x12\x15\n\rorganizations\x18\x01 \x03(\t\x12\x0e\n\x06\x65quity\x18\x02 \x01(\x01\x12\x14\n\x0cweakest_link\x18\x03 \x01(\x01\x12+\n\x05links\x18\x04 \x03(\x0b\x32\x1c.dpm.neutrality.v1.ChainLink\"\xd9\x01\n\tChainLink\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\t\x12)\n\x06\x65quity\x18\x03 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12(\n\x05votes\x18\x04 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x13\n\x0bundisclosed\x18\x05 \x01(\x08\x12\x12\n\nsource_url\x18\x06 \x01(\t\x12\x30\n\nprovenance\x18\x07 \x01(\x0b\x32\x1c.dpm.ownership.v1.Provenance\"\xa7\x01\n\x16RestrictedPartyFinding\x12\x0f\n\x07\x62locked\x18\x01 \x01(\x08\x12\r\n\x05named\x18\x02 \x01(\x08\x12:\n\x17\x61ggregate_blocked_share\x18\x03 \x01(\x0b\x32\x19.dpm.neutrality.v1.Figure\x12\x17\n\x0f\x62locked_holders\x18\x04 \x03(\t\x12\x18\n\x10\x63ould_be_blocked\x18\x05 \x01(\x08\":\n\x0cGraphProblem\x12\x15\n\rorganizations\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x82\x01\n\nTieFinding\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x12\n\ncompetitor\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\t\x12\x0e\n\x06weight\x18\x05 \x01(\x01\x12\x15\n\rdisqualifying\x18\x06 \x01(\x08*d\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_NEUTRAL\x10\x01\x12\x13\n\x0fVERDICT_CAUTION\x10\x02\x12\x16\n\x12VERDICT_CONFLICTED\x10\x03\x32\xd3\x01\n\x11NeutralityService\x12_\n\x0cScoreVendors\x12&.dpm.neutrality.v1.ScoreVendorsRequest\x1a\'.dpm.neutrality.v1.ScoreVendorsResponse\x12]\n\x0bScorePolicy\x12%.dpm.neutrality.v1.ScorePolicyRequest\x1a\'.dpm.neutrality.v1.ScoreVendorsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.neutrality.v1.neutrality_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERDICT']._serialized_start=2450
-  _globals['_VERDICT']._serialized_end=2550
-  _globals['_SCOREVENDORSREQUEST']._serialized_start=131
-  _globals['_SCOREVENDORSREQUEST']._serialized_end=227
-  _globals['_SCOREPOLICYREQUEST']._serialized_start=230
-  _globals['_SCOREPOLICYREQUEST']._serialized_end=410
-  _globals['_SCOREVENDORSRESPONSE']._serialized_start=413
-  _globals['_SCOREVENDORSRESPONSE']._serialized_end=622
-  _globals['_VENDORNEUTRALITY']._serialized_start=625
-  _globals['_VENDORNEUTRALITY']._serialized_end=1021
-  _globals['_FIGURE']._serialized_start=1023
-  _globals['_FIGURE']._serialized_end=1076
-  _globals['_COMPETITOREXPOSURE']._serialized_start=1079
-  _globals['_COMPETITOREXPOSURE']._serialized_end=1653
-  _globals['_VOTINGPOWER']._serialized_start=1655
-  _globals['_VOTINGPOWER']._serialized_end=1741
-  _globals['_OWNERSHIPCHAIN']._serialized_start=1743
-  _globals['_OWNERSHIPCHAIN']._serialized_end=1865
-  _globals['_CHAINLINK']._serialized_start=1868
-  _globals['_CHAINLINK']._serialized_end=2085
-  _globals['_RESTRICTEDPARTYFINDING']._serialized_start=2088
-  _globals['_RESTRICTEDPARTYFINDING']._serialized_end=2255
-  _globals['_GRAPHPROBLEM']._serialized_start=2257
-  _globals['_GRAPHPROBLEM']._serialized_end=2315
-  _globals['_TIEFINDING']._serialized_start=2318
-  _globals['_TIEFINDING']._serialized_end=2448
-  _globals['_NEUTRALITYSERVICE']._serialized_start=2553
-  _globals['_NEUTRALITYSERVICE']._serialized_end=2764
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['client']._loaded_options = None
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['client']._serialized_options = b'\342A\001\002\372A\024\n\022dpmatch.dev/Client'
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['vendors']._loaded_options = None
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['vendors']._serialized_options = b'\342A\001\001'
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['as_of']._serialized_options = b'\342A\001\002'
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['min_graph_version']._loaded_options = None
+  _globals['_SCOREVENDORSREQUEST'].fields_by_name['min_graph_version']._serialized_options = b'\342A\001\001'
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['policy']._loaded_options = None
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['policy']._serialized_options = b'\342A\001\001'
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['vendors']._loaded_options = None
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['vendors']._serialized_options = b'\342A\001\001'
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['as_of']._serialized_options = b'\342A\001\002'
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['min_graph_version']._loaded_options = None
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['min_graph_version']._serialized_options = b'\342A\001\001'
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['verdicts_only']._loaded_options = None
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['verdicts_only']._serialized_options = b'\342A\001\001'
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['if_none_match']._loaded_options = None
+  _globals['_SCOREPOLICYREQUEST'].fields_by_name['if_none_match']._serialized_options = b'\342A\001\001'
+  _globals['_VERDICT']._serialized_start=2594
+  _globals['_VERDICT']._serialized_end=2694
+  _globals['_SCOREVENDORSREQUEST']._serialized_start=192
+  _globals['_SCOREVENDORSREQUEST']._serialized_end=335
+  _globals['_SCOREPOLICYREQUEST']._serialized_start=338
+  _globals['_SCOREPOLICYREQUEST']._serialized_end=554
+  _globals['_SCOREVENDORSRESPONSE']._serialized_start=557
+  _globals['_SCOREVENDORSRESPONSE']._serialized_end=766
+  _globals['_VENDORNEUTRALITY']._serialized_start=769
+  _globals['_VENDORNEUTRALITY']._serialized_end=1165
+  _globals['_FIGURE']._serialized_start=1167
+  _globals['_FIGURE']._serialized_end=1220
+  _globals['_COMPETITOREXPOSURE']._serialized_start=1223
+  _globals['_COMPETITOREXPOSURE']._serialized_end=1797
+  _globals['_VOTINGPOWER']._serialized_start=1799
+  _globals['_VOTINGPOWER']._serialized_end=1885
+  _globals['_OWNERSHIPCHAIN']._serialized_start=1887
+  _globals['_OWNERSHIPCHAIN']._serialized_end=2009
+  _globals['_CHAINLINK']._serialized_start=2012
+  _globals['_CHAINLINK']._serialized_end=2229
+  _globals['_RESTRICTEDPARTYFINDING']._serialized_start=2232
+  _globals['_RESTRICTEDPARTYFINDING']._serialized_end=2399
+  _globals['_GRAPHPROBLEM']._serialized_start=2401
+  _globals['_GRAPHPROBLEM']._serialized_end=2459
+  _globals['_TIEFINDING']._serialized_start=2462
+  _globals['_TIEFINDING']._serialized_end=2592
+  _globals['_NEUTRALITYSERVICE']._serialized_start=2697
+  _globals['_NEUTRALITYSERVICE']._serialized_end=2908
 # @@protoc_insertion_point(module_scope)

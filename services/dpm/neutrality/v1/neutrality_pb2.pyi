@@ -1,5 +1,7 @@
 from dpm.ownership.v1 import ownership_pb2 as _ownership_pb2
 from dpm.requirements.v1 import requirements_pb2 as _requirements_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
