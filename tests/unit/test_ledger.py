@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -297,12 +298,17 @@ def test_an_event_writes_what_it_changed_and_the_relay_adds_what_holds_it(
     add_orgs(sessions, "Top", "Mid", "Lab", "Vendor", "Other")
     record(sessions, acquire("1", "Top", "Mid", 0.5))
     record(sessions, acquire("2", "Mid", "Lab", 0.5))
+    before = time.time()
     record(sessions, acquire("3", "Lab", "Vendor", 0.2))
+    after = time.time()
     with sessions() as s:
         row = s.scalars(select(OutboxRow).order_by(OutboxRow.id.desc())).first()
         assert row is not None
+        payload = dict(row.payload)
+        # When it was written: what the workers time the re-match from.
+        assert before <= payload.pop("written_at") <= after
         # As written: the changed pair's ends and the first changed date, nothing walked.
-        assert row.payload == {
+        assert payload == {
             "v": 1,
             "event": "ownershipEvents/3",
             "graph_version": 3,
@@ -312,12 +318,17 @@ def test_an_event_writes_what_it_changed_and_the_relay_adds_what_holds_it(
     assert published(sessions)[-1]["upstream"] == [org(o) for o in ("Lab", "Mid", "Top", "Vendor")]
     record(sessions, acquire("4", "Other", "Vendor", 0.1))
     # Lab's voting power in Vendor changes with Other's stake: its groups re-match too.
-    assert published(sessions)[-1] == {
+    last = published(sessions)[-1]
+    assert last.pop("written_at") > 0
+    assert last == {
         "v": 1,
         "event": "ownershipEvents/4",
         "graph_version": 4,
         "upstream": [org(o) for o in ("Lab", "Mid", "Other", "Top", "Vendor")],
     }
+    # A run of events goes out as one, timed from the run's first commit.
+    merged = published(sessions, merged=True)[0]
+    assert merged["written_at"] == min(p["written_at"] for p in published(sessions))
 
 
 def test_upstream_covers_holders_that_were_there_only_before(

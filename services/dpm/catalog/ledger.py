@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +174,7 @@ def record_event(
             graph_version=seq,
             upstream=tuple(OrganizationName(i) for i in sorted(changed)),
             since=since.isoformat() if since is not None else "",
+            written_at=time.time(),
         )
     )
     message.name = str(OwnershipEventName(row.event_id))

@@ -32,10 +32,11 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import redis
+from opentelemetry import propagate
 from redis.client import PubSub
 from redis.lock import Lock
 from redis.typing import EncodableT
@@ -195,16 +196,20 @@ class ChangeNotice:
     catalog_version: int = 0
     requirements_revision: int = 0
     deleted: bool = False
+    # The trace context of the write (W3C headers): where a watcher's notice belongs.
+    trace: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def parse(cls, data: bytes | str) -> ChangeNotice:
         raw = json.loads(data)
+        trace = raw.get("trace")
         return cls(
             client=str(raw["client"]),
             graph_version=int(raw.get("graph_version", 0)),
             catalog_version=int(raw.get("catalog_version", 0)),
             requirements_revision=int(raw.get("requirements_revision", 0)),
             deleted=bool(raw.get("deleted", False)),
+            trace={str(k): str(v) for k, v in trace.items()} if isinstance(trace, dict) else {},
         )
 
 
@@ -326,6 +331,7 @@ class RecommendationCache:
         """``put`` each set (each atomic on its own key), in one round trip: a pipeline
         of scripts over ``PUT_BATCH`` sets each, one invalidation notice per script."""
         pipe = self._redis.pipeline(transaction=False)
+        trace = _trace_context()
         for start in range(0, len(sets), PUT_BATCH):
             batch = sets[start : start + PUT_BATCH]
             args: list[EncodableT] = [self.invalidation_channel]
@@ -337,7 +343,7 @@ class RecommendationCache:
                     v.requirements_revision,
                     encoded.data,
                     self.channel(encoded.client_id),
-                    _notice(encoded.client_id, v),
+                    _notice(encoded.client_id, v, trace),
                     encoded.client_id,
                 )
             self._put(keys=[self.key(e.client_id) for e in batch], args=args, client=pipe)
@@ -368,7 +374,7 @@ class RecommendationCache:
                 v.requirements_revision,
                 rec.SerializeToString(),
                 self.channel(client_id),
-                _notice(client_id, v) if notify else "",
+                _notice(client_id, v, _trace_context()) if notify else "",
                 expected.graph_version,
                 expected.catalog_version,
                 expected.requirements_revision,
@@ -478,12 +484,21 @@ def _put_result(outcome: int) -> PutResult:
     return {1: PutResult.WRITTEN, 0: PutResult.STALE}.get(outcome, PutResult.CONFLICT)
 
 
-def _notice(client_id: str, v: matching_pb2.SourceVersions) -> str:
-    return json.dumps(
-        {
-            "client": client_id,
-            "graph_version": v.graph_version,
-            "catalog_version": v.catalog_version,
-            "requirements_revision": v.requirements_revision,
-        }
-    )
+def _notice(client_id: str, v: matching_pb2.SourceVersions, trace: dict[str, str]) -> str:
+    notice: dict[str, object] = {
+        "client": client_id,
+        "graph_version": v.graph_version,
+        "catalog_version": v.catalog_version,
+        "requirements_revision": v.requirements_revision,
+    }
+    if trace:
+        notice["trace"] = trace
+    return json.dumps(notice)
+
+
+def _trace_context() -> dict[str, str]:
+    """The current trace context (W3C headers), for the notices of a write to carry: a
+    watcher's notice then joins the trace of the change that caused it."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier

@@ -14,17 +14,28 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from dpm.matching.cache import RecommendationCache
+from dpm.matching.cache import ChangeNotice, RecommendationCache
 from dpm.matching.near_cache import NearCache
 
 log = logging.getLogger(__name__)
 
 # Seconds between attempts to subscribe again after the subscription broke (doubling).
 RETRY_SECONDS = (0.1, 5.0)
+
+
+@dataclass(eq=False)
+class Watch:
+    """One watcher's news: ``changed`` is set whenever the client's set may have changed
+    (the watcher clears it); ``trace`` holds the trace context of the last write it was
+    told of (W3C headers; empty when the writer was not traced or news was lost)."""
+
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 class ChangeListener:
@@ -35,21 +46,21 @@ class ChangeListener:
         self._invalidated = names.invalidation_channel
         self._changed_prefix = names.channel("")
         self._near = near_cache
-        self._watchers: dict[str, set[asyncio.Event]] = {}
+        self._watchers: dict[str, set[Watch]] = {}
         self.subscribed = asyncio.Event()
 
     @contextmanager
-    def watch(self, client_id: str) -> Iterator[asyncio.Event]:
-        """An event set whenever the client's set may have changed; the caller clears it."""
-        event = asyncio.Event()
-        self._watchers.setdefault(client_id, set()).add(event)
+    def watch(self, client_id: str) -> Iterator[Watch]:
+        """News of the client's set while the block runs (see ``Watch``)."""
+        watch = Watch()
+        self._watchers.setdefault(client_id, set()).add(watch)
         try:
-            yield event
+            yield watch
         finally:
-            events = self._watchers.get(client_id)
-            if events is not None:
-                events.discard(event)
-                if not events:
+            watches = self._watchers.get(client_id)
+            if watches is not None:
+                watches.discard(watch)
+                if not watches:
                     del self._watchers[client_id]
 
     async def run(self) -> None:
@@ -87,10 +98,23 @@ class ChangeListener:
         channel = message.get("channel")
         if isinstance(channel, bytes):
             client_id = channel.decode()[len(self._changed_prefix) :]
-            for event in self._watchers.get(client_id, ()):
-                event.set()
+            watches = self._watchers.get(client_id)
+            if watches:
+                trace = _trace_of(data)
+                for watch in watches:
+                    watch.trace = trace
+                    watch.changed.set()
 
     def _wake_all(self) -> None:
-        for events in self._watchers.values():
-            for event in events:
-                event.set()
+        for watches in self._watchers.values():
+            for watch in watches:
+                watch.trace = {}
+                watch.changed.set()
+
+
+def _trace_of(notice: bytes) -> dict[str, str]:
+    """The trace context a change notice carries, if it parses."""
+    try:
+        return ChangeNotice.parse(notice).trace
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}

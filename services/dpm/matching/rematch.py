@@ -32,7 +32,7 @@ from dpm.platform.config import load
 from dpm.platform.errors import DomainError, Unavailable
 from dpm.platform.events import CatalogChanged, ClientChanged, OwnershipChanged, Queue
 from dpm.platform.names import ClientName, OrganizationName
-from dpm.platform.telemetry import rematched_clients
+from dpm.platform.telemetry import event_to_fresh, rematched_clients
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2
 
@@ -122,13 +122,18 @@ def queue() -> str:
 
 
 def fan_out(
-    ids: Iterator[str], reason: str, graph_version: int = 0, catalog_version: int = 0
+    ids: Iterator[str],
+    reason: str,
+    graph_version: int = 0,
+    catalog_version: int = 0,
+    written_at: float = 0.0,
 ) -> int:
     """Queue re-match tasks for ``ids`` in chunks; return how many clients were queued.
 
     With ``graph_version``, each client's cached set is marked stale for that
     version first, so readers see it is being recomputed. The versions go with
-    the tasks, which skip clients already computed from them (``already_fresh``).
+    the tasks, which skip clients already computed from them (``already_fresh``),
+    and so does the event's ``written_at``, to time it (``event_to_fresh``).
     """
     rt = runtime()
     total = 0
@@ -139,6 +144,8 @@ def fan_out(
             kwargs["graph_version"] = graph_version
         if catalog_version:
             kwargs["catalog_version"] = catalog_version
+        if written_at:
+            kwargs["written_at"] = written_at
         rematch_clients.apply_async(kwargs=kwargs, queue=queue())
         total += len(chunk)
     return total
@@ -161,7 +168,12 @@ def ownership_changed(self: CeleryTask, **payload: Any) -> int:
     if not event.upstream:
         return 0
     reason = f"event {event.event.id} (graph v{event.graph_version})"
-    count = fan_out(client_ids(list(event.upstream)), reason, event.graph_version)
+    count = fan_out(
+        client_ids(list(event.upstream)),
+        reason,
+        event.graph_version,
+        written_at=event.written_at,
+    )
     log.info("%s affects %d clients", reason, count)
     return count
 
@@ -230,9 +242,11 @@ def rematch_clients(
     reason: str,
     graph_version: int = 0,
     catalog_version: int = 0,
+    written_at: float = 0.0,
 ) -> int:
     """Recompute ``clients`` from fresh inputs; with ``graph_version`` or
-    ``catalog_version`` (the event's), skip those already computed from it or later."""
+    ``catalog_version`` (the event's), skip those already computed from it or later.
+    ``written_at``: when the event committed (see ``event_to_fresh``)."""
     rt = runtime()
     fresh = already_fresh(rt, clients, graph_version, catalog_version)
     clients = [c for c in clients if c not in fresh]
@@ -246,6 +260,9 @@ def rematch_clients(
         log.warning("re-matching %s after %s failed: %s", client_id, reason, _describe(exc))
         rt.cache.record_failure(client_id, f"re-matching failed: {_describe(exc)}")
     rematched_clients.add(len(clients), {"trigger": reason.split(" ", 1)[0]})
+    if written_at:
+        # Clocks of two machines: as good as their synchronisation (NTP: milliseconds).
+        event_to_fresh.record(max(0.0, time.time() - written_at))
     log.info("re-matched %d clients after %s (%d already fresh)", len(clients), reason, len(fresh))
     return len(clients)
 

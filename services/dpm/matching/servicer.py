@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import grpc
 import redis.asyncio as aioredis
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link
 from redis.exceptions import RedisError
 
 from dpm.matching.cache import SERVED_FIELDS, RecommendationCache, served_bytes
@@ -31,7 +34,7 @@ from dpm.platform.auth import current_principal, require_client_access
 from dpm.platform.errors import InvalidArgument, Unavailable
 from dpm.platform.limits import CallLimiter
 from dpm.platform.names import ClientName, RecommendationsName
-from dpm.platform.telemetry import count_memory_hit, count_redis_hit
+from dpm.platform.telemetry import count_memory_hit, count_redis_hit, tracer
 
 T = TypeVar("T")
 # What the servicer answers with: a set, or a served set's bytes.
@@ -41,6 +44,34 @@ Reply = matching_pb2.RecommendationSet | bytes
 def wire_bytes(reply: Reply) -> bytes:
     """The response serializer of the matching methods: bytes go out as they are."""
     return reply if isinstance(reply, bytes) else reply.SerializeToString()
+
+
+def trace_notice(
+    trace_context: dict[str, str],
+    client_id: str,
+    versions: matching_pb2.SourceVersions,
+    woken_ns: int,
+) -> None:
+    """Record the span of one watch notice, from the change notice that woke the watch
+    to the set handed to gRPC, in the trace of the write it announces (so an event's
+    trace ends where a lab hears of it) and linked to the watch call's own span.
+
+    Ended before the set is sent: the stream may be cancelled while it waits to send,
+    and a span that ends after a ``yield`` would then never end."""
+    parent = propagate.extract(trace_context) if trace_context else None
+    call = trace.get_current_span().get_span_context()
+    tracer.start_span(
+        "dpm.matching.watch_notice",
+        context=parent,
+        links=[Link(call)] if call.is_valid else [],
+        start_time=woken_ns,
+        attributes={
+            "dpm.client": client_id,
+            "dpm.graph_version": versions.graph_version,
+            "dpm.catalog_version": versions.catalog_version,
+            "dpm.requirements_revision": versions.requirements_revision,
+        },
+    ).end()
 
 
 class MatchingServicer:
@@ -135,7 +166,7 @@ class MatchingServicer:
         client_id = name.id
         try:
             # Listen before reading, so no change between the two is missed.
-            with self._listener.watch(client_id) as changed:
+            with self._listener.watch(client_id) as watch:
                 # Straight from Redis (here and below): the near cache may not have
                 # heard of the latest change yet.
                 found = await self._served(client_id)
@@ -147,14 +178,16 @@ class MatchingServicer:
                 yield first
                 sent = matching_pb2.RecommendationSet.FromString(first).versions
                 while True:
-                    await changed.wait()
-                    changed.clear()
+                    await watch.changed.wait()
+                    watch.changed.clear()
+                    woken_ns = time.time_ns()
                     found = await self._served(client_id)
                     if found is None:
                         return  # the client was deleted
                     rec = matching_pb2.RecommendationSet.FromString(found[0])
                     if rec.versions != sent:
                         sent = rec.versions
+                        trace_notice(watch.trace, client_id, rec.versions, woken_ns)
                         yield found[0]
         except RedisError as exc:
             raise Unavailable(f"the recommendation cache went away: {exc}") from None

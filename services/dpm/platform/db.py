@@ -9,9 +9,10 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Engine, MetaData, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -100,7 +101,7 @@ def current_joiner() -> Joiner | None:
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = _create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -121,7 +122,7 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return _create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -208,7 +209,7 @@ def migrate(url: str, migrations_dir: Path) -> None:
     """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    engine = create_engine(normalize_url(url))
+    engine = _create_engine(normalize_url(url))
     try:
         with engine.connect() as connection:
             postgres = connection.dialect.name == "postgresql"
@@ -241,3 +242,9 @@ def run_migrations_online(target: type[DeclarativeBase]) -> None:
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+
+
+def _create_engine(url: str, **options: Any) -> Engine:
+    # Looked up when called, not imported: the tracing of SQL statements
+    # (``telemetry.instrument_storage``) replaces ``sqlalchemy.create_engine``.
+    return sqlalchemy.create_engine(url, **options)

@@ -101,6 +101,10 @@ class OwnershipChanged(ChangeEvent):
     what holds them from ``since`` on before it publishes
     (``dpm.catalog.upstream``), so the walk is not part of the write. A
     published event has ``since`` "".
+
+    ``written_at`` is when the event committed (Unix seconds, the catalog's clock): the
+    workers measure from it how long the affected clients waited for fresh sets
+    (``dpm.rematch.event_to_fresh``). 0 when unknown (an older producer).
     """
 
     TASK: ClassVar[str] = "dpm.ownership_changed"
@@ -109,6 +113,7 @@ class OwnershipChanged(ChangeEvent):
     graph_version: int
     upstream: tuple[OrganizationName, ...]
     since: str = ""
+    written_at: float = 0.0
 
     @classmethod
     def _decode(cls, fields: dict[str, Any]) -> dict[str, Any]:
@@ -129,12 +134,17 @@ class OwnershipChanged(ChangeEvent):
         """One announcement for a run of events recorded in ledger order: the newest
         event and graph version, every organization upstream of any of them (to be
         walked from the earliest ``since``). Re-matching at the newest version covers
-        every event of the run."""
+        every event of the run; it is timed from the run's first commit."""
         last = max(events, key=lambda e: e.graph_version)
         upstream = {name.id: name for event in events for name in event.upstream}
         since = min((e.since for e in events if e.since), default="")
+        written_at = min((e.written_at for e in events if e.written_at), default=0.0)
         return cls(
-            last.event, last.graph_version, tuple(upstream[i] for i in sorted(upstream)), since
+            last.event,
+            last.graph_version,
+            tuple(upstream[i] for i in sorted(upstream)),
+            since,
+            written_at,
         )
 
 

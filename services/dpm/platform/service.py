@@ -34,11 +34,12 @@ import redis
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from dpm.platform import auth
+from dpm.platform import auth, queue_depth
 from dpm.platform.aio_server import EventLoopThread, build_aio_server
 from dpm.platform.audit import AuditLog, Auditor, AuditSpec
 from dpm.platform.config import DatabaseSettings, ServerSettings, load
 from dpm.platform.db import Database
+from dpm.platform.events import Queue
 from dpm.platform.group_commit import GroupCommit
 from dpm.platform.grpc_client import open_channel
 from dpm.platform.grpc_server import RunningServer, build_server, serve_until_stopped
@@ -235,6 +236,11 @@ class Parts:
         )
         relay.start()
         self.on_close(relay.stop)
+        if publisher is None:  # a real broker: report how much work waits there
+            depth = queue_depth.watch(
+                settings.celery_broker_url, [q.in_deployment(settings.deployment) for q in Queue]
+            )
+            self.on_close(depth.close)
         return relay
 
     def readiness(self) -> str | None:

@@ -18,6 +18,7 @@ from celery.apps import worker as celery_worker
 from celery.signals import (
     beat_embedded_init,
     setup_logging,
+    task_failure,
     task_postrun,
     task_prerun,
     task_retry,
@@ -32,6 +33,7 @@ from dpm.platform.events import Queue
 from dpm.platform.logs import configure_logging, json_line
 from dpm.platform.telemetry import (
     configure_telemetry,
+    dead_messages,
     shutdown_telemetry,
     task_duration,
     task_retries,
@@ -117,6 +119,11 @@ def _task_ended(task_id: str, task: Any, state: str | None = None, **_: Any) -> 
 @task_retry.connect
 def _task_retried(sender: Any = None, **_: Any) -> None:
     task_retries.add(1, {"task": getattr(sender, "name", "unknown")})
+
+
+@task_failure.connect
+def _task_failed(sender: Any = None, **_: Any) -> None:
+    dead_messages.add(1, {"task": getattr(sender, "name", "unknown")})
 
 
 @worker_process_init.connect
