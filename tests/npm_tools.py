@@ -27,26 +27,27 @@ def npm_tool(package: str, version: str, command: str) -> Path:
     home = TOOLS / f"{package.replace('/', '-').lstrip('@')}-{version}"
     binary = home / "node_modules" / ".bin" / command
     if not binary.exists():
-        _unavailable(_install(home, f"{package}@{version}"))
+        unavailable(_install(home, f"{package}@{version}"))
     return binary
 
 
 def node_modules(package_json: Path) -> Path:
     """The ``node_modules`` directory holding ``package_json``'s (pinned) dependencies."""
     if shutil.which("node") is None:
-        _unavailable("node is not on the PATH")
+        unavailable("node is not on the PATH")
     digest = hashlib.sha256(package_json.read_bytes()).hexdigest()[:12]
     home = TOOLS / f"{package_json.parent.name}-{digest}"
     modules = home / "node_modules"
     if not (home / "installed").exists():
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(package_json, home / "package.json")
-        _unavailable(_install(home))
+        unavailable(_install(home))
         (home / "installed").touch()
     return modules
 
 
-def _unavailable(problem: str) -> None:
+def unavailable(problem: str) -> None:
+    """Skip with ``problem``, or fail in CI (nothing when ``problem`` is empty)."""
     if not problem:
         return
     if IN_CI:

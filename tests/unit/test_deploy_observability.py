@@ -3,9 +3,9 @@
 docker-compose.yml's `observability` profile (Jaeger, Prometheus, Grafana), the
 collector config that feeds it (deploy/otel-collector.yaml), the files under
 deploy/observability/ and the worker's autoscaler in deploy/k8s/base/worker.yaml.
-Fast and offline: PyYAML and json read the files. When Prometheus' `promtool` is on
-the machine it also checks prometheus.yml and parses every PromQL expression of the
-dashboards; skipped (with the reason) otherwise. Nothing here runs the collector,
+PyYAML and json read the files. Prometheus' `promtool` (from the machine, or Debian's
+package fetched on first use: tests/debian_tools.py) also checks prometheus.yml and
+parses every PromQL expression of the dashboards. Nothing here runs the collector,
 Jaeger, Prometheus or Grafana themselves.
 """
 
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from dpm.platform.events import Queue
+from tests.debian_tools import debian_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -309,9 +309,7 @@ def test_prometheus_scrapes_the_collector_exporter() -> None:
 
 
 def test_promtool_accepts_the_config_and_every_dashboard_query(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool (Prometheus) is not installed")
+    promtool = shutil.which("promtool") or str(debian_tool("prometheus", "usr/bin/promtool"))
     result = subprocess.run(
         [promtool, "check", "config", "--syntax-only", str(PROMETHEUS_CONFIG)],
         capture_output=True,

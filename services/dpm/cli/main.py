@@ -127,7 +127,9 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     stack = Stack.load(data_dir())
     if args.token_command == "issue":
-        return tokens.issue(stack, args.role, args.subject, args.ttl_days, args.label)
+        return tokens.issue(
+            stack, args.role, args.subject, args.ttl_days, args.label, quiet=args.quiet
+        )
     if args.token_command == "list":
         return tokens.list_tokens(stack, args.subject)
     return tokens.revoke(stack, args.jti)
@@ -205,6 +207,11 @@ def parser() -> argparse.ArgumentParser:
         "--ttl-days", type=float, help="lifetime (default 90 days, admin 30; at most 365)"
     )
     token_issue.add_argument("--label", default="", help="a note, e.g. where it is used")
+    token_issue.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print the token alone, for scripts: GOOGLE=$(dpmatch token issue ... --quiet)",
+    )
     token_list = token_sub.add_parser("list", help="issued tokens (never the tokens themselves)")
     token_list.add_argument("--subject", default="", help="only this subject's tokens")
     token_revoke = token_sub.add_parser("revoke", help="revoke a token; every service refuses it")

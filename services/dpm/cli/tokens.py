@@ -1,8 +1,9 @@
 """`dpmatch token issue|list|revoke`: manage bearer tokens of the running stack (admin token).
 
 `dpmatch token issue --role lab --subject clients/google [--ttl-days 30] [--label ci]`
-prints the token once; `dpmatch token list [--subject clients/google]` shows ids and
-metadata, never tokens; `dpmatch token revoke JTI` makes every service refuse it.
+prints the token once (with ``--quiet``, the token alone, for a script);
+`dpmatch token list [--subject clients/google]` shows ids and metadata, never tokens;
+`dpmatch token revoke JTI` makes every service refuse it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def issue(
     label: str,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    *,
+    quiet: bool = False,
 ) -> int:
+    """Issue a token and print it (``quiet``: the token alone, on one line)."""
     request = tokens_pb2.IssueTokenRequest(role=ROLES[role], subject=subject, label=label)
     if ttl_days is not None:
         request.ttl.FromTimedelta(dt.timedelta(days=ttl_days))
@@ -53,6 +57,9 @@ def issue(
         except grpc.RpcError as exc:
             return _failed("issue", exc, err)
     token = reply.token
+    if quiet:
+        print(reply.access_token, file=out)
+        return 0
     print(
         f"issued {TokenName.trusted(token.name).id}: {role} token for {token.subject}, "
         f"expires {_time(token.expire_time)} UTC",
