@@ -7,6 +7,7 @@ its own (skipped where those do not answer, never in CI).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -298,6 +299,36 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         assert "surge-ai" in listing and "x scale-ai" in listing and "49%" in listing, listing
         why = dpmatch("explain", "microsoft", "outlier")
         assert "CONFLICTED" in why and "meta → scale-ai → outlier: equity 49.0%" in why, why
+        # Catalog search: the filtered list is the full one read plainly (SOC 2 Type II
+        # satisfies SOC 2).
+        every = [json.loads(line) for line in dpmatch("vendors", "--json").splitlines()]
+        rlhf_soc2 = [
+            json.loads(line)
+            for line in dpmatch(
+                "vendors", "--modality", "RLHF", "--certification", "SOC2", "--json"
+            ).splitlines()
+        ]
+        assert rlhf_soc2 and len(rlhf_soc2) < len(every)
+        assert rlhf_soc2 == [
+            p
+            for p in every
+            if any(
+                c["modality"] == "MODALITY_RLHF" and int(c.get("monthlyCapacity", 0)) > 0
+                for c in p.get("capabilities", [])
+            )
+            and {"CERTIFICATION_SOC2", "CERTIFICATION_SOC2_TYPE_II"}
+            & {*p.get("certifications", [])}
+        ]
+        table = dpmatch("vendors", "--modality", "RLHF", "--certification", "SOC2")
+        assert table.splitlines()[-1] == f"{len(rlhf_soc2)} vendor profiles", table
+        refused = subprocess.run(
+            [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
+            env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2 and "filter.workforce_regions[0]" in refused.stderr
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, "".join(output)
     assert "stopped." in "".join(output)

@@ -15,7 +15,7 @@ from typing import TypeVar
 import grpc
 from sqlalchemy.orm import Session
 
-from dpm.catalog import graph, ledger, organizations, vendor_profiles
+from dpm.catalog import graph, ledger, organizations, vendor_filter, vendor_profiles
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import current_principal, require_admin
@@ -110,7 +110,10 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self, request: catalog_pb2.ListVendorProfilesRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.ListVendorProfilesResponse:
         size = page_size(request.page_size)
-        query = {"list": "vendorProfiles"}
+        matches = vendor_filter.check(request.filter)
+        query: dict[str, object] = {"list": "vendorProfiles"}
+        if request.HasField("filter"):
+            query["filter"] = vendor_filter.fingerprint(request.filter)
         after = self._tokens.read(request.page_token, query)
         if after is not None and not isinstance(after, str):
             raise InvalidArgument.one("page_token", "is malformed")
@@ -122,7 +125,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
                 return catalog_pb2.ListVendorProfilesResponse(
                     catalog_version=version, not_modified=True
                 )
-            rows = vendor_profiles.list_page(s, after, size + 1)
+            rows = vendor_profiles.list_page(s, after, size + 1, matches)
             response = catalog_pb2.ListVendorProfilesResponse(
                 vendor_profiles=rows[:size], catalog_version=version
             )

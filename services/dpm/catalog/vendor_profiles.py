@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -140,12 +140,32 @@ def get(session: Session, name: VendorProfileName) -> catalog_pb2.VendorProfile:
     return to_proto(row, profiles.display_name(name.id))
 
 
-def list_page(session: Session, after: str | None, limit: int) -> list[catalog_pb2.VendorProfile]:
-    """Profiles in organization id order after the id ``after``."""
-    return [
-        to_proto(row, display)
-        for row, display in VendorProfileRepository(session).page(after, limit)
-    ]
+# Profiles read per query while looking for a filtered page.
+SCAN_BATCH = 500
+
+
+def list_page(
+    session: Session,
+    after: str | None,
+    limit: int,
+    matches: Callable[[catalog_pb2.VendorProfile], bool] = lambda _: True,
+) -> list[catalog_pb2.VendorProfile]:
+    """Up to ``limit`` profiles that ``matches`` lets through, in organization id order
+    after the id ``after`` (read in batches until the page is full or none are left)."""
+    profiles = VendorProfileRepository(session)
+    page: list[catalog_pb2.VendorProfile] = []
+    while len(page) < limit:
+        rows = profiles.page(after, SCAN_BATCH)
+        for row, display in rows:
+            profile = to_proto(row, display)
+            if matches(profile):
+                page.append(profile)
+                if len(page) == limit:
+                    break
+        if len(rows) < SCAN_BATCH:
+            break
+        after = rows[-1][0].organization_id
+    return page
 
 
 def catalog_version(session: Session) -> int:

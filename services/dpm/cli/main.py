@@ -99,6 +99,21 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vendors(args: argparse.Namespace) -> int:
+    from dpm.cli import vendors
+    from dpm.cli.stackfile import Stack, data_dir
+
+    wanted = vendors.search_filter(
+        args.modality,
+        args.certification,
+        args.region,
+        args.residency,
+        args.service_model,
+        args.cleared,
+    )
+    return vendors.show(Stack.load(data_dir()), wanted, args.json)
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from dpm.cli.inspect import explain
     from dpm.cli.stackfile import Stack, data_dir
@@ -171,6 +186,27 @@ def parser() -> argparse.ArgumentParser:
     recs.add_argument("lab", help="client id, e.g. google")
     recs.add_argument("--limit", type=int, default=30)
     recs.set_defaults(func=cmd_recommendations)
+
+    from dpm.cli.vendors import CERTIFICATIONS, MODALITIES, SERVICE_MODELS
+
+    vendors = sub.add_parser(
+        "vendors",
+        help="search the catalog's vendor profiles (running stack)",
+        description="Vendor profiles that offer what the options ask; each option "
+        "narrows the list, a repeated option widens that part (any of its values; "
+        "certifications: all of them).",
+        epilog="example: dpmatch vendors --modality RLHF --certification SOC2 --region EU",
+    )
+    vendors.add_argument("--modality", action="append", default=[], choices=MODALITIES)
+    vendors.add_argument("--certification", action="append", default=[], choices=CERTIFICATIONS)
+    vendors.add_argument(
+        "--region", action="append", default=[], help='workforce region, ISO code or "EU"'
+    )
+    vendors.add_argument("--residency", action="append", default=[], help="data residency region")
+    vendors.add_argument("--service-model", action="append", default=[], choices=SERVICE_MODELS)
+    vendors.add_argument("--cleared", action="store_true", help="staff with security clearance")
+    vendors.add_argument("--json", action="store_true", help="one JSON object per line")
+    vendors.set_defaults(func=cmd_vendors)
 
     explain = sub.add_parser("explain", help="why a vendor is (not) neutral for a lab")
     explain.add_argument("lab", help="client id, e.g. google")

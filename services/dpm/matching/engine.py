@@ -60,6 +60,7 @@ from dpm.matching.model import (
     Weights,
 )
 from dpm.platform.names import OrganizationName
+from dpm.platform.regions import in_any
 
 SCORE_DIGITS = 6
 
@@ -71,10 +72,6 @@ DEFAULT_WEIGHTS = Weights(fit=0.4, quality=0.3, price=0.1, neutrality=0.2)
 CERTIFICATION_ALSO_SATISFIES: Mapping[Certification, frozenset[Certification]] = {
     Certification.SOC2_TYPE_II: frozenset({Certification.SOC2}),
 }
-
-# Member states, ISO 3166-1 alpha-2 (Greece as GR).
-_EU_CODES = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
-EU_MEMBERS = frozenset(_EU_CODES.split())
 
 
 def normalized_weights(weights: Weights) -> Weights:
@@ -151,11 +148,10 @@ def _region_ok(profile: VendorProfile, allowed: Sequence[str]) -> bool:
     allowed_set = {r.strip().upper() for r in allowed if r.strip()}
     if not allowed_set:
         return True
-    for region in [*profile.workforce_regions, *profile.data_residency_regions]:
-        code = region.strip().upper()
-        if code in allowed_set or ("EU" in allowed_set and code in EU_MEMBERS):
-            return True
-    return False
+    codes = [
+        r.strip().upper() for r in [*profile.workforce_regions, *profile.data_residency_regions]
+    ]
+    return in_any(codes, allowed_set)
 
 
 def exclusion_reasons(

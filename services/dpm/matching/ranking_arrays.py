@@ -33,7 +33,6 @@ import numpy.typing as npt
 from dpm.matching import engine
 from dpm.matching.engine import (
     CERTIFICATION_ALSO_SATISFIES,
-    EU_MEMBERS,
     SCORE_DIGITS,
     RankedSet,
 )
@@ -50,6 +49,7 @@ from dpm.matching.model import (
     Weights,
 )
 from dpm.platform.names import OrganizationName
+from dpm.platform.regions import EU_MEMBERS
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]

@@ -144,14 +144,32 @@ class GetVendorProfileRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListVendorProfilesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "known_catalog_version")
+    __slots__ = ("page_size", "page_token", "known_catalog_version", "filter")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     KNOWN_CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     known_catalog_version: int
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., known_catalog_version: _Optional[int] = ...) -> None: ...
+    filter: VendorProfileFilter
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., known_catalog_version: _Optional[int] = ..., filter: _Optional[_Union[VendorProfileFilter, _Mapping]] = ...) -> None: ...
+
+class VendorProfileFilter(_message.Message):
+    __slots__ = ("modalities", "certifications", "workforce_regions", "data_residency_regions", "service_models", "security_clearance")
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    WORKFORCE_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    DATA_RESIDENCY_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_MODELS_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_CLEARANCE_FIELD_NUMBER: _ClassVar[int]
+    modalities: _containers.RepeatedScalarFieldContainer[_common_pb2.Modality]
+    certifications: _containers.RepeatedScalarFieldContainer[_common_pb2.Certification]
+    workforce_regions: _containers.RepeatedScalarFieldContainer[str]
+    data_residency_regions: _containers.RepeatedScalarFieldContainer[str]
+    service_models: _containers.RepeatedScalarFieldContainer[ServiceModel]
+    security_clearance: bool
+    def __init__(self, modalities: _Optional[_Iterable[_Union[_common_pb2.Modality, str]]] = ..., certifications: _Optional[_Iterable[_Union[_common_pb2.Certification, str]]] = ..., workforce_regions: _Optional[_Iterable[str]] = ..., data_residency_regions: _Optional[_Iterable[str]] = ..., service_models: _Optional[_Iterable[_Union[ServiceModel, str]]] = ..., security_clearance: _Optional[bool] = ...) -> None: ...
 
 class ListVendorProfilesResponse(_message.Message):
     __slots__ = ("vendor_profiles", "next_page_token", "catalog_version", "not_modified")

@@ -1,0 +1,107 @@
+"""`dpmatch vendors`: search the catalog's vendor profiles (running stack).
+
+    dpmatch vendors --modality RLHF --certification SOC2 --region EU --json
+
+Every option narrows the list (see ``VendorProfileFilter``); `--json` prints one JSON
+object per profile, one per line, for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+import grpc
+from google.protobuf import json_format
+
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.cli.stackfile import Stack
+from dpm.common.v1 import common_pb2
+
+MODALITIES = [n.removeprefix("MODALITY_") for n in common_pb2.Modality.keys()[1:]]
+CERTIFICATIONS = [n.removeprefix("CERTIFICATION_") for n in common_pb2.Certification.keys()[1:]]
+SERVICE_MODELS = [n.removeprefix("SERVICE_MODEL_") for n in catalog_pb2.ServiceModel.keys()[1:]]
+
+
+def search_filter(
+    modalities: list[str],
+    certifications: list[str],
+    regions: list[str],
+    residency: list[str],
+    service_models: list[str],
+    cleared: bool,
+) -> catalog_pb2.VendorProfileFilter:
+    return catalog_pb2.VendorProfileFilter(
+        modalities=[f"MODALITY_{m}" for m in modalities],
+        certifications=[f"CERTIFICATION_{c}" for c in certifications],
+        workforce_regions=[r.upper() for r in regions],
+        data_residency_regions=[r.upper() for r in residency],
+        service_models=[f"SERVICE_MODEL_{s}" for s in service_models],
+        security_clearance=cleared,
+    )
+
+
+def profiles(
+    stack: Stack, wanted: catalog_pb2.VendorProfileFilter
+) -> Iterator[catalog_pb2.VendorProfile]:
+    with stack.channel("catalog") as channel:
+        stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+        token = ""
+        while True:
+            page = stub.ListVendorProfiles(
+                catalog_pb2.ListVendorProfilesRequest(
+                    page_size=500, page_token=token, filter=wanted
+                )
+            )
+            yield from page.vendor_profiles
+            token = page.next_page_token
+            if not token:
+                return
+
+
+def show(
+    stack: Stack,
+    wanted: catalog_pb2.VendorProfileFilter,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    try:
+        found = list(profiles(stack, wanted))
+    except grpc.RpcError as exc:
+        print(f"dpmatch: vendors failed: {exc.code().name}: {exc.details()}", file=err)
+        return 2
+    if as_json:
+        for profile in found:
+            print(json.dumps(json_format.MessageToDict(profile)), file=out)
+        return 0
+    print(_row("vendor", "model", "modalities", "regions", "certifications"), file=out)
+    for p in found:
+        print(
+            _row(
+                p.display_name or p.name.split("/")[1],
+                catalog_pb2.ServiceModel.Name(p.service_model).removeprefix("SERVICE_MODEL_"),
+                ",".join(
+                    common_pb2.Modality.Name(c.modality).removeprefix("MODALITY_")
+                    for c in p.capabilities
+                    if c.monthly_capacity > 0
+                ),
+                ",".join(sorted({*p.workforce_regions, *p.data_residency_regions})),
+                ",".join(
+                    common_pb2.Certification.Name(c).removeprefix("CERTIFICATION_")
+                    for c in p.certifications
+                ),
+            ),
+            file=out,
+        )
+    print(f"{len(found)} vendor profiles", file=out)
+    return 0
+
+
+def _row(vendor: str, model: str, modalities: str, regions: str, certifications: str) -> str:
+    return (
+        f"{vendor[:26]:<26} {model.lower()[:18]:<18} {modalities.lower()[:34]:<34} "
+        f"{regions[:16]:<16} {certifications}"
+    )
