@@ -196,6 +196,12 @@ RPCS: tuple[Rpc, ...] = (
     ),
     _catalog_write("RecordOwnershipEvent", _event),
     _catalog_read(
+        "SimulateOwnershipEvent",
+        lambda who: catalog_pb2.SimulateOwnershipEventRequest(
+            event=_event(who).event, as_of=AS_OF, skip_graph=True
+        ),
+    ),
+    _catalog_read(
         "GetOwnershipEvent",
         lambda _: catalog_pb2.GetOwnershipEventRequest(name="ownershipEvents/access-none"),
     ),

@@ -174,7 +174,12 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 
 def _env(**values: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DPM_", "OTEL_"))}
+    # OTEL_PYTHON_DISABLED_INSTRUMENTATIONS passes: "sqlalchemy,redis" measures the
+    # catalog without the spans of its SQL statements.
+    kept = ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",)
+    clean = {
+        k: v for k, v in os.environ.items() if k in kept or not k.startswith(("DPM_", "OTEL_"))
+    }
     return {**clean, **values}
 
 

@@ -497,6 +497,24 @@ VALID: tuple[Valid, ...] = (
 )
 
 
+def _simulated(recorded: Valid) -> Valid:
+    """The same event, simulated: the same checks, nothing written."""
+
+    def request(context: Context) -> Message:
+        event = recorded.request(context).event  # type: ignore[attr-defined]
+        # An id of its own: the recorded entry may have stored its event by now, and
+        # that id with other content is refused before any field is checked.
+        event.event_id += "-sim"
+        return catalog_pb2.SimulateOwnershipEventRequest(event=event, as_of=AS_OF, skip_graph=True)
+
+    return Valid("SimulateOwnershipEvent", recorded.tag, request, recorded.setup)
+
+
+# Every event kind simulated too (SimulateOwnershipEvent holds an OwnershipEvent), each
+# before it is recorded: a divestment recorded leaves no stake for its simulation.
+VALID = tuple(_simulated(v) for v in VALID if v.method == "RecordOwnershipEvent") + VALID
+
+
 def _input_type(rpc: Rpc) -> Descriptor:
     return rpc.service.methods_by_name[rpc.method].input_type
 
@@ -766,6 +784,15 @@ WRITES: tuple[Write, ...] = (
     Write(
         _event_valid("oo", lambda: _holding_event("oo", "stake_acquired", equity_fraction=0.1)),
         "event",
+    ),
+    Write(
+        _simulated(
+            _event_valid(
+                "oosim", lambda: _holding_event("oosim", "stake_acquired", equity_fraction=0.1)
+            )
+        ),
+        "event",
+        lambda reply: reply.event,
     ),
     Write(
         _renamed(

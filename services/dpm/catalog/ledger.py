@@ -81,6 +81,8 @@ class Recorded:
     event: ownership_pb2.OwnershipEvent
     # False when the event was a replay of a stored one (nothing written).
     written: bool
+    # The change notice written to the outbox (None for a replay).
+    announced: OwnershipChanged | None = None
 
 
 def record_event(
@@ -168,19 +170,18 @@ def record_event(
         supersedes=event.supersedes or None,
     )
     ledger.append(row, sorted(touched), sorted(keys))
-    OutboxRepository(session).add(
-        OwnershipChanged(
-            event=OwnershipEventName(event.event_id),
-            graph_version=seq,
-            upstream=tuple(OrganizationName(i) for i in sorted(changed)),
-            since=since.isoformat() if since is not None else "",
-            written_at=time.time(),
-        )
+    announced = OwnershipChanged(
+        event=OwnershipEventName(event.event_id),
+        graph_version=seq,
+        upstream=tuple(OrganizationName(i) for i in sorted(changed)),
+        since=since.isoformat() if since is not None else "",
+        written_at=time.time(),
     )
+    OutboxRepository(session).add(announced)
     message.name = str(OwnershipEventName(row.event_id))
     message.graph_version = seq
     message.record_time.FromDatetime(_aware(row.record_time))
-    return Recorded(message, written=True)
+    return Recorded(message, written=True, announced=announced)
 
 
 def _tie_rows(change: Change, fact: Fact, seq: int) -> list[TieRow]:

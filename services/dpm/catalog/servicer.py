@@ -15,7 +15,14 @@ from typing import TypeVar
 import grpc
 from sqlalchemy.orm import Session
 
-from dpm.catalog import graph, ledger, organizations, vendor_filter, vendor_profiles
+from dpm.catalog import (
+    graph,
+    ledger,
+    organizations,
+    simulation,
+    vendor_filter,
+    vendor_profiles,
+)
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.auth import current_principal, require_admin
@@ -158,6 +165,23 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             ledger_events.add(1)
             log.info("ownership event %s is graph version %d", event.event_id, event.graph_version)
         return event
+
+    def SimulateOwnershipEvent(
+        self, request: catalog_pb2.SimulateOwnershipEventRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.SimulateOwnershipEventResponse:
+        current_principal()  # writes nothing: any caller may ask
+        as_of = parse_date(request.as_of, "as_of")
+
+        def simulate(s: Session) -> catalog_pb2.SimulateOwnershipEventResponse:
+            # Recorded in a savepoint of the write transaction (so in ledger order, after
+            # every write before it), read back, then rolled back: nothing stays.
+            savepoint = s.begin_nested()
+            try:
+                return simulation.outcome(s, request, as_of)
+            finally:
+                savepoint.rollback()
+
+        return self._writes.write(simulate)
 
     def GetOwnershipEvent(
         self, request: catalog_pb2.GetOwnershipEventRequest, context: grpc.ServicerContext

@@ -199,6 +199,32 @@ class RecordOwnershipEventRequest(_message.Message):
     event: _ownership_pb2.OwnershipEvent
     def __init__(self, event: _Optional[_Union[_ownership_pb2.OwnershipEvent, _Mapping]] = ...) -> None: ...
 
+class SimulateOwnershipEventRequest(_message.Message):
+    __slots__ = ("event", "as_of", "if_none_match", "accept_delta", "skip_graph")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    ACCEPT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    SKIP_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    event: _ownership_pb2.OwnershipEvent
+    as_of: str
+    if_none_match: str
+    accept_delta: bool
+    skip_graph: bool
+    def __init__(self, event: _Optional[_Union[_ownership_pb2.OwnershipEvent, _Mapping]] = ..., as_of: _Optional[str] = ..., if_none_match: _Optional[str] = ..., accept_delta: _Optional[bool] = ..., skip_graph: _Optional[bool] = ...) -> None: ...
+
+class SimulateOwnershipEventResponse(_message.Message):
+    __slots__ = ("event", "would_change", "graph", "upstream")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    WOULD_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
+    event: _ownership_pb2.OwnershipEvent
+    would_change: bool
+    graph: _ownership_pb2.OwnershipGraph
+    upstream: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event: _Optional[_Union[_ownership_pb2.OwnershipEvent, _Mapping]] = ..., would_change: _Optional[bool] = ..., graph: _Optional[_Union[_ownership_pb2.OwnershipGraph, _Mapping]] = ..., upstream: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GetOwnershipEventRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -77,6 +77,11 @@ class CatalogServiceStub:
                 request_serializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.RecordOwnershipEventRequest.SerializeToString,
                 response_deserializer=dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipEvent.FromString,
                 _registered_method=True)
+        self.SimulateOwnershipEvent = channel.unary_unary(
+                '/dpm.catalog.v1.CatalogService/SimulateOwnershipEvent',
+                request_serializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.SimulateOwnershipEventRequest.SerializeToString,
+                response_deserializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.SimulateOwnershipEventResponse.FromString,
+                _registered_method=True)
         self.GetOwnershipEvent = channel.unary_unary(
                 '/dpm.catalog.v1.CatalogService/GetOwnershipEvent',
                 request_serializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.GetOwnershipEventRequest.SerializeToString,
@@ -156,6 +161,16 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SimulateOwnershipEvent(self, request, context):
+        """What recording an event would do, with nothing written: the same checks
+        and refusals as RecordOwnershipEvent, the event as it would be recorded, the
+        graph as of a date as it would then stand, and the organizations whose
+        competitor groups could see a different exposure. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetOwnershipEvent(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -230,6 +245,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.RecordOwnershipEvent,
                     request_deserializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.RecordOwnershipEventRequest.FromString,
                     response_serializer=dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipEvent.SerializeToString,
+            ),
+            'SimulateOwnershipEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulateOwnershipEvent,
+                    request_deserializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.SimulateOwnershipEventRequest.FromString,
+                    response_serializer=dpm_dot_catalog_dot_v1_dot_catalog__pb2.SimulateOwnershipEventResponse.SerializeToString,
             ),
             'GetOwnershipEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetOwnershipEvent,
@@ -470,6 +490,33 @@ class CatalogService:
             '/dpm.catalog.v1.CatalogService/RecordOwnershipEvent',
             dpm_dot_catalog_dot_v1_dot_catalog__pb2.RecordOwnershipEventRequest.SerializeToString,
             dpm_dot_ownership_dot_v1_dot_ownership__pb2.OwnershipEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulateOwnershipEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dpm.catalog.v1.CatalogService/SimulateOwnershipEvent',
+            dpm_dot_catalog_dot_v1_dot_catalog__pb2.SimulateOwnershipEventRequest.SerializeToString,
+            dpm_dot_catalog_dot_v1_dot_catalog__pb2.SimulateOwnershipEventResponse.FromString,
             options,
             channel_credentials,
             insecure,
