@@ -510,9 +510,25 @@ def _simulated(recorded: Valid) -> Valid:
     return Valid("SimulateOwnershipEvent", recorded.tag, request, recorded.setup)
 
 
-# Every event kind simulated too (SimulateOwnershipEvent holds an OwnershipEvent), each
-# before it is recorded: a divestment recorded leaves no stake for its simulation.
-VALID = tuple(_simulated(v) for v in VALID if v.method == "RecordOwnershipEvent") + VALID
+def _scored_what_if(recorded: Valid) -> Valid:
+    """The same event as a what-if of ScorePolicy: checked by the catalog, named under
+    what_if."""
+
+    def request(context: Context) -> Message:
+        event = recorded.request(context).event  # type: ignore[attr-defined]
+        event.event_id += "-whatif"
+        return neutrality_pb2.ScorePolicyRequest(as_of=AS_OF, what_if=event, verdicts_only=True)
+
+    return Valid("ScorePolicy", f"what-if-{recorded.tag}", request, recorded.setup)
+
+
+# Every event kind simulated too (SimulateOwnershipEvent and ScorePolicy's what-if hold
+# an OwnershipEvent), each before it is recorded: a divestment recorded leaves no stake
+# for its simulation.
+_RECORDED = [v for v in VALID if v.method == "RecordOwnershipEvent"]
+VALID = (
+    tuple(_simulated(v) for v in _RECORDED) + tuple(_scored_what_if(v) for v in _RECORDED) + VALID
+)
 
 
 def _input_type(rpc: Rpc) -> Descriptor:
@@ -821,7 +837,9 @@ def test_every_output_only_field_a_request_can_carry_is_sent() -> None:
     carried = {
         rpc.method for rpc in UNIQUE_RPCS.values() if static_paths(_input_type(rpc), OUTPUT_ONLY)
     }
-    assert carried == {w.valid.method for w in WRITES}
+    # ScorePolicy carries an event's (what_if) but answers scores, not the event: its
+    # own test below.
+    assert carried == {w.valid.method for w in WRITES} | {"ScorePolicy"}
     for write in WRITES:
         paths = static_paths(_input_type(rpc_named(write.valid.method)), OUTPUT_ONLY)
         assert paths and all(p.startswith(f"{write.resource}.") for p in paths), paths
@@ -910,3 +928,17 @@ def test_resource_names_match_their_patterns(stack: SeededStack) -> None:
             names[full_name],
             list(descriptor.pattern),
         )
+
+
+def test_output_only_fields_of_a_what_if_event_are_ignored(stack: SeededStack) -> None:
+    """The version a what-if event would take is the catalog's, not what it carries."""
+    organizations(stack, *_pair("oowhatif"))
+    event = _holding_event("oowhatif", "stake_acquired", equity_fraction=0.1)
+    plain = must(stack, "ScorePolicy", neutrality_pb2.ScorePolicyRequest(as_of=AS_OF))
+    event.graph_version = 999_999
+    event.record_time.seconds = 86_400
+    event.superseded_by = "fb-nothing"
+    what_if = must(
+        stack, "ScorePolicy", neutrality_pb2.ScorePolicyRequest(as_of=AS_OF, what_if=event)
+    )
+    assert what_if.graph_version == plain.graph_version + 1

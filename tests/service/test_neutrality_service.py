@@ -650,3 +650,48 @@ def test_an_answer_the_caller_holds_comes_back_as_a_header_until_the_graph_moves
     assert moved.graph_version > first.graph_version
     labelbox = next(v for v in moved.vendors if v.vendor == org("labelbox"))
     assert labelbox.verdict != next(v for v in first.vendors if v.vendor == org("labelbox")).verdict
+
+
+# -- what-if (kept last: it records its event at the end, to compare with the simulation) --
+
+
+def test_a_what_if_scores_as_if_recorded_and_writes_nothing(stack: Stack) -> None:
+    google = stack.requirements.GetClient(requirements_pb2.GetClientRequest(name="clients/google"))
+    token = auth.client_token(stack.secret, "clients/microsoft")  # any caller may ask
+    event = ownership_pb2.OwnershipEvent(event_id="meta-labelbox-30", effective_date="2025-06-20")
+    event.stake_acquired.holder, event.stake_acquired.held = org("meta"), org("labelbox")
+    event.stake_acquired.equity_fraction = 0.3
+
+    def scored(**fields: Any) -> neutrality_pb2.ScoreVendorsResponse:
+        return score_policy(
+            stack,
+            token,
+            neutrality_pb2.ScorePolicyRequest(
+                policy=google.neutrality_policy, as_of="2025-07-01", **fields
+            ),
+        )
+
+    def labelbox(reply: neutrality_pb2.ScoreVendorsResponse) -> neutrality_pb2.VendorNeutrality:
+        return next(v for v in reply.vendors if v.vendor == org("labelbox"))
+
+    before = scored()
+    what_if = scored(what_if=event)
+    assert what_if.graph_version == before.graph_version + 1
+    assert labelbox(before).verdict == neutrality_pb2.VERDICT_NEUTRAL
+    assert labelbox(what_if).verdict != neutrality_pb2.VERDICT_NEUTRAL
+    assert labelbox(what_if).score < labelbox(before).score
+    # Nothing was written: the same answer as before.
+    assert scored() == before
+    # Bad input is named under what_if, as RecordOwnershipEvent would name it under event.
+    bad = ownership_pb2.OwnershipEvent()
+    bad.CopyFrom(event)
+    bad.stake_acquired.equity_fraction = 1.5
+    with pytest.raises(grpc.RpcError) as info:
+        scored(what_if=bad)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(info.value) == ["what_if.stake_acquired.equity_fraction"]
+    # Recorded for real, the graph gives the very answer the simulation gave.
+    stack.catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+    after = scored()
+    assert after.graph_version == what_if.graph_version
+    assert list(after.vendors) == list(what_if.vendors)

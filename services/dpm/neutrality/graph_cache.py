@@ -51,6 +51,25 @@ class GraphCache:
                     return etag
         return ""
 
+    def what_if(self, msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph | None:
+        """The graph a simulated event's ``msg`` describes (a delta from the graph held
+        for its date, or whole), built and not kept: it is no graph of the catalog's.
+        None when the copy the delta changes is gone (ask again in full)."""
+        if msg.not_modified:  # the event changes nothing: the graph held
+            return self.get(msg)
+        if msg.delta_from:
+            with self._lock:
+                base = self._facts.get(msg.as_of)
+            if base is None or base[0] != msg.delta_from:
+                return None
+            facts = base[2].changed_by(msg)
+        else:
+            facts = facts_from_proto(msg)
+        with tracer.start_as_current_span("dpm.neutrality.build_graph") as span:
+            span.set_attribute("dpm.graph_version", msg.version)
+            span.set_attribute("dpm.graph_what_if", True)
+            return facts.build()
+
     def get(self, msg: ownership_pb2.OwnershipGraph) -> OwnershipGraph | None:
         """The graph for msg, built on first sight; None for a not-modified
         answer whose graph has meanwhile been evicted (ask again in full)."""

@@ -38,7 +38,7 @@ from dpm.platform.dates import parse_date
 from dpm.platform.errors import DeadlineExceeded, FailedPrecondition, NotFound, Violations
 from dpm.platform.names import ClientName, OrganizationName, VendorProfileName, quote
 from dpm.platform.telemetry import tracer
-from dpm.platform.upstream import calling
+from dpm.platform.upstream import calling, relaying
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
     ) -> neutrality_pb2.ScoreVendorsResponse:
         current_principal()  # any caller: the answer says nothing about any client
         timeout = _timeout(context, self._rpc_timeout)
-        if request.if_none_match:
+        if request.if_none_match and not request.HasField("what_if"):
             unchanged = self._unchanged(request, timeout)
             if unchanged is not None:
                 return unchanged
@@ -153,6 +153,9 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         wanted = _check_scoring(check, request.vendors, request.min_graph_version, request.as_of)
         check.raise_if_any()
         as_of = parse_date(request.as_of, "as_of")
+        what_if = (
+            self._what_if(request.what_if, as_of, timeout) if request.HasField("what_if") else None
+        )
         return self._score(
             request.policy,
             wanted,
@@ -161,7 +164,31 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
             timeout,
             verdicts_only=request.verdicts_only,
             answer_of=request,
+            on=what_if,
         )
+
+    def _what_if(
+        self, event: ownership_pb2.OwnershipEvent, as_of: dt.date, timeout: float
+    ) -> tuple[ownership_pb2.OwnershipGraph, OwnershipGraph]:
+        """The graph as of ``as_of`` had ``event`` been recorded: simulated by the catalog
+        as a delta from the graph held for that date (read first), built, not kept."""
+        date = as_of.isoformat()
+        self._graph(date, timeout)
+        for etag in (self.graphs.etag_for(date), ""):
+            with relaying("catalog", "what_if", "event"):
+                answer = self._catalog.SimulateOwnershipEvent(
+                    catalog_pb2.SimulateOwnershipEventRequest(
+                        event=event, as_of=date, if_none_match=etag, accept_delta=bool(etag)
+                    ),
+                    timeout=timeout,
+                )
+            graph = self.graphs.what_if(answer.graph)
+            if graph is not None:
+                msg = answer.graph
+                return ownership_pb2.OwnershipGraph(
+                    version=msg.version, as_of=msg.as_of, etag=msg.etag
+                ), graph
+        raise AssertionError("a whole simulated graph always builds")  # pragma: no cover
 
     def _unchanged(
         self, request: neutrality_pb2.ScorePolicyRequest, timeout: float
@@ -189,11 +216,12 @@ class NeutralityServicer(neutrality_pb2_grpc.NeutralityServiceServicer):
         timeout: float,
         verdicts_only: bool = False,
         answer_of: neutrality_pb2.ScorePolicyRequest | None = None,
+        on: tuple[ownership_pb2.OwnershipGraph, OwnershipGraph] | None = None,
     ) -> neutrality_pb2.ScoreVendorsResponse:
         """Score ``wanted`` (vendor ids; empty: every vendor with a profile) for a
-        validated ``policy`` on the graph as of ``as_of``; with ``answer_of``, the
-        answer carries the etag of that request on this graph."""
-        graph_msg, graph = self._graph(as_of.isoformat(), timeout)
+        validated ``policy`` on the graph as of ``as_of`` (or ``on`` this one: a what-if);
+        with ``answer_of``, the answer carries the etag of that request on this graph."""
+        graph_msg, graph = on or self._graph(as_of.isoformat(), timeout)
         if min_graph_version > graph_msg.version:
             raise FailedPrecondition(
                 f"the ownership graph is at version {graph_msg.version}, older than the "

@@ -35,20 +35,22 @@ class ScoreVendorsRequest(_message.Message):
     def __init__(self, client: _Optional[str] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ...) -> None: ...
 
 class ScorePolicyRequest(_message.Message):
-    __slots__ = ("policy", "vendors", "as_of", "min_graph_version", "verdicts_only", "if_none_match")
+    __slots__ = ("policy", "vendors", "as_of", "min_graph_version", "verdicts_only", "if_none_match", "what_if")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     VENDORS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     MIN_GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
     VERDICTS_ONLY_FIELD_NUMBER: _ClassVar[int]
     IF_NONE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    WHAT_IF_FIELD_NUMBER: _ClassVar[int]
     policy: _requirements_pb2.NeutralityPolicy
     vendors: _containers.RepeatedScalarFieldContainer[str]
     as_of: str
     min_graph_version: int
     verdicts_only: bool
     if_none_match: str
-    def __init__(self, policy: _Optional[_Union[_requirements_pb2.NeutralityPolicy, _Mapping]] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ..., verdicts_only: _Optional[bool] = ..., if_none_match: _Optional[str] = ...) -> None: ...
+    what_if: _ownership_pb2.OwnershipEvent
+    def __init__(self, policy: _Optional[_Union[_requirements_pb2.NeutralityPolicy, _Mapping]] = ..., vendors: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ..., min_graph_version: _Optional[int] = ..., verdicts_only: _Optional[bool] = ..., if_none_match: _Optional[str] = ..., what_if: _Optional[_Union[_ownership_pb2.OwnershipEvent, _Mapping]] = ...) -> None: ...
 
 class ScoreVendorsResponse(_message.Message):
     __slots__ = ("vendors", "graph_version", "requirements_revision", "as_of", "unresolved_parties", "etag", "not_modified")
