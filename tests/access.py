@@ -352,6 +352,16 @@ RPCS: tuple[Rpc, ...] = (
             name=f"{_client(lab)}/recommendations"
         ),
     ),
+    Rpc(
+        "matching",
+        MATCHING,
+        matching_pb2_grpc.MatchingServiceStub,
+        "SimulateEvent",
+        Access.CLIENT_READ,
+        lambda lab: matching_pb2.SimulateEventRequest(
+            event=_event(lab).event, clients=[_client(lab)], as_of=AS_OF
+        ),
+    ),
 )
 
 # One cheap read per server that a lab token may make for its own lab: does this server

@@ -295,6 +295,7 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
             assert done.returncode == 0, done.stderr
             return done.stdout
 
+        before_what_if = dpmatch("recommendations", "google")
         listing = dpmatch("recommendations", "microsoft")
         assert "surge-ai" in listing and "x scale-ai" in listing and "49%" in listing, listing
         why = dpmatch("explain", "microsoft", "outlier")
@@ -321,6 +322,19 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         ]
         table = dpmatch("vendors", "--modality", "RLHF", "--certification", "SOC2")
         assert table.splitlines()[-1] == f"{len(rlhf_soc2)} vendor profiles", table
+        # What-if: Meta buying 30% of Labelbox, recorded nowhere.
+        what_if = json.loads(dpmatch("simulate", "--stake", "meta", "labelbox", "0.3", "--json"))
+        impacts = {i["client"]: i["changes"] for i in what_if["impacts"]}
+        # Every lab whose policy names Meta loses Labelbox, for the neutrality reason.
+        assert {"clients/google", "clients/microsoft", "clients/openai"} <= set(impacts)
+        google = {c["vendor"]: c for c in impacts["clients/google"]}
+        labelbox = google["organizations/labelbox"]
+        assert labelbox["kind"] == "CHANGE_KIND_LEFT" and labelbox["rankBefore"] > 0
+        assert {r["kind"] for r in labelbox["reasons"]} == {"EXCLUSION_KIND_NEUTRALITY"}
+        assert dpmatch("recommendations", "google") == before_what_if  # nothing written
+        # A lab asks for itself with its own token; the table names what moves.
+        own = dpmatch("simulate", "--stake", "meta", "labelbox", "0.3", "--lab", "google")
+        assert "google:" in own and "labelbox leaves" in own and "microsoft:" not in own, own
         refused = subprocess.run(
             [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
             env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},

@@ -525,9 +525,25 @@ def _scored_what_if(recorded: Valid) -> Valid:
 # Every event kind simulated too (SimulateOwnershipEvent and ScorePolicy's what-if hold
 # an OwnershipEvent), each before it is recorded: a divestment recorded leaves no stake
 # for its simulation.
+def _matched_what_if(recorded: Valid) -> Valid:
+    """The same event as matching's SimulateEvent for one lab."""
+
+    def request(context: Context) -> Message:
+        event = recorded.request(context).event  # type: ignore[attr-defined]
+        event.event_id += "-match"
+        return matching_pb2.SimulateEventRequest(
+            event=event, clients=[f"clients/{LAB}"], as_of=AS_OF
+        )
+
+    return Valid("SimulateEvent", f"what-if-{recorded.tag}", request, recorded.setup)
+
+
 _RECORDED = [v for v in VALID if v.method == "RecordOwnershipEvent"]
 VALID = (
-    tuple(_simulated(v) for v in _RECORDED) + tuple(_scored_what_if(v) for v in _RECORDED) + VALID
+    tuple(_simulated(v) for v in _RECORDED)
+    + tuple(_scored_what_if(v) for v in _RECORDED)
+    + tuple(_matched_what_if(v) for v in _RECORDED)
+    + VALID
 )
 
 
@@ -837,9 +853,9 @@ def test_every_output_only_field_a_request_can_carry_is_sent() -> None:
     carried = {
         rpc.method for rpc in UNIQUE_RPCS.values() if static_paths(_input_type(rpc), OUTPUT_ONLY)
     }
-    # ScorePolicy carries an event's (what_if) but answers scores, not the event: its
-    # own test below.
-    assert carried == {w.valid.method for w in WRITES} | {"ScorePolicy"}
+    # ScorePolicy and SimulateEvent carry an event but answer scores or changes, not the
+    # event: their own test below.
+    assert carried == {w.valid.method for w in WRITES} | {"ScorePolicy", "SimulateEvent"}
     for write in WRITES:
         paths = static_paths(_input_type(rpc_named(write.valid.method)), OUTPUT_ONLY)
         assert paths and all(p.startswith(f"{write.resource}.") for p in paths), paths
@@ -942,3 +958,9 @@ def test_output_only_fields_of_a_what_if_event_are_ignored(stack: SeededStack) -
         stack, "ScorePolicy", neutrality_pb2.ScorePolicyRequest(as_of=AS_OF, what_if=event)
     )
     assert what_if.graph_version == plain.graph_version + 1
+    simulated = must(
+        stack,
+        "SimulateEvent",
+        matching_pb2.SimulateEventRequest(event=event, clients=[f"clients/{LAB}"], as_of=AS_OF),
+    )
+    assert simulated.graph_version == plain.graph_version + 1

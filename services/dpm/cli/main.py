@@ -99,6 +99,26 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from dpm.cli import simulate
+    from dpm.cli.stackfile import Stack, data_dir
+
+    if (args.stake is None) == (args.event is None):
+        raise SystemExit("dpmatch simulate: give one of --stake HOLDER HELD EQUITY or --event FILE")
+    if args.stake is not None:
+        holder, held, equity = args.stake
+        try:
+            fraction = float(equity)
+        except ValueError:
+            raise SystemExit(
+                f"dpmatch simulate: --stake EQUITY {equity!r} is not a number"
+            ) from None
+        event = simulate.stake_event(holder, held, fraction, args.voting, args.date)
+    else:
+        event = simulate.event_from_file(Path(args.event))
+    return simulate.simulate(Stack.load(data_dir()), event, args.lab, args.as_of, args.json)
+
+
 def cmd_vendors(args: argparse.Namespace) -> int:
     from dpm.cli import vendors
     from dpm.cli.stackfile import Stack, data_dir
@@ -186,6 +206,24 @@ def parser() -> argparse.ArgumentParser:
     recs.add_argument("lab", help="client id, e.g. google")
     recs.add_argument("--limit", type=int, default=30)
     recs.set_defaults(func=cmd_recommendations)
+
+    what_if = sub.add_parser(
+        "simulate",
+        help="what an ownership event would change in labs' recommendations (nothing recorded)",
+        epilog="example: dpmatch simulate --stake meta labelbox 0.3 --lab google",
+    )
+    what_if.add_argument(
+        "--stake", nargs=3, metavar=("HOLDER", "HELD", "EQUITY"), help="a stake acquisition"
+    )
+    what_if.add_argument("--voting", type=float, help="the stake's voting fraction")
+    what_if.add_argument("--date", default="", help="its effective date (default: today)")
+    what_if.add_argument("--event", help="any event, as the API's JSON, from this file")
+    what_if.add_argument(
+        "--lab", action="append", default=[], help="only this lab (its own token if one)"
+    )
+    what_if.add_argument("--as-of", default="", help="date of both sets (default: the event's)")
+    what_if.add_argument("--json", action="store_true", help="the answer as JSON")
+    what_if.set_defaults(func=cmd_simulate)
 
     from dpm.cli.vendors import CERTIFICATIONS, MODALITIES, SERVICE_MODELS
 

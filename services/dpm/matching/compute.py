@@ -33,10 +33,11 @@ from dpm.matching.settings import DEFAULT_SET_SIZE
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
 from dpm.neutrality.v1 import neutrality_pb2
+from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.errors import DomainError, Unavailable
 from dpm.platform.names import ClientName, RecommendationsName, VendorProfileName
 from dpm.platform.telemetry import recommendation_computations, tracer
-from dpm.platform.upstream import calling
+from dpm.platform.upstream import calling, relaying
 from dpm.requirements.v1 import requirements_pb2
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,17 @@ class RecommendationBuilder:
             raise built.failed[client_id]
         return built.get(client_id)
 
-    def build_many(self, client_ids: Sequence[str], snapshot: Snapshot | None = None) -> Built:
-        """Compute ``client_ids`` from fresh inputs (``snapshot``: a catalog read to share)."""
+    def build_many(
+        self,
+        client_ids: Sequence[str],
+        snapshot: Snapshot | None = None,
+        *,
+        as_of: str = "",
+        what_if: ownership_pb2.OwnershipEvent | None = None,
+    ) -> Built:
+        """Compute ``client_ids`` from fresh inputs (``snapshot``: a catalog read to share);
+        ``as_of``: on that date instead of each policy's; ``what_if``: as if that event
+        were recorded (nothing is written; the neutrality answers are not kept)."""
         started = time.perf_counter()
         built = Built()
         with tracer.start_as_current_span("dpm.matching.build") as span:
@@ -169,12 +179,13 @@ class RecommendationBuilder:
             by_policy: dict[tuple[bytes, str], list[requirements_pb2.Client]] = defaultdict(list)
             for client in clients:
                 policy = client.neutrality_policy
-                key = (policy.SerializeToString(deterministic=True), evaluation_date(policy))
+                date = as_of or evaluation_date(policy)
+                key = (policy.SerializeToString(deterministic=True), date)
                 by_policy[key].append(client)
             span.set_attribute("dpm.policies", len(by_policy))
             for key, members in by_policy.items():
                 try:
-                    scores = self._score(key, members[0].neutrality_policy, snapshot)
+                    scores = self._score(key, members[0].neutrality_policy, snapshot, what_if)
                 except Unavailable:
                     raise  # a dependency is down: the caller retries
                 except DomainError as exc:
@@ -253,9 +264,22 @@ class RecommendationBuilder:
         key: tuple[bytes, str],
         policy: requirements_pb2.NeutralityPolicy,
         snapshot: Snapshot,
+        what_if: ownership_pb2.OwnershipEvent | None = None,
     ) -> neutrality_pb2.ScoreVendorsResponse:
-        """The neutrality answer for ``policy`` on its date (``key``: policy bytes, date)."""
+        """The neutrality answer for ``policy`` on its date (``key``: policy bytes, date);
+        with ``what_if``, as if that event were recorded (asked afresh, not kept)."""
         table = snapshot.table
+        if what_if is not None:
+            with relaying("neutrality", "event", "what_if"):
+                return self._up.neutrality.ScorePolicy(
+                    neutrality_pb2.ScorePolicyRequest(
+                        policy=policy,
+                        vendors=[str(c.name) for c in table.candidates],
+                        as_of=key[1],
+                        verdicts_only=True,
+                        what_if=what_if,
+                    )
+                )
         with self._answers_lock:
             held = self._answers.get(key)
         request = neutrality_pb2.ScorePolicyRequest(

@@ -22,6 +22,7 @@ from dpm.matching.servicer import MatchingServicer, wire_bytes
 from dpm.matching.settings import MatchingSettings
 from dpm.matching.upstreams import SERVICES, Upstreams
 from dpm.matching.v1 import matching_pb2
+from dpm.matching.what_if import WhatIf
 from dpm.platform.aio_interceptors import GuardedServer
 from dpm.platform.grpc_server import RunningServer
 from dpm.platform.service import Parts, ServiceSpec, serve, start
@@ -37,6 +38,11 @@ def add_servicer(servicer: MatchingServicer, server: GuardedServer) -> None:
             servicer.GetRecommendations,
             request_deserializer=matching_pb2.GetRecommendationsRequest.FromString,
             response_serializer=wire_bytes,
+        ),
+        "SimulateEvent": grpc.unary_unary_rpc_method_handler(
+            servicer.SimulateEvent,
+            request_deserializer=matching_pb2.SimulateEventRequest.FromString,
+            response_serializer=matching_pb2.SimulateEventResponse.SerializeToString,
         ),
         "WatchRecommendations": grpc.unary_stream_rpc_method_handler(
             servicer.WatchRecommendations,
@@ -63,13 +69,9 @@ SPEC = ServiceSpec(
 def create_server(settings: MatchingSettings) -> RunningServer:
     def servicer(parts: Parts) -> MatchingServicer:
         names = RecommendationCache(parts.redis(settings.redis_url), settings.cache_prefix)
-        reads = RecommendationReads(
-            names,
-            RecommendationBuilder(
-                Upstreams.from_channels(parts.channels), settings.recommendation_set_size
-            ),
-            settings.min_version_wait_seconds,
-        )
+        upstreams = Upstreams.from_channels(parts.channels)
+        builder = RecommendationBuilder(upstreams, settings.recommendation_set_size)
+        reads = RecommendationReads(names, builder, settings.min_version_wait_seconds)
         near_cache = NearCache(settings.near_cache_entries, settings.near_cache_seconds)
         loop = parts.loop
         client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5.0)
@@ -78,7 +80,14 @@ def create_server(settings: MatchingSettings) -> RunningServer:
         listening = loop.run(_start(listener.run()))
         parts.on_close(lambda: loop.run(_cancel(listening), timeout=5))
         return MatchingServicer(
-            reads, names, client, near_cache, listener, parts.pool, parts.limiter
+            reads,
+            names,
+            client,
+            near_cache,
+            listener,
+            parts.pool,
+            parts.limiter,
+            WhatIf(builder, upstreams),
         )
 
     return start(SPEC, settings, servicer)

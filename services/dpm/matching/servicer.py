@@ -30,8 +30,10 @@ from dpm.matching.listener import ChangeListener
 from dpm.matching.near_cache import NearCache
 from dpm.matching.reads import RecommendationReads
 from dpm.matching.v1 import matching_pb2
+from dpm.matching.what_if import MAX_NAMED_CLIENTS, WhatIf
 from dpm.platform.auth import current_principal, require_client_access
-from dpm.platform.errors import InvalidArgument, Unavailable
+from dpm.platform.dates import parse_date
+from dpm.platform.errors import InvalidArgument, Unavailable, Violations
 from dpm.platform.limits import CallLimiter
 from dpm.platform.names import ClientName, RecommendationsName
 from dpm.platform.telemetry import count_memory_hit, count_redis_hit, tracer
@@ -84,7 +86,9 @@ class MatchingServicer:
         listener: ChangeListener,
         pool: ThreadPoolExecutor,
         limiter: CallLimiter,
+        what_if: WhatIf,
     ) -> None:
+        self._what_if = what_if
         self._reads = reads
         self._names = names
         self._redis = client
@@ -157,6 +161,35 @@ class MatchingServicer:
             return await self._blocking(self._reads.get, name.id, budget)
         except RedisError as exc:
             raise Unavailable(f"the recommendation cache does not answer: {exc}") from None
+
+    async def SimulateEvent(
+        self, request: matching_pb2.SimulateEventRequest, context: grpc.aio.ServicerContext
+    ) -> matching_pb2.SimulateEventResponse:
+        principal = current_principal()
+        check = Violations()
+        check.check(
+            len(request.clients) <= MAX_NAMED_CLIENTS,
+            "clients",
+            f"at most {MAX_NAMED_CLIENTS} labs",
+        )
+        ids: list[str] = []
+        for i, value in enumerate(request.clients[:MAX_NAMED_CLIENTS]):
+            try:
+                ids.append(ClientName.parse(value, f"clients[{i}]").id)
+            except InvalidArgument as exc:
+                for violation in exc.violations:
+                    check.add(violation.field, violation.description)
+        if request.as_of:
+            try:
+                parse_date(request.as_of, "as_of")
+            except InvalidArgument as exc:
+                check.add("as_of", exc.violations[0].description)
+        check.raise_if_any()
+        if not ids and not principal.reads_everything:
+            ids = [ClientName.parse(principal.subject, "token").id]  # a lab: its own
+        for client_id in ids:
+            require_client_access(ClientName.format(client_id))
+        return await self._blocking(self._what_if.simulate, request.event, ids, request.as_of)
 
     async def WatchRecommendations(
         self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.aio.ServicerContext

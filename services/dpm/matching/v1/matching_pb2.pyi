@@ -2,6 +2,7 @@ import datetime
 
 from dpm.common.v1 import common_pb2 as _common_pb2
 from dpm.neutrality.v1 import neutrality_pb2 as _neutrality_pb2
+from dpm.ownership.v1 import ownership_pb2 as _ownership_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -14,6 +15,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANGE_KIND_UNSPECIFIED: _ClassVar[ChangeKind]
+    CHANGE_KIND_ENTERED: _ClassVar[ChangeKind]
+    CHANGE_KIND_LEFT: _ClassVar[ChangeKind]
+    CHANGE_KIND_MOVED: _ClassVar[ChangeKind]
+
 class ExclusionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXCLUSION_KIND_UNSPECIFIED: _ClassVar[ExclusionKind]
@@ -22,12 +30,66 @@ class ExclusionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXCLUSION_KIND_CERTIFICATION: _ClassVar[ExclusionKind]
     EXCLUSION_KIND_REGION: _ClassVar[ExclusionKind]
     EXCLUSION_KIND_CLEARANCE: _ClassVar[ExclusionKind]
+CHANGE_KIND_UNSPECIFIED: ChangeKind
+CHANGE_KIND_ENTERED: ChangeKind
+CHANGE_KIND_LEFT: ChangeKind
+CHANGE_KIND_MOVED: ChangeKind
 EXCLUSION_KIND_UNSPECIFIED: ExclusionKind
 EXCLUSION_KIND_NEUTRALITY: ExclusionKind
 EXCLUSION_KIND_CAPABILITY: ExclusionKind
 EXCLUSION_KIND_CERTIFICATION: ExclusionKind
 EXCLUSION_KIND_REGION: ExclusionKind
 EXCLUSION_KIND_CLEARANCE: ExclusionKind
+
+class SimulateEventRequest(_message.Message):
+    __slots__ = ("event", "clients", "as_of")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CLIENTS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    event: _ownership_pb2.OwnershipEvent
+    clients: _containers.RepeatedScalarFieldContainer[str]
+    as_of: str
+    def __init__(self, event: _Optional[_Union[_ownership_pb2.OwnershipEvent, _Mapping]] = ..., clients: _Optional[_Iterable[str]] = ..., as_of: _Optional[str] = ...) -> None: ...
+
+class SimulateEventResponse(_message.Message):
+    __slots__ = ("graph_version", "as_of", "impacts", "clients_considered")
+    GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    IMPACTS_FIELD_NUMBER: _ClassVar[int]
+    CLIENTS_CONSIDERED_FIELD_NUMBER: _ClassVar[int]
+    graph_version: int
+    as_of: str
+    impacts: _containers.RepeatedCompositeFieldContainer[ClientImpact]
+    clients_considered: int
+    def __init__(self, graph_version: _Optional[int] = ..., as_of: _Optional[str] = ..., impacts: _Optional[_Iterable[_Union[ClientImpact, _Mapping]]] = ..., clients_considered: _Optional[int] = ...) -> None: ...
+
+class ClientImpact(_message.Message):
+    __slots__ = ("client", "changes")
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    client: str
+    changes: _containers.RepeatedCompositeFieldContainer[VendorChange]
+    def __init__(self, client: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[VendorChange, _Mapping]]] = ...) -> None: ...
+
+class VendorChange(_message.Message):
+    __slots__ = ("vendor", "display_name", "kind", "rank_before", "rank_after", "neutrality_score_before", "neutrality_score_after", "reasons")
+    VENDOR_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RANK_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    RANK_AFTER_FIELD_NUMBER: _ClassVar[int]
+    NEUTRALITY_SCORE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NEUTRALITY_SCORE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    vendor: str
+    display_name: str
+    kind: ChangeKind
+    rank_before: int
+    rank_after: int
+    neutrality_score_before: int
+    neutrality_score_after: int
+    reasons: _containers.RepeatedCompositeFieldContainer[ExclusionReason]
+    def __init__(self, vendor: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ChangeKind, str]] = ..., rank_before: _Optional[int] = ..., rank_after: _Optional[int] = ..., neutrality_score_before: _Optional[int] = ..., neutrality_score_after: _Optional[int] = ..., reasons: _Optional[_Iterable[_Union[ExclusionReason, _Mapping]]] = ...) -> None: ...
 
 class GetRecommendationsRequest(_message.Message):
     __slots__ = ("name", "min_graph_version")

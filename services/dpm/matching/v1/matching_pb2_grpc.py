@@ -46,6 +46,11 @@ class MatchingServiceStub:
                 request_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.WatchRecommendationsRequest.SerializeToString,
                 response_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.RecommendationSet.FromString,
                 _registered_method=True)
+        self.SimulateEvent = channel.unary_unary(
+                '/dpm.matching.v1.MatchingService/SimulateEvent',
+                request_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventRequest.SerializeToString,
+                response_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventResponse.FromString,
+                _registered_method=True)
 
 
 class MatchingServiceServicer:
@@ -68,6 +73,17 @@ class MatchingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SimulateEvent(self, request, context):
+        """What an ownership event would change in labs' recommendations, with nothing
+        written: for each lab whose set would change, the vendors that would enter,
+        leave or move, and why. Checked and refused as RecordOwnershipEvent would.
+        A lab's token: that lab only. An admin's: the labs named, or every lab whose
+        policy names an organization the event can reach.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MatchingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +96,11 @@ def add_MatchingServiceServicer_to_server(servicer, server):
                     servicer.WatchRecommendations,
                     request_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.WatchRecommendationsRequest.FromString,
                     response_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.RecommendationSet.SerializeToString,
+            ),
+            'SimulateEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulateEvent,
+                    request_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventRequest.FromString,
+                    response_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -138,6 +159,33 @@ class MatchingService:
             '/dpm.matching.v1.MatchingService/WatchRecommendations',
             dpm_dot_matching_dot_v1_dot_matching__pb2.WatchRecommendationsRequest.SerializeToString,
             dpm_dot_matching_dot_v1_dot_matching__pb2.RecommendationSet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulateEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dpm.matching.v1.MatchingService/SimulateEvent',
+            dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventRequest.SerializeToString,
+            dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventResponse.FromString,
             options,
             channel_credentials,
             insecure,
