@@ -23,6 +23,7 @@ import redis
 from google.protobuf import field_mask_pb2
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.cli.demo import recommendations
 from dpm.cli.stackfile import Stack
 from dpm.common.v1 import common_pb2
 from dpm.matching.cache import RecommendationCache
@@ -322,6 +323,27 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         ]
         table = dpmatch("vendors", "--modality", "RLHF", "--certification", "SOC2")
         assert table.splitlines()[-1] == f"{len(rlhf_soc2)} vendor profiles", table
+        # --json for scripts: the same set and figures as the tables.
+        as_json = json.loads(dpmatch("recommendations", "microsoft", "--json"))
+        assert any(e["vendor"] == "organizations/scale-ai" for e in as_json["excluded"])
+        assert as_json["asOf"] and as_json["versions"]["graphVersion"]
+        figures = json.loads(dpmatch("explain", "microsoft", "outlier", "--json"))
+        (outlier,) = figures["vendors"]
+        assert outlier["verdict"] == "VERDICT_CONFLICTED" and figures["asOf"]
+        # "Neutral for me": Scale AI, 49% Meta's, is not neutral for Google.
+        neutral = [
+            json.loads(line)["name"]
+            for line in dpmatch("vendors", "--neutral-for", "google", "--json").splitlines()
+        ]
+        names = [p["name"] for p in every]
+        assert "organizations/scale-ai/vendorProfile" in names
+        assert "organizations/scale-ai/vendorProfile" not in neutral
+        assert "organizations/labelbox/vendorProfile" in neutral
+        assert set(neutral) < set(names)
+        ranked = recommendations(stack, "google").ranked
+        for r in ranked:
+            if f"{r.vendor}/vendorProfile" in neutral:
+                assert r.verdict == neutrality_pb2.VERDICT_NEUTRAL, r
         # What-if: Meta buying 30% of Labelbox, recorded nowhere.
         what_if = json.loads(dpmatch("simulate", "--stake", "meta", "labelbox", "0.3", "--json"))
         impacts = {i["client"]: i["changes"] for i in what_if["impacts"]}

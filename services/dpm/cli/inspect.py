@@ -3,6 +3,10 @@ with the lab's own token, as a person would without a gRPC tool."""
 
 from __future__ import annotations
 
+import json
+
+from google.protobuf import json_format
+
 from dpm.cli.demo import VERDICT, print_excluded, print_ranked, recommendations
 from dpm.cli.stackfile import Stack
 from dpm.matching.v1 import matching_pb2
@@ -19,9 +23,12 @@ def _token(stack: Stack, lab: str) -> str:
     return stack.client_tokens[lab]
 
 
-def show_recommendations(stack: Stack, lab: str, limit: int) -> None:
+def show_recommendations(stack: Stack, lab: str, limit: int, as_json: bool = False) -> None:
     _token(stack, lab)
     rec = recommendations(stack, lab)
+    if as_json:
+        print(json.dumps(json_format.MessageToDict(rec)))
+        return
     print(f"{lab}: {len(rec.ranked)} recommended, {len(rec.excluded)} excluded")
     print_ranked(rec, limit)
     print("  excluded:")
@@ -43,9 +50,10 @@ def evaluation_date(stack: Stack, lab: str) -> str:
     return client.neutrality_policy.as_of or today().isoformat()
 
 
-def explain(stack: Stack, lab: str, vendor: str, as_of: str = "") -> None:
+def explain(stack: Stack, lab: str, vendor: str, as_of: str = "", as_json: bool = False) -> None:
     """Print every figure of ``vendor`` for ``lab`` as of ``as_of`` (default: the date the
-    lab's recommendations use: its policy's pinned date, else today, UTC)."""
+    lab's recommendations use: its policy's pinned date, else today, UTC); ``as_json``:
+    the neutrality answer as JSON, with its graph version and date."""
     as_of = as_of or evaluation_date(stack, lab)
     with stack.channel("neutrality", _token(stack, lab)) as channel:
         reply = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
@@ -53,6 +61,9 @@ def explain(stack: Stack, lab: str, vendor: str, as_of: str = "") -> None:
                 client=str(ClientName(lab)), vendors=[str(OrganizationName(vendor))], as_of=as_of
             )
         )
+    if as_json:
+        print(json.dumps(json_format.MessageToDict(reply)))
+        return
     (scored,) = reply.vendors
     print(
         f"{vendor} for {lab}: {VERDICT.get(scored.verdict, '?')}, neutrality score "

@@ -95,7 +95,7 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
     from dpm.cli.inspect import show_recommendations
     from dpm.cli.stackfile import Stack, data_dir
 
-    show_recommendations(Stack.load(data_dir()), args.lab, args.limit)
+    show_recommendations(Stack.load(data_dir()), args.lab, args.limit, args.json)
     return 0
 
 
@@ -131,14 +131,14 @@ def cmd_vendors(args: argparse.Namespace) -> int:
         args.service_model,
         args.cleared,
     )
-    return vendors.show(Stack.load(data_dir()), wanted, args.json)
+    return vendors.show(Stack.load(data_dir()), wanted, args.json, args.neutral_for)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from dpm.cli.inspect import explain
     from dpm.cli.stackfile import Stack, data_dir
 
-    explain(Stack.load(data_dir()), args.lab, args.vendor, args.as_of)
+    explain(Stack.load(data_dir()), args.lab, args.vendor, args.as_of, args.json)
     return 0
 
 
@@ -205,6 +205,7 @@ def parser() -> argparse.ArgumentParser:
     recs = sub.add_parser("recommendations", help="a lab's recommendations (running stack)")
     recs.add_argument("lab", help="client id, e.g. google")
     recs.add_argument("--limit", type=int, default=30)
+    recs.add_argument("--json", action="store_true", help="the set as JSON")
     recs.set_defaults(func=cmd_recommendations)
 
     what_if = sub.add_parser(
@@ -243,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     vendors.add_argument("--residency", action="append", default=[], help="data residency region")
     vendors.add_argument("--service-model", action="append", default=[], choices=SERVICE_MODELS)
     vendors.add_argument("--cleared", action="store_true", help="staff with security clearance")
+    vendors.add_argument(
+        "--neutral-for", default="", metavar="LAB", help="only vendors neutral for this lab"
+    )
     vendors.add_argument("--json", action="store_true", help="one JSON object per line")
     vendors.set_defaults(func=cmd_vendors)
 
@@ -252,6 +256,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--as-of", default="", help="effective date YYYY-MM-DD (default: the lab's policy date)"
     )
+    explain.add_argument("--json", action="store_true", help="the figures as JSON")
     explain.set_defaults(func=cmd_explain)
 
     bods_in = sub.add_parser(

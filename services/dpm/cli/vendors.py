@@ -1,9 +1,11 @@
 """`dpmatch vendors`: search the catalog's vendor profiles (running stack).
 
     dpmatch vendors --modality RLHF --certification SOC2 --region EU --json
+    dpmatch vendors --modality RLHF --neutral-for google
 
-Every option narrows the list (see ``VendorProfileFilter``); `--json` prints one JSON
-object per profile, one per line, for scripts.
+Every option narrows the list (see ``VendorProfileFilter``); ``--neutral-for LAB`` keeps
+the vendors neutral under that lab's policy (its verdicts from neutrality); ``--json``
+prints one JSON object per profile, one per line, for scripts.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import grpc
 from google.protobuf import json_format
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.cli.inspect import evaluation_date
 from dpm.cli.stackfile import Stack
 from dpm.common.v1 import common_pb2
+from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
+from dpm.platform.names import ClientName
 
 MODALITIES = [n.removeprefix("MODALITY_") for n in common_pb2.Modality.keys()[1:]]
 CERTIFICATIONS = [n.removeprefix("CERTIFICATION_") for n in common_pb2.Certification.keys()[1:]]
@@ -61,15 +66,37 @@ def profiles(
                 return
 
 
+def neutral_for(
+    stack: Stack, lab: str, found: list[catalog_pb2.VendorProfile]
+) -> list[catalog_pb2.VendorProfile]:
+    """Those of ``found`` whose verdict under ``lab``'s policy is NEUTRAL, on the date the
+    lab's recommendations use (ScoreVendors, with the lab's own token when there is one)."""
+    if not found:
+        return []
+    as_of = evaluation_date(stack, lab)
+    organizations = [p.name.removesuffix("/vendorProfile") for p in found]
+    with stack.channel("neutrality", stack.client_tokens.get(lab)) as channel:
+        reply = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
+            neutrality_pb2.ScoreVendorsRequest(
+                client=str(ClientName(lab)), vendors=organizations, as_of=as_of
+            )
+        )
+    neutral = {v.vendor for v in reply.vendors if v.verdict == neutrality_pb2.VERDICT_NEUTRAL}
+    return [p for p, o in zip(found, organizations, strict=True) if o in neutral]
+
+
 def show(
     stack: Stack,
     wanted: catalog_pb2.VendorProfileFilter,
     as_json: bool,
+    neutral_for_lab: str = "",
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
     try:
         found = list(profiles(stack, wanted))
+        if neutral_for_lab:
+            found = neutral_for(stack, neutral_for_lab, found)
     except grpc.RpcError as exc:
         print(f"dpmatch: vendors failed: {exc.code().name}: {exc.details()}", file=err)
         return 2
