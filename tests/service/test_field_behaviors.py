@@ -37,7 +37,7 @@ from google.protobuf.message import Message
 from dpm.auth.v1 import tokens_pb2
 from dpm.catalog.v1 import bods_pb2, catalog_pb2
 from dpm.common.v1 import common_pb2
-from dpm.matching.v1 import matching_pb2
+from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.requirements.v1 import requirements_pb2
@@ -964,3 +964,37 @@ def test_output_only_fields_of_a_what_if_event_are_ignored(stack: SeededStack) -
         matching_pb2.SimulateEventRequest(event=event, clients=[f"clients/{LAB}"], as_of=AS_OF),
     )
     assert simulated.graph_version == plain.graph_version + 1
+
+
+def test_simulate_event_names_what_is_wrong_and_keeps_labs_apart(stack: SeededStack) -> None:
+    rpc = rpc_named("SimulateEvent")
+    organizations(stack, *_pair("simbad"))
+    good = _holding_event("simbad", "stake_acquired", equity_fraction=0.1)
+    undated = ownership_pb2.OwnershipEvent()
+    undated.CopyFrom(good)
+    undated.effective_date = "June"
+    cases = {
+        # A bad effective date is named where the caller wrote it, not as as_of.
+        "event.effective_date": matching_pb2.SimulateEventRequest(event=undated),
+        "clients[0]": matching_pb2.SimulateEventRequest(event=good, clients=["clients/Not Ok"]),
+        "clients": matching_pb2.SimulateEventRequest(
+            event=good, clients=[f"clients/lab-{i}" for i in range(101)]
+        ),
+        "as_of": matching_pb2.SimulateEventRequest(event=good, as_of="July"),
+    }
+    for named, request in cases.items():
+        reply = call(stack, rpc, request)
+        assert isinstance(reply, grpc.RpcError), named
+        assert reply.code() is grpc.StatusCode.INVALID_ARGUMENT, (named, reply.details())
+        assert named in field_violations(reply), (named, field_violations(reply))
+    # A lab simulates for itself, never for another lab.
+    stub = matching_pb2_grpc.MatchingServiceStub(stack.channels["matching"])
+    own = [("authorization", bearer(stack.lab_tokens["lab-1"]))]
+    alone = stub.SimulateEvent(matching_pb2.SimulateEventRequest(event=good), metadata=own)
+    assert alone.clients_considered == 1
+    with pytest.raises(grpc.RpcError) as info:
+        stub.SimulateEvent(
+            matching_pb2.SimulateEventRequest(event=good, clients=["clients/google"]),
+            metadata=own,
+        )
+    assert info.value.code() is grpc.StatusCode.PERMISSION_DENIED

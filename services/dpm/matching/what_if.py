@@ -9,6 +9,7 @@ cached: the sets served stay those of the recorded ledger.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from dpm.catalog.v1 import catalog_pb2
@@ -17,7 +18,7 @@ from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.dates import today
-from dpm.platform.errors import InvalidArgument
+from dpm.platform.errors import DomainError, InvalidArgument
 from dpm.platform.names import ClientName
 from dpm.platform.upstream import calling, relaying
 from dpm.requirements.v1 import requirements_pb2
@@ -37,7 +38,7 @@ class WhatIf:
     ) -> matching_pb2.SimulateEventResponse:
         """``clients``: ids (checked by the caller), or empty for every lab the event
         can affect; ``as_of``: a checked date, or empty for the event's own."""
-        date = as_of or event.effective_date or today().isoformat()
+        date = as_of or _iso_date(event.effective_date) or today().isoformat()
         with relaying("catalog", "event", "event"):
             simulated = self._up.catalog.SimulateOwnershipEvent(
                 catalog_pb2.SimulateOwnershipEventRequest(event=event, as_of=date, skip_graph=True)
@@ -53,11 +54,13 @@ class WhatIf:
         after = self._builder.build_many(ids, snapshot, as_of=date, what_if=event)
         for failed in (before.failed, after.failed):
             for exc in failed.values():
-                raise exc  # the event's refusal (checked above) or a dependency down
+                if isinstance(exc, DomainError):
+                    raise exc  # the event's refusal (checked above) or a dependency down
         for client_id in ids:
             old, new = before.get(client_id), after.get(client_id)
             if old is None or new is None:
-                continue  # the lab is gone
+                # Gone, or its stored requirements unreadable here (logged by the builder).
+                continue
             changes = compare(old, new)
             if changes:
                 response.impacts.add(client=str(ClientName(client_id)), changes=changes)
@@ -139,3 +142,12 @@ def compare(
                 )
             )
     return changes
+
+
+def _iso_date(value: str) -> str:
+    """``value`` when it is a date "YYYY-MM-DD", else "" (the catalog names a bad one
+    under the event, where the caller wrote it)."""
+    try:
+        return dt.date.fromisoformat(value).isoformat() if len(value) == 10 else ""
+    except ValueError:
+        return ""
