@@ -23,7 +23,7 @@ from dpm.cli.inspect import evaluation_date
 from dpm.cli.stackfile import Stack
 from dpm.common.v1 import common_pb2
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
-from dpm.platform.names import ClientName
+from dpm.platform.names import ClientName, OrganizationName, VendorProfileName
 
 MODALITIES = [n.removeprefix("MODALITY_") for n in common_pb2.Modality.keys()[1:]]
 CERTIFICATIONS = [n.removeprefix("CERTIFICATION_") for n in common_pb2.Certification.keys()[1:]]
@@ -74,7 +74,7 @@ def neutral_for(
     if not found:
         return []
     as_of = evaluation_date(stack, lab)
-    organizations = [p.name.removesuffix("/vendorProfile") for p in found]
+    organizations = [str(OrganizationName(VendorProfileName.trusted(p.name).id)) for p in found]
     with stack.channel("neutrality", stack.client_tokens.get(lab)) as channel:
         reply = neutrality_pb2_grpc.NeutralityServiceStub(channel).ScoreVendors(
             neutrality_pb2.ScoreVendorsRequest(
@@ -108,7 +108,7 @@ def show(
     for p in found:
         print(
             _row(
-                p.display_name or p.name.split("/")[1],
+                p.display_name or VendorProfileName.trusted(p.name).id,
                 catalog_pb2.ServiceModel.Name(p.service_model).removeprefix("SERVICE_MODEL_"),
                 ",".join(
                     common_pb2.Modality.Name(c.modality).removeprefix("MODALITY_")
