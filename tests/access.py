@@ -362,6 +362,14 @@ RPCS: tuple[Rpc, ...] = (
             event=_event(lab).event, clients=[_client(lab)], as_of=AS_OF
         ),
     ),
+    Rpc(
+        "matching",
+        MATCHING,
+        matching_pb2_grpc.MatchingServiceStub,
+        "PlanPortfolio",
+        Access.CLIENT_READ,
+        lambda lab: matching_pb2.PlanPortfolioRequest(client=_client(lab), as_of=AS_OF),
+    ),
 )
 
 # One cheap read per server that a lab token may make for its own lab: does this server

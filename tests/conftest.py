@@ -13,8 +13,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import redis
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from dpm.platform import auth
 from dpm.platform.embedded_redis import start_embedded_redis
@@ -165,3 +168,16 @@ def metric_points(reader: object, name: str) -> dict[tuple[tuple[str, object], .
                         key = tuple(sorted(point.attributes.items()))
                         points[key] = getattr(point, "value", getattr(point, "count", 0))
     return points
+
+
+def field_violations(err: grpc.RpcError) -> list[str]:
+    """The fields an INVALID_ARGUMENT's BadRequest names, in order."""
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert status is not None
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields += [v.field for v in bad.field_violations]
+    return fields

@@ -494,6 +494,11 @@ VALID: tuple[Valid, ...] = (
         "lab",
         lambda _: matching_pb2.WatchRecommendationsRequest(name=f"clients/{LAB}/recommendations"),
     ),
+    Valid(
+        "PlanPortfolio",
+        "lab",
+        lambda _: matching_pb2.PlanPortfolioRequest(client=f"clients/{LAB}", as_of=AS_OF),
+    ),
 )
 
 

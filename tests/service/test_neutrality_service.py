@@ -9,9 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 from dpm.catalog.server import create_server as create_catalog
 from dpm.catalog.settings import CatalogSettings
@@ -28,6 +26,7 @@ from dpm.platform.grpc_server import RunningServer
 from dpm.requirements.server import create_server as create_requirements
 from dpm.requirements.settings import RequirementsSettings
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from tests.conftest import field_violations
 from tests.inprocess import wait_serving
 
 pytestmark = pytest.mark.timeout(90)
@@ -192,18 +191,6 @@ def error_of(
     return info.value
 
 
-def violations(err: grpc.RpcError) -> list[str]:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert status is not None
-    fields = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields += [v.field for v in bad.field_violations]
-    return fields
-
-
 def google_token(stack: Stack) -> str:
     return auth.client_token(stack.secret, "clients/google")
 
@@ -294,7 +281,7 @@ def test_bad_requests_name_the_field(stack: Stack) -> None:
         ),
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations(err) == ["vendors[1]"]
+    assert field_violations(err) == ["vendors[1]"]
     err = error_of(
         stack,
         token,
@@ -302,13 +289,13 @@ def test_bad_requests_name_the_field(stack: Stack) -> None:
             client="clients/google", vendors=["x"], as_of="2025-07-01"
         ),
     )
-    assert violations(err) == ["vendors[0]"]
+    assert field_violations(err) == ["vendors[0]"]
     err = error_of(
         stack, token, neutrality_pb2.ScoreVendorsRequest(client="clients/google", as_of="soon")
     )
-    assert violations(err) == ["as_of"]
+    assert field_violations(err) == ["as_of"]
     err = error_of(stack, token, neutrality_pb2.ScoreVendorsRequest(client="google"))
-    assert violations(err) == ["client"]
+    assert field_violations(err) == ["client"]
 
 
 def test_as_of_is_required(stack: Stack) -> None:
@@ -319,7 +306,7 @@ def test_as_of_is_required(stack: Stack) -> None:
         neutrality_pb2.ScoreVendorsRequest(client="clients/google", vendors=["x"]),
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations(err) == ["vendors[0]", "as_of"]
+    assert field_violations(err) == ["vendors[0]", "as_of"]
     assert "as_of: is required (YYYY-MM-DD)" in (err.details() or "")
 
 
@@ -536,7 +523,7 @@ def test_score_policy_names_the_bad_fields(stack: Stack) -> None:
         stack, neutrality_pb2.ScorePolicyRequest(policy=policy, vendors=["x"], as_of="soon")
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert violations(err) == [
+    assert field_violations(err) == [
         "policy.competitors[1]",
         "policy.competitors[2]",
         "policy.max_competitor_equity",
@@ -546,19 +533,19 @@ def test_score_policy_names_the_bad_fields(stack: Stack) -> None:
         "vendors[0]",
     ]
     err = policy_error(stack, neutrality_pb2.ScorePolicyRequest(policy=policy))
-    assert "as_of" in violations(err)
+    assert "as_of" in field_violations(err)
     too_many = requirements_pb2.NeutralityPolicy(competitors=[org(f"o{i}") for i in range(1001)])
     err = policy_error(
         stack, neutrality_pb2.ScorePolicyRequest(policy=too_many, as_of="2025-07-01")
     )
-    assert violations(err) == ["policy.competitors"]
+    assert field_violations(err) == ["policy.competitors"]
     err = policy_error(
         stack,
         neutrality_pb2.ScorePolicyRequest(
             policy=requirements_pb2.NeutralityPolicy(), vendors=[org("nobody")], as_of="2025-07-01"
         ),
     )
-    assert violations(err) == ["vendors[0]"]
+    assert field_violations(err) == ["vendors[0]"]
 
 
 def test_score_policy_needs_a_token(stack: Stack) -> None:
@@ -689,7 +676,7 @@ def test_a_what_if_scores_as_if_recorded_and_writes_nothing(stack: Stack) -> Non
     with pytest.raises(grpc.RpcError) as info:
         scored(what_if=bad)
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert violations(info.value) == ["what_if.stake_acquired.equity_fraction"]
+    assert field_violations(info.value) == ["what_if.stake_acquired.equity_fraction"]
     # Recorded for real, the graph gives the very answer the simulation gave.
     stack.catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
     after = scored()

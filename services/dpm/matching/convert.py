@@ -186,3 +186,11 @@ def excluded_to_proto(e: ExcludedVendor) -> matching_pb2.ExcludedVendor:
             for r in e.reasons
         ],
     )
+
+
+def modality_to_proto(m: Modality) -> common_pb2.Modality:
+    return _MODALITY_PROTOS[m]
+
+
+def verdict_to_proto(v: Verdict) -> neutrality_pb2.Verdict:
+    return _VERDICT_PROTOS[v]

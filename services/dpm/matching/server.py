@@ -17,6 +17,7 @@ from dpm.matching.cache import RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
 from dpm.matching.listener import ChangeListener
 from dpm.matching.near_cache import NearCache
+from dpm.matching.planner import Planner
 from dpm.matching.reads import RecommendationReads
 from dpm.matching.servicer import MatchingServicer, wire_bytes
 from dpm.matching.settings import MatchingSettings
@@ -43,6 +44,11 @@ def add_servicer(servicer: MatchingServicer, server: GuardedServer) -> None:
             servicer.SimulateEvent,
             request_deserializer=matching_pb2.SimulateEventRequest.FromString,
             response_serializer=matching_pb2.SimulateEventResponse.SerializeToString,
+        ),
+        "PlanPortfolio": grpc.unary_unary_rpc_method_handler(
+            servicer.PlanPortfolio,
+            request_deserializer=matching_pb2.PlanPortfolioRequest.FromString,
+            response_serializer=matching_pb2.PortfolioPlan.SerializeToString,
         ),
         "WatchRecommendations": grpc.unary_stream_rpc_method_handler(
             servicer.WatchRecommendations,
@@ -88,6 +94,7 @@ def create_server(settings: MatchingSettings) -> RunningServer:
             parts.pool,
             parts.limiter,
             WhatIf(builder, upstreams),
+            Planner(builder, upstreams, settings.plan_time_limit_seconds),
         )
 
     return start(SPEC, settings, servicer)

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from dpm.matching.cache import SERVED_FIELDS, RecommendationCache, served_bytes
 from dpm.matching.listener import ChangeListener
 from dpm.matching.near_cache import NearCache
+from dpm.matching.planner import DEFAULT_MAX_VENDORS, MAX_EXCLUDED, MAX_VENDORS, Planner
 from dpm.matching.reads import RecommendationReads
 from dpm.matching.v1 import matching_pb2
 from dpm.matching.what_if import MAX_NAMED_CLIENTS, WhatIf
@@ -35,7 +36,7 @@ from dpm.platform.auth import current_principal, require_client_access
 from dpm.platform.dates import parse_date
 from dpm.platform.errors import InvalidArgument, Unavailable, Violations
 from dpm.platform.limits import CallLimiter
-from dpm.platform.names import ClientName, RecommendationsName
+from dpm.platform.names import ClientName, OrganizationName, RecommendationsName, quote
 from dpm.platform.telemetry import count_memory_hit, count_redis_hit, tracer
 
 T = TypeVar("T")
@@ -76,6 +77,15 @@ def trace_notice(
     ).end()
 
 
+def _check_date(check: Violations, value: str, field: str) -> None:
+    """An optional "YYYY-MM-DD"; a bad one added to ``check``."""
+    if value:
+        try:
+            parse_date(value, field)
+        except InvalidArgument as exc:
+            check.add(field, exc.violations[0].description)
+
+
 class MatchingServicer:
     def __init__(
         self,
@@ -87,8 +97,10 @@ class MatchingServicer:
         pool: ThreadPoolExecutor,
         limiter: CallLimiter,
         what_if: WhatIf,
+        planner: Planner,
     ) -> None:
         self._what_if = what_if
+        self._planner = planner
         self._reads = reads
         self._names = names
         self._redis = client
@@ -179,17 +191,50 @@ class MatchingServicer:
             except InvalidArgument as exc:
                 for violation in exc.violations:
                     check.add(violation.field, violation.description)
-        if request.as_of:
-            try:
-                parse_date(request.as_of, "as_of")
-            except InvalidArgument as exc:
-                check.add("as_of", exc.violations[0].description)
+        _check_date(check, request.as_of, "as_of")
         check.raise_if_any()
         if not ids and not principal.reads_everything:
             ids = [ClientName.parse(principal.subject, "token").id]  # a lab: its own
         for client_id in ids:
             require_client_access(ClientName.format(client_id))
         return await self._blocking(self._what_if.simulate, request.event, ids, request.as_of)
+
+    async def PlanPortfolio(
+        self, request: matching_pb2.PlanPortfolioRequest, context: grpc.aio.ServicerContext
+    ) -> matching_pb2.PortfolioPlan:
+        check = Violations()
+        client_id = ""
+        try:
+            client_id = ClientName.parse(request.client, "client").id
+        except InvalidArgument as exc:
+            for violation in exc.violations:
+                check.add(violation.field, violation.description)
+        check.check(
+            0 <= request.max_vendors <= MAX_VENDORS,
+            "max_vendors",
+            f"must be between 1 and {MAX_VENDORS} (0: {DEFAULT_MAX_VENDORS})",
+        )
+        _check_date(check, request.as_of, "as_of")
+        check.check(
+            len(request.exclude_vendors) <= MAX_EXCLUDED,
+            "exclude_vendors",
+            f"at most {MAX_EXCLUDED} vendors",
+        )
+        for i, value in enumerate(request.exclude_vendors[:MAX_EXCLUDED]):
+            check.check(
+                OrganizationName.matches(value),
+                f"exclude_vendors[{i}]",
+                f"{quote(value)} must look like {OrganizationName.template()!r}",
+            )
+        check.raise_if_any()
+        require_client_access(request.client)
+        return await self._blocking(
+            self._planner.plan,
+            client_id,
+            request.max_vendors or DEFAULT_MAX_VENDORS,
+            request.as_of,
+            list(request.exclude_vendors),
+        )
 
     async def WatchRecommendations(
         self, request: matching_pb2.WatchRecommendationsRequest, context: grpc.aio.ServicerContext

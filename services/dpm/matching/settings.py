@@ -36,6 +36,9 @@ class MatchingSettings(CacheSettings, ServerSettings):
     # most: they are dropped at once when they change (matching/near_cache.py).
     near_cache_entries: int = Field(default=10_000, ge=0)
     near_cache_seconds: float = Field(default=5.0, ge=0)
+    # Seconds the solver may take for one PlanPortfolio (past it, the best plan found,
+    # marked not optimal, with its bound).
+    plan_time_limit_seconds: float = Field(default=5.0, gt=0)
 
 
 class RematchSettings(CacheSettings):

@@ -20,6 +20,7 @@ import grpc
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.neutrality.assess import assess
+from dpm.neutrality.control import ultimate_controller
 from dpm.neutrality.convert import (
     assessment_to_proto,
     org_name,
@@ -80,8 +81,16 @@ def _assess_all(
     policy = policy_from_proto(message)
     to_proto = verdict_to_proto if verdicts_only else assessment_to_proto
     results = [to_proto(assess(graph, v, policy, graph_date)) for v in vendors]
+    for result, vendor in zip(results, vendors, strict=True):
+        result.ultimate_owner = org_name(_ultimate_owner(graph, vendor))
     unresolved = sorted({*policy.competitors, *policy.restricted_parties}.difference(graph.index))
     return Scored(results, [org_name(o) for o in unresolved])
+
+
+def _ultimate_owner(graph: OwnershipGraph, vendor: str) -> str:
+    if vendor not in graph.index:
+        return vendor
+    return graph.nodes[ultimate_controller(graph, graph.index[vendor])]
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,21 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64pm/matching/v1/matching.proto\x12\x0f\x64pm.matching.v1\x1a\x1a\x64pm/common/v1/common.proto\x1a\"dpm/neutrality/v1/neutrality.proto\x1a dpm/ownership/v1/ownership.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x01\n\x14SimulateEventRequest\x12\x35\n\x05\x65vent\x18\x01 \x01(\x0b\x32 .dpm.ownership.v1.OwnershipEventB\x04\xe2\x41\x01\x02\x12,\n\x07\x63lients\x18\x02 \x03(\tB\x1b\xe2\x41\x01\x01\xfa\x41\x14\n\x12\x64pmatch.dev/Client\x12\x13\n\x05\x61s_of\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\x89\x01\n\x15SimulateEventResponse\x12\x15\n\rgraph_version\x18\x01 \x01(\x03\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x07impacts\x18\x03 \x03(\x0b\x32\x1d.dpm.matching.v1.ClientImpact\x12\x1a\n\x12\x63lients_considered\x18\x04 \x01(\x05\"N\n\x0c\x43lientImpact\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12.\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x1d.dpm.matching.v1.VendorChange\"\xfc\x01\n\x0cVendorChange\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.dpm.matching.v1.ChangeKind\x12\x13\n\x0brank_before\x18\x04 \x01(\x05\x12\x12\n\nrank_after\x18\x05 \x01(\x05\x12\x1f\n\x17neutrality_score_before\x18\x06 \x01(\x05\x12\x1e\n\x16neutrality_score_after\x18\x07 \x01(\x05\x12\x31\n\x07reasons\x18\x08 \x03(\x0b\x32 .dpm.matching.v1.ExclusionReason\"r\n\x19GetRecommendationsRequest\x12\x34\n\x04name\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1d\x64pmatch.dev/RecommendationSet\x12\x1f\n\x11min_graph_version\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"S\n\x1bWatchRecommendationsRequest\x12\x34\n\x04name\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1d\x64pmatch.dev/RecommendationSet\"_\n\x0eSourceVersions\x12\x15\n\rgraph_version\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x61talog_version\x18\x02 \x01(\x03\x12\x1d\n\x15requirements_revision\x18\x03 \x01(\x03\"\xe3\x03\n\x11RecommendationSet\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12-\n\x06ranked\x18\x02 \x03(\x0b\x32\x1d.dpm.matching.v1.RankedVendor\x12\x31\n\x08\x65xcluded\x18\x03 \x03(\x0b\x32\x1f.dpm.matching.v1.ExcludedVendor\x12\x31\n\x08versions\x18\x04 \x01(\x0b\x32\x1f.dpm.matching.v1.SourceVersions\x12\x30\n\x0c\x63ompute_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x06 \x01(\t\x12-\n\tfreshness\x18\x07 \x01(\x0b\x32\x1a.dpm.matching.v1.Freshness\x12\x1a\n\x12unresolved_parties\x18\x08 \x03(\t\x12\x14\n\x0cranked_total\x18\t \x01(\x05\x12\x16\n\x0e\x65xcluded_total\x18\n \x01(\x05:k\xea\x41h\n\x1d\x64pmatch.dev/RecommendationSet\x12 clients/{client}/recommendations*\x12recommendationSets2\x11recommendationSet\"H\n\tFreshness\x12\r\n\x05stale\x18\x01 \x01(\x08\x12\x1c\n\x14latest_graph_version\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x0eScoreBreakdown\x12\x0b\n\x03\x66it\x18\x01 \x01(\x01\x12\x0f\n\x07quality\x18\x02 \x01(\x01\x12\r\n\x05price\x18\x03 \x01(\x01\x12\x12\n\nneutrality\x18\x04 \x01(\x01\"\x90\x02\n\x0cRankedVendor\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x0e\n\x06vendor\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x32\n\tbreakdown\x18\x05 \x01(\x0b\x32\x1f.dpm.matching.v1.ScoreBreakdown\x12+\n\x07verdict\x18\x06 \x01(\x0e\x32\x1a.dpm.neutrality.v1.Verdict\x12\x18\n\x10neutrality_score\x18\x07 \x01(\x05\x12\x33\n\x12\x63overed_modalities\x18\x08 \x03(\x0e\x32\x17.dpm.common.v1.Modality\x12\r\n\x05notes\x18\t \x03(\t\"P\n\x0f\x45xclusionReason\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.dpm.matching.v1.ExclusionKind\x12\x0f\n\x07message\x18\x02 \x01(\t\"i\n\x0e\x45xcludedVendor\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x31\n\x07reasons\x18\x03 \x03(\x0b\x32 .dpm.matching.v1.ExclusionReason*o\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_ENTERED\x10\x01\x12\x14\n\x10\x43HANGE_KIND_LEFT\x10\x02\x12\x15\n\x11\x43HANGE_KIND_MOVED\x10\x03*\xc8\x01\n\rExclusionKind\x12\x1e\n\x1a\x45XCLUSION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45XCLUSION_KIND_NEUTRALITY\x10\x01\x12\x1d\n\x19\x45XCLUSION_KIND_CAPABILITY\x10\x02\x12 \n\x1c\x45XCLUSION_KIND_CERTIFICATION\x10\x03\x12\x19\n\x15\x45XCLUSION_KIND_REGION\x10\x04\x12\x1c\n\x18\x45XCLUSION_KIND_CLEARANCE\x10\x05\x32\xc3\x02\n\x0fMatchingService\x12\x64\n\x12GetRecommendations\x12*.dpm.matching.v1.GetRecommendationsRequest\x1a\".dpm.matching.v1.RecommendationSet\x12j\n\x14WatchRecommendations\x12,.dpm.matching.v1.WatchRecommendationsRequest\x1a\".dpm.matching.v1.RecommendationSet0\x01\x12^\n\rSimulateEvent\x12%.dpm.matching.v1.SimulateEventRequest\x1a&.dpm.matching.v1.SimulateEventResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x64pm/matching/v1/matching.proto\x12\x0f\x64pm.matching.v1\x1a\x1a\x64pm/common/v1/common.proto\x1a\"dpm/neutrality/v1/neutrality.proto\x1a dpm/ownership/v1/ownership.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x01\n\x14PlanPortfolioRequest\x12+\n\x06\x63lient\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12\x64pmatch.dev/Client\x12\x19\n\x0bmax_vendors\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x61s_of\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1d\n\x0f\x65xclude_vendors\x18\x04 \x03(\tB\x04\xe2\x41\x01\x01\"\x8c\x03\n\rPortfolioPlan\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61sible\x18\x03 \x01(\x08\x12/\n\x07vendors\x18\x04 \x03(\x0b\x32\x1e.dpm.matching.v1.PlannedVendor\x12\x18\n\x10monthly_cost_usd\x18\x05 \x01(\x01\x12\x1a\n\x12monthly_budget_usd\x18\x06 \x01(\x01\x12\x31\n\x0cowner_shares\x18\x07 \x03(\x0b\x32\x1b.dpm.matching.v1.OwnerShare\x12\x15\n\rshared_owners\x18\x08 \x01(\x05\x12\x0f\n\x07optimal\x18\t \x01(\x08\x12\x19\n\x11min_vendors_bound\x18\n \x01(\x05\x12\x0e\n\x06method\x18\x0b \x01(\t\x12\x10\n\x08problems\x18\x0c \x03(\t\x12\x18\n\x10\x65ligible_vendors\x18\r \x01(\x05\x12\x31\n\x08versions\x18\x0e \x01(\x0b\x32\x1f.dpm.matching.v1.SourceVersions\"\xe0\x01\n\rPlannedVendor\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x16\n\x0eultimate_owner\x18\x03 \x01(\t\x12\x30\n\x0b\x61llocations\x18\x04 \x03(\x0b\x32\x1b.dpm.matching.v1.Allocation\x12\x18\n\x10monthly_cost_usd\x18\x05 \x01(\x01\x12+\n\x07verdict\x18\x06 \x01(\x0e\x32\x1a.dpm.neutrality.v1.Verdict\x12\x18\n\x10neutrality_score\x18\x07 \x01(\x05\"t\n\nAllocation\x12\x0c\n\x04need\x18\x01 \x01(\x05\x12)\n\x08modality\x18\x02 \x01(\x0e\x32\x17.dpm.common.v1.Modality\x12\x15\n\rmonthly_units\x18\x03 \x01(\x03\x12\x16\n\x0eunit_price_usd\x18\x04 \x01(\x01\";\n\nOwnerShare\x12\r\n\x05owner\x18\x01 \x01(\t\x12\r\n\x05share\x18\x02 \x01(\x01\x12\x0f\n\x07vendors\x18\x03 \x03(\t\"\x90\x01\n\x14SimulateEventRequest\x12\x35\n\x05\x65vent\x18\x01 \x01(\x0b\x32 .dpm.ownership.v1.OwnershipEventB\x04\xe2\x41\x01\x02\x12,\n\x07\x63lients\x18\x02 \x03(\tB\x1b\xe2\x41\x01\x01\xfa\x41\x14\n\x12\x64pmatch.dev/Client\x12\x13\n\x05\x61s_of\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\x89\x01\n\x15SimulateEventResponse\x12\x15\n\rgraph_version\x18\x01 \x01(\x03\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12.\n\x07impacts\x18\x03 \x03(\x0b\x32\x1d.dpm.matching.v1.ClientImpact\x12\x1a\n\x12\x63lients_considered\x18\x04 \x01(\x05\"N\n\x0c\x43lientImpact\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12.\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x1d.dpm.matching.v1.VendorChange\"\xfc\x01\n\x0cVendorChange\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.dpm.matching.v1.ChangeKind\x12\x13\n\x0brank_before\x18\x04 \x01(\x05\x12\x12\n\nrank_after\x18\x05 \x01(\x05\x12\x1f\n\x17neutrality_score_before\x18\x06 \x01(\x05\x12\x1e\n\x16neutrality_score_after\x18\x07 \x01(\x05\x12\x31\n\x07reasons\x18\x08 \x03(\x0b\x32 .dpm.matching.v1.ExclusionReason\"r\n\x19GetRecommendationsRequest\x12\x34\n\x04name\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1d\x64pmatch.dev/RecommendationSet\x12\x1f\n\x11min_graph_version\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"S\n\x1bWatchRecommendationsRequest\x12\x34\n\x04name\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1d\x64pmatch.dev/RecommendationSet\"_\n\x0eSourceVersions\x12\x15\n\rgraph_version\x18\x01 \x01(\x03\x12\x17\n\x0f\x63\x61talog_version\x18\x02 \x01(\x03\x12\x1d\n\x15requirements_revision\x18\x03 \x01(\x03\"\xe3\x03\n\x11RecommendationSet\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12-\n\x06ranked\x18\x02 \x03(\x0b\x32\x1d.dpm.matching.v1.RankedVendor\x12\x31\n\x08\x65xcluded\x18\x03 \x03(\x0b\x32\x1f.dpm.matching.v1.ExcludedVendor\x12\x31\n\x08versions\x18\x04 \x01(\x0b\x32\x1f.dpm.matching.v1.SourceVersions\x12\x30\n\x0c\x63ompute_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61s_of\x18\x06 \x01(\t\x12-\n\tfreshness\x18\x07 \x01(\x0b\x32\x1a.dpm.matching.v1.Freshness\x12\x1a\n\x12unresolved_parties\x18\x08 \x03(\t\x12\x14\n\x0cranked_total\x18\t \x01(\x05\x12\x16\n\x0e\x65xcluded_total\x18\n \x01(\x05:k\xea\x41h\n\x1d\x64pmatch.dev/RecommendationSet\x12 clients/{client}/recommendations*\x12recommendationSets2\x11recommendationSet\"H\n\tFreshness\x12\r\n\x05stale\x18\x01 \x01(\x08\x12\x1c\n\x14latest_graph_version\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x0eScoreBreakdown\x12\x0b\n\x03\x66it\x18\x01 \x01(\x01\x12\x0f\n\x07quality\x18\x02 \x01(\x01\x12\r\n\x05price\x18\x03 \x01(\x01\x12\x12\n\nneutrality\x18\x04 \x01(\x01\"\x90\x02\n\x0cRankedVendor\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x0e\n\x06vendor\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x32\n\tbreakdown\x18\x05 \x01(\x0b\x32\x1f.dpm.matching.v1.ScoreBreakdown\x12+\n\x07verdict\x18\x06 \x01(\x0e\x32\x1a.dpm.neutrality.v1.Verdict\x12\x18\n\x10neutrality_score\x18\x07 \x01(\x05\x12\x33\n\x12\x63overed_modalities\x18\x08 \x03(\x0e\x32\x17.dpm.common.v1.Modality\x12\r\n\x05notes\x18\t \x03(\t\"P\n\x0f\x45xclusionReason\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.dpm.matching.v1.ExclusionKind\x12\x0f\n\x07message\x18\x02 \x01(\t\"i\n\x0e\x45xcludedVendor\x12\x0e\n\x06vendor\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x31\n\x07reasons\x18\x03 \x03(\x0b\x32 .dpm.matching.v1.ExclusionReason*o\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_ENTERED\x10\x01\x12\x14\n\x10\x43HANGE_KIND_LEFT\x10\x02\x12\x15\n\x11\x43HANGE_KIND_MOVED\x10\x03*\xc8\x01\n\rExclusionKind\x12\x1e\n\x1a\x45XCLUSION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45XCLUSION_KIND_NEUTRALITY\x10\x01\x12\x1d\n\x19\x45XCLUSION_KIND_CAPABILITY\x10\x02\x12 \n\x1c\x45XCLUSION_KIND_CERTIFICATION\x10\x03\x12\x19\n\x15\x45XCLUSION_KIND_REGION\x10\x04\x12\x1c\n\x18\x45XCLUSION_KIND_CLEARANCE\x10\x05\x32\x9b\x03\n\x0fMatchingService\x12\x64\n\x12GetRecommendations\x12*.dpm.matching.v1.GetRecommendationsRequest\x1a\".dpm.matching.v1.RecommendationSet\x12j\n\x14WatchRecommendations\x12,.dpm.matching.v1.WatchRecommendationsRequest\x1a\".dpm.matching.v1.RecommendationSet0\x01\x12^\n\rSimulateEvent\x12%.dpm.matching.v1.SimulateEventRequest\x1a&.dpm.matching.v1.SimulateEventResponse\x12V\n\rPlanPortfolio\x12%.dpm.matching.v1.PlanPortfolioRequest\x1a\x1e.dpm.matching.v1.PortfolioPlanb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dpm.matching.v1.matching_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['client']._loaded_options = None
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['client']._serialized_options = b'\342A\001\002\372A\024\n\022dpmatch.dev/Client'
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['max_vendors']._loaded_options = None
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['max_vendors']._serialized_options = b'\342A\001\001'
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['as_of']._loaded_options = None
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['as_of']._serialized_options = b'\342A\001\001'
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['exclude_vendors']._loaded_options = None
+  _globals['_PLANPORTFOLIOREQUEST'].fields_by_name['exclude_vendors']._serialized_options = b'\342A\001\001'
   _globals['_SIMULATEEVENTREQUEST'].fields_by_name['event']._loaded_options = None
   _globals['_SIMULATEEVENTREQUEST'].fields_by_name['event']._serialized_options = b'\342A\001\002'
   _globals['_SIMULATEEVENTREQUEST'].fields_by_name['clients']._loaded_options = None
@@ -53,36 +61,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOMMENDATIONSET'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_RECOMMENDATIONSET']._loaded_options = None
   _globals['_RECOMMENDATIONSET']._serialized_options = b'\352Ah\n\035dpmatch.dev/RecommendationSet\022 clients/{client}/recommendations*\022recommendationSets2\021recommendationSet'
-  _globals['_CHANGEKIND']._serialized_start=2269
-  _globals['_CHANGEKIND']._serialized_end=2380
-  _globals['_EXCLUSIONKIND']._serialized_start=2383
-  _globals['_EXCLUSIONKIND']._serialized_end=2583
-  _globals['_SIMULATEEVENTREQUEST']._serialized_start=243
-  _globals['_SIMULATEEVENTREQUEST']._serialized_end=387
-  _globals['_SIMULATEEVENTRESPONSE']._serialized_start=390
-  _globals['_SIMULATEEVENTRESPONSE']._serialized_end=527
-  _globals['_CLIENTIMPACT']._serialized_start=529
-  _globals['_CLIENTIMPACT']._serialized_end=607
-  _globals['_VENDORCHANGE']._serialized_start=610
-  _globals['_VENDORCHANGE']._serialized_end=862
-  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_start=864
-  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_end=978
-  _globals['_WATCHRECOMMENDATIONSREQUEST']._serialized_start=980
-  _globals['_WATCHRECOMMENDATIONSREQUEST']._serialized_end=1063
-  _globals['_SOURCEVERSIONS']._serialized_start=1065
-  _globals['_SOURCEVERSIONS']._serialized_end=1160
-  _globals['_RECOMMENDATIONSET']._serialized_start=1163
-  _globals['_RECOMMENDATIONSET']._serialized_end=1646
-  _globals['_FRESHNESS']._serialized_start=1648
-  _globals['_FRESHNESS']._serialized_end=1720
-  _globals['_SCOREBREAKDOWN']._serialized_start=1722
-  _globals['_SCOREBREAKDOWN']._serialized_end=1803
-  _globals['_RANKEDVENDOR']._serialized_start=1806
-  _globals['_RANKEDVENDOR']._serialized_end=2078
-  _globals['_EXCLUSIONREASON']._serialized_start=2080
-  _globals['_EXCLUSIONREASON']._serialized_end=2160
-  _globals['_EXCLUDEDVENDOR']._serialized_start=2162
-  _globals['_EXCLUDEDVENDOR']._serialized_end=2267
-  _globals['_MATCHINGSERVICE']._serialized_start=2586
-  _globals['_MATCHINGSERVICE']._serialized_end=2909
+  _globals['_CHANGEKIND']._serialized_start=3223
+  _globals['_CHANGEKIND']._serialized_end=3334
+  _globals['_EXCLUSIONKIND']._serialized_start=3337
+  _globals['_EXCLUSIONKIND']._serialized_end=3537
+  _globals['_PLANPORTFOLIOREQUEST']._serialized_start=243
+  _globals['_PLANPORTFOLIOREQUEST']._serialized_end=389
+  _globals['_PORTFOLIOPLAN']._serialized_start=392
+  _globals['_PORTFOLIOPLAN']._serialized_end=788
+  _globals['_PLANNEDVENDOR']._serialized_start=791
+  _globals['_PLANNEDVENDOR']._serialized_end=1015
+  _globals['_ALLOCATION']._serialized_start=1017
+  _globals['_ALLOCATION']._serialized_end=1133
+  _globals['_OWNERSHARE']._serialized_start=1135
+  _globals['_OWNERSHARE']._serialized_end=1194
+  _globals['_SIMULATEEVENTREQUEST']._serialized_start=1197
+  _globals['_SIMULATEEVENTREQUEST']._serialized_end=1341
+  _globals['_SIMULATEEVENTRESPONSE']._serialized_start=1344
+  _globals['_SIMULATEEVENTRESPONSE']._serialized_end=1481
+  _globals['_CLIENTIMPACT']._serialized_start=1483
+  _globals['_CLIENTIMPACT']._serialized_end=1561
+  _globals['_VENDORCHANGE']._serialized_start=1564
+  _globals['_VENDORCHANGE']._serialized_end=1816
+  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_start=1818
+  _globals['_GETRECOMMENDATIONSREQUEST']._serialized_end=1932
+  _globals['_WATCHRECOMMENDATIONSREQUEST']._serialized_start=1934
+  _globals['_WATCHRECOMMENDATIONSREQUEST']._serialized_end=2017
+  _globals['_SOURCEVERSIONS']._serialized_start=2019
+  _globals['_SOURCEVERSIONS']._serialized_end=2114
+  _globals['_RECOMMENDATIONSET']._serialized_start=2117
+  _globals['_RECOMMENDATIONSET']._serialized_end=2600
+  _globals['_FRESHNESS']._serialized_start=2602
+  _globals['_FRESHNESS']._serialized_end=2674
+  _globals['_SCOREBREAKDOWN']._serialized_start=2676
+  _globals['_SCOREBREAKDOWN']._serialized_end=2757
+  _globals['_RANKEDVENDOR']._serialized_start=2760
+  _globals['_RANKEDVENDOR']._serialized_end=3032
+  _globals['_EXCLUSIONREASON']._serialized_start=3034
+  _globals['_EXCLUSIONREASON']._serialized_end=3114
+  _globals['_EXCLUDEDVENDOR']._serialized_start=3116
+  _globals['_EXCLUDEDVENDOR']._serialized_end=3221
+  _globals['_MATCHINGSERVICE']._serialized_start=3540
+  _globals['_MATCHINGSERVICE']._serialized_end=3951
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,90 @@ EXCLUSION_KIND_CERTIFICATION: ExclusionKind
 EXCLUSION_KIND_REGION: ExclusionKind
 EXCLUSION_KIND_CLEARANCE: ExclusionKind
 
+class PlanPortfolioRequest(_message.Message):
+    __slots__ = ("client", "max_vendors", "as_of", "exclude_vendors")
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_VENDORS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_VENDORS_FIELD_NUMBER: _ClassVar[int]
+    client: str
+    max_vendors: int
+    as_of: str
+    exclude_vendors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, client: _Optional[str] = ..., max_vendors: _Optional[int] = ..., as_of: _Optional[str] = ..., exclude_vendors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PortfolioPlan(_message.Message):
+    __slots__ = ("client", "as_of", "feasible", "vendors", "monthly_cost_usd", "monthly_budget_usd", "owner_shares", "shared_owners", "optimal", "min_vendors_bound", "method", "problems", "eligible_vendors", "versions")
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    FEASIBLE_FIELD_NUMBER: _ClassVar[int]
+    VENDORS_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_BUDGET_USD_FIELD_NUMBER: _ClassVar[int]
+    OWNER_SHARES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_OWNERS_FIELD_NUMBER: _ClassVar[int]
+    OPTIMAL_FIELD_NUMBER: _ClassVar[int]
+    MIN_VENDORS_BOUND_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_VENDORS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    client: str
+    as_of: str
+    feasible: bool
+    vendors: _containers.RepeatedCompositeFieldContainer[PlannedVendor]
+    monthly_cost_usd: float
+    monthly_budget_usd: float
+    owner_shares: _containers.RepeatedCompositeFieldContainer[OwnerShare]
+    shared_owners: int
+    optimal: bool
+    min_vendors_bound: int
+    method: str
+    problems: _containers.RepeatedScalarFieldContainer[str]
+    eligible_vendors: int
+    versions: SourceVersions
+    def __init__(self, client: _Optional[str] = ..., as_of: _Optional[str] = ..., feasible: _Optional[bool] = ..., vendors: _Optional[_Iterable[_Union[PlannedVendor, _Mapping]]] = ..., monthly_cost_usd: _Optional[float] = ..., monthly_budget_usd: _Optional[float] = ..., owner_shares: _Optional[_Iterable[_Union[OwnerShare, _Mapping]]] = ..., shared_owners: _Optional[int] = ..., optimal: _Optional[bool] = ..., min_vendors_bound: _Optional[int] = ..., method: _Optional[str] = ..., problems: _Optional[_Iterable[str]] = ..., eligible_vendors: _Optional[int] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ...) -> None: ...
+
+class PlannedVendor(_message.Message):
+    __slots__ = ("vendor", "display_name", "ultimate_owner", "allocations", "monthly_cost_usd", "verdict", "neutrality_score")
+    VENDOR_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    ULTIMATE_OWNER_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    NEUTRALITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    vendor: str
+    display_name: str
+    ultimate_owner: str
+    allocations: _containers.RepeatedCompositeFieldContainer[Allocation]
+    monthly_cost_usd: float
+    verdict: _neutrality_pb2.Verdict
+    neutrality_score: int
+    def __init__(self, vendor: _Optional[str] = ..., display_name: _Optional[str] = ..., ultimate_owner: _Optional[str] = ..., allocations: _Optional[_Iterable[_Union[Allocation, _Mapping]]] = ..., monthly_cost_usd: _Optional[float] = ..., verdict: _Optional[_Union[_neutrality_pb2.Verdict, str]] = ..., neutrality_score: _Optional[int] = ...) -> None: ...
+
+class Allocation(_message.Message):
+    __slots__ = ("need", "modality", "monthly_units", "unit_price_usd")
+    NEED_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_USD_FIELD_NUMBER: _ClassVar[int]
+    need: int
+    modality: _common_pb2.Modality
+    monthly_units: int
+    unit_price_usd: float
+    def __init__(self, need: _Optional[int] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., monthly_units: _Optional[int] = ..., unit_price_usd: _Optional[float] = ...) -> None: ...
+
+class OwnerShare(_message.Message):
+    __slots__ = ("owner", "share", "vendors")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    VENDORS_FIELD_NUMBER: _ClassVar[int]
+    owner: str
+    share: float
+    vendors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, owner: _Optional[str] = ..., share: _Optional[float] = ..., vendors: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SimulateEventRequest(_message.Message):
     __slots__ = ("event", "clients", "as_of")
     EVENT_FIELD_NUMBER: _ClassVar[int]

@@ -51,6 +51,11 @@ class MatchingServiceStub:
                 request_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventRequest.SerializeToString,
                 response_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventResponse.FromString,
                 _registered_method=True)
+        self.PlanPortfolio = channel.unary_unary(
+                '/dpm.matching.v1.MatchingService/PlanPortfolio',
+                request_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PlanPortfolioRequest.SerializeToString,
+                response_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PortfolioPlan.FromString,
+                _registered_method=True)
 
 
 class MatchingServiceServicer:
@@ -84,6 +89,17 @@ class MatchingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanPortfolio(self, request, context):
+        """The fewest of the lab's eligible vendors (those its recommendations would not
+        exclude) that together take every need's monthly volume within its capacity
+        and the lab's budget, preferring members with different ultimate owners and
+        work spread across owners, then the lowest cost. Nothing is written. A plan
+        that cannot exist is an answer (feasible false, with why), not an error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MatchingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -101,6 +117,11 @@ def add_MatchingServiceServicer_to_server(servicer, server):
                     servicer.SimulateEvent,
                     request_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventRequest.FromString,
                     response_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventResponse.SerializeToString,
+            ),
+            'PlanPortfolio': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanPortfolio,
+                    request_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PlanPortfolioRequest.FromString,
+                    response_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PortfolioPlan.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -186,6 +207,33 @@ class MatchingService:
             '/dpm.matching.v1.MatchingService/SimulateEvent',
             dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventRequest.SerializeToString,
             dpm_dot_matching_dot_v1_dot_matching__pb2.SimulateEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanPortfolio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dpm.matching.v1.MatchingService/PlanPortfolio',
+            dpm_dot_matching_dot_v1_dot_matching__pb2.PlanPortfolioRequest.SerializeToString,
+            dpm_dot_matching_dot_v1_dot_matching__pb2.PortfolioPlan.FromString,
             options,
             channel_credentials,
             insecure,

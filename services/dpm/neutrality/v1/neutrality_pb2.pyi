@@ -71,7 +71,7 @@ class ScoreVendorsResponse(_message.Message):
     def __init__(self, vendors: _Optional[_Iterable[_Union[VendorNeutrality, _Mapping]]] = ..., graph_version: _Optional[int] = ..., requirements_revision: _Optional[int] = ..., as_of: _Optional[str] = ..., unresolved_parties: _Optional[_Iterable[str]] = ..., etag: _Optional[str] = ..., not_modified: _Optional[bool] = ...) -> None: ...
 
 class VendorNeutrality(_message.Message):
-    __slots__ = ("vendor", "score", "verdict", "exposures", "ties", "reasons", "unknown_ownership", "restricted_parties", "graph_problems")
+    __slots__ = ("vendor", "score", "verdict", "exposures", "ties", "reasons", "unknown_ownership", "restricted_parties", "graph_problems", "ultimate_owner")
     VENDOR_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class VendorNeutrality(_message.Message):
     UNKNOWN_OWNERSHIP_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_PARTIES_FIELD_NUMBER: _ClassVar[int]
     GRAPH_PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    ULTIMATE_OWNER_FIELD_NUMBER: _ClassVar[int]
     vendor: str
     score: int
     verdict: Verdict
@@ -90,7 +91,8 @@ class VendorNeutrality(_message.Message):
     unknown_ownership: Figure
     restricted_parties: RestrictedPartyFinding
     graph_problems: _containers.RepeatedCompositeFieldContainer[GraphProblem]
-    def __init__(self, vendor: _Optional[str] = ..., score: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., exposures: _Optional[_Iterable[_Union[CompetitorExposure, _Mapping]]] = ..., ties: _Optional[_Iterable[_Union[TieFinding, _Mapping]]] = ..., reasons: _Optional[_Iterable[str]] = ..., unknown_ownership: _Optional[_Union[Figure, _Mapping]] = ..., restricted_parties: _Optional[_Union[RestrictedPartyFinding, _Mapping]] = ..., graph_problems: _Optional[_Iterable[_Union[GraphProblem, _Mapping]]] = ...) -> None: ...
+    ultimate_owner: str
+    def __init__(self, vendor: _Optional[str] = ..., score: _Optional[int] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., exposures: _Optional[_Iterable[_Union[CompetitorExposure, _Mapping]]] = ..., ties: _Optional[_Iterable[_Union[TieFinding, _Mapping]]] = ..., reasons: _Optional[_Iterable[str]] = ..., unknown_ownership: _Optional[_Union[Figure, _Mapping]] = ..., restricted_parties: _Optional[_Union[RestrictedPartyFinding, _Mapping]] = ..., graph_problems: _Optional[_Iterable[_Union[GraphProblem, _Mapping]]] = ..., ultimate_owner: _Optional[str] = ...) -> None: ...
 
 class Figure(_message.Message):
     __slots__ = ("value", "lower", "upper")

@@ -1,0 +1,143 @@
+"""PlanPortfolio: read the lab and its eligible vendors, solve (``portfolio``), answer.
+
+The eligible vendors are those the lab's recommendations would not exclude (every
+hard filter of ``engine.exclusion_reasons``, neutrality included), on the same
+catalog snapshot and the same neutrality answer; each comes with its ultimate
+owner from the neutrality service. Nothing is written or cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dpm.matching import convert
+from dpm.matching.compute import RecommendationBuilder, evaluation_date
+from dpm.matching.engine import coverage_of, exclusion_reasons
+from dpm.matching.model import Need, VendorNeutrality
+from dpm.matching.portfolio import DEFAULT_TIME_LIMIT, Eligible, Plan, plan_portfolio
+from dpm.matching.upstreams import Upstreams
+from dpm.matching.v1 import matching_pb2
+from dpm.neutrality.v1 import neutrality_pb2
+from dpm.platform.errors import FailedPrecondition
+from dpm.platform.names import ClientName, OrganizationName
+from dpm.platform.upstream import calling
+from dpm.requirements.v1 import requirements_pb2
+
+DEFAULT_MAX_VENDORS = 3
+MAX_VENDORS = 20
+MAX_EXCLUDED = 1000
+
+
+class Planner:
+    def __init__(
+        self,
+        builder: RecommendationBuilder,
+        upstreams: Upstreams,
+        time_limit: float = DEFAULT_TIME_LIMIT,
+    ) -> None:
+        self._builder = builder
+        self._up = upstreams
+        self._time_limit = time_limit
+
+    def plan(
+        self, client_id: str, max_vendors: int, as_of: str, exclude: Sequence[str]
+    ) -> matching_pb2.PortfolioPlan:
+        """``max_vendors``, ``as_of`` and ``exclude`` (organization names) checked by the caller."""
+        name = str(ClientName(client_id))
+        with calling("requirements"):
+            client = self._up.requirements.GetClient(requirements_pb2.GetClientRequest(name=name))
+        requirements = convert.requirements_from_proto(client.requirements)
+        planned = [(i, n) for i, n in enumerate(requirements.needs) if n.monthly_volume > 0]
+        if not planned:
+            raise FailedPrecondition(
+                f"{name} states no needs (requirements.needs): there is nothing to plan for"
+            )
+        snapshot = self._builder.snapshot()
+        left_out = set(exclude)
+        candidates = [c for c in snapshot.table.candidates if str(c.name) not in left_out]
+        date = as_of or evaluation_date(client.neutrality_policy)
+        with calling("neutrality"):
+            scores = self._up.neutrality.ScorePolicy(
+                neutrality_pb2.ScorePolicyRequest(
+                    policy=client.neutrality_policy,
+                    vendors=[str(c.name) for c in candidates],
+                    as_of=date,
+                    verdicts_only=True,
+                )
+            )
+        verdicts = convert.neutrality_from_proto(scores.vendors)
+        owners = {v.vendor: v.ultimate_owner for v in scores.vendors}
+        eligible = [
+            Eligible(c, owners.get(str(c.name)) or str(c.name))
+            for c in candidates
+            if not exclusion_reasons(
+                requirements,
+                c,
+                coverage_of(c.profile, requirements.needs),
+                verdicts.get(c.name),
+            )
+        ]
+        plan = plan_portfolio(
+            [n for _, n in planned],
+            eligible,
+            max_vendors,
+            requirements.monthly_budget_usd,
+            self._time_limit,
+        )
+        reply = _plan_to_proto(plan, [i for i, _ in planned], [n for _, n in planned], verdicts)
+        reply.client = name
+        reply.as_of = date
+        reply.monthly_budget_usd = requirements.monthly_budget_usd
+        reply.eligible_vendors = len(eligible)
+        reply.versions.CopyFrom(
+            matching_pb2.SourceVersions(
+                graph_version=scores.graph_version,
+                catalog_version=snapshot.catalog_version,
+                requirements_revision=client.revision,
+            )
+        )
+        return reply
+
+
+def _plan_to_proto(
+    plan: Plan,
+    need_index: list[int],
+    needs: list[Need],
+    verdicts: dict[OrganizationName, VendorNeutrality],
+) -> matching_pb2.PortfolioPlan:
+    reply = matching_pb2.PortfolioPlan(
+        feasible=plan.feasible,
+        monthly_cost_usd=round(plan.monthly_cost_usd, 2),
+        shared_owners=plan.shared_owners,
+        optimal=plan.optimal,
+        min_vendors_bound=plan.lower_bound,
+        method=plan.method,
+        problems=plan.problems,
+    )
+    for member in plan.members:
+        candidate = member.vendor.candidate
+        verdict = verdicts[candidate.name]
+        reply.vendors.add(
+            vendor=str(candidate.name),
+            display_name=candidate.display_name,
+            ultimate_owner=member.vendor.owner,
+            monthly_cost_usd=round(member.monthly_cost_usd, 2),
+            verdict=convert.verdict_to_proto(verdict.verdict),
+            neutrality_score=verdict.score,
+            allocations=[
+                matching_pb2.Allocation(
+                    need=need_index[a.need],
+                    modality=convert.modality_to_proto(needs[a.need].modality),
+                    monthly_units=a.units,
+                    unit_price_usd=a.unit_price_usd,
+                )
+                for a in member.assignments
+            ],
+        )
+    for owner, share in plan.owner_shares().items():
+        reply.owner_shares.add(
+            owner=owner,
+            share=round(share, 6),
+            vendors=[str(m.vendor.candidate.name) for m in plan.members if m.vendor.owner == owner],
+        )
+    return reply

@@ -1,0 +1,220 @@
+"""PlanPortfolio over real gRPC: the four servers in-process on port 0, a real Redis.
+
+The catalog holds five RLHF vendors of 600 units a month for labs needing 1,000:
+Scale AI (49% Meta), two vendors under one holding company, and two independents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from dpm.common.v1 import common_pb2
+from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.ownership.v1 import ownership_pb2
+from dpm.platform import auth
+from dpm.platform.grpc_client import open_channel
+from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
+from tests.conftest import field_violations
+from tests.inprocess import inprocess_stack, wait_serving
+
+pytestmark = pytest.mark.timeout(120)
+
+# slug -> (unit price, capacity)
+VENDORS = {
+    "scale-ai": (2.0, 600),
+    "held-one": (3.0, 600),
+    "held-two": (3.0, 600),
+    "alpha": (4.0, 600),
+    "beta": (5.0, 450),
+}
+
+
+@dataclass
+class Stack:
+    matching: matching_pb2_grpc.MatchingServiceStub
+    requirements: requirements_pb2_grpc.RequirementsServiceStub
+    address: str
+    tokens: dict[str, str]
+
+    def plan(self, **fields: object) -> matching_pb2.PortfolioPlan:
+        fields.setdefault("client", "clients/google")
+        reply: matching_pb2.PortfolioPlan = self.matching.PlanPortfolio(
+            matching_pb2.PlanPortfolioRequest(**fields), timeout=30
+        )
+        return reply
+
+
+def _stake(
+    catalog: catalog_pb2_grpc.CatalogServiceStub, holder: str, held: str, votes: float
+) -> None:
+    event = ownership_pb2.OwnershipEvent(event_id=f"{holder}-{held}", effective_date="2025-06-12")
+    event.stake_acquired.holder = f"organizations/{holder}"
+    event.stake_acquired.held = f"organizations/{held}"
+    event.stake_acquired.equity_fraction = 0.49 if holder == "meta" else 0.7
+    event.stake_acquired.voting_fraction = votes
+    catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=event))
+
+
+def _seed(catalog: catalog_pb2_grpc.CatalogServiceStub) -> None:
+    for slug, kind in [("meta", 2), ("google", 2), ("holdco", 3), *((v, 1) for v in VENDORS)]:
+        catalog.CreateOrganization(
+            catalog_pb2.CreateOrganizationRequest(
+                organization_id=slug,
+                organization=catalog_pb2.Organization(display_name=slug.title(), kind=kind),
+            )
+        )
+    for slug, (price, capacity) in VENDORS.items():
+        catalog.UpdateVendorProfile(
+            catalog_pb2.UpdateVendorProfileRequest(
+                allow_missing=True,
+                vendor_profile=catalog_pb2.VendorProfile(
+                    name=f"organizations/{slug}/vendorProfile",
+                    service_model=catalog_pb2.SERVICE_MODEL_HYBRID,
+                    capabilities=[
+                        catalog_pb2.Capability(
+                            modality=common_pb2.MODALITY_RLHF,
+                            monthly_capacity=capacity,
+                            quality=0.9,
+                            unit_price_usd=price,
+                        )
+                    ],
+                ),
+            )
+        )
+    _stake(catalog, "meta", "scale-ai", 0.49)
+    _stake(catalog, "holdco", "held-one", 0.7)
+    _stake(catalog, "holdco", "held-two", 0.7)
+
+
+def _lab(slug: str, volume: int, budget: float = 0.0) -> requirements_pb2.CreateClientRequest:
+    return requirements_pb2.CreateClientRequest(
+        client_id=slug,
+        client=requirements_pb2.Client(
+            display_name=slug.title(),
+            requirements=requirements_pb2.Requirements(
+                needs=[
+                    requirements_pb2.Need(modality=common_pb2.MODALITY_RLHF, monthly_volume=volume)
+                ]
+                if volume
+                else [],
+                monthly_budget_usd=budget,
+            ),
+            neutrality_policy=requirements_pb2.NeutralityPolicy(
+                competitors=["organizations/meta"],
+                max_competitor_equity=0.25,
+                max_competitor_voting=0.25,
+                as_of="2026-01-01",
+            ),
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, token_secret: str, redis_url: str
+) -> Iterator[Stack]:
+    data = tmp_path_factory.mktemp("portfolio")
+    with inprocess_stack(data, token_secret, redis_url, "dpm-portfolio-test:") as running:
+        admin = auth.admin_token(token_secret)
+        with (
+            open_channel(running.addresses["catalog"], admin, 10) as catalog_channel,
+            open_channel(running.addresses["requirements"], admin, 10) as req_channel,
+            open_channel(running.addresses["matching"], admin, 30) as matching_channel,
+        ):
+            _seed(catalog_pb2_grpc.CatalogServiceStub(catalog_channel))
+            requirements = requirements_pb2_grpc.RequirementsServiceStub(req_channel)
+            tokens = {
+                "google": requirements.CreateClient(_lab("google", 1000)).access_token,
+                "frugal": requirements.CreateClient(_lab("frugal", 1000, 2500.0)).access_token,
+                "idle": requirements.CreateClient(_lab("idle", 0)).access_token,
+            }
+            wait_serving(running.addresses["matching"])
+            yield Stack(
+                matching_pb2_grpc.MatchingServiceStub(matching_channel),
+                requirements,
+                running.addresses["matching"],
+                tokens,
+            )
+
+
+def _members(plan: matching_pb2.PortfolioPlan) -> list[str]:
+    return sorted(v.vendor.removeprefix("organizations/") for v in plan.vendors)
+
+
+def test_the_fewest_neutral_vendors_with_different_owners(stack: Stack) -> None:
+    plan = stack.plan()
+    assert plan.feasible and plan.optimal and plan.method == "exact"
+    # Scale AI is the cheapest but conflicted (49% Meta); two vendors of one holding
+    # company would do at 3.0 a unit, but they answer to one owner.
+    # Of two members with different owners, the even split is one of the holding's
+    # and Alpha (600 each); Beta takes at most 450.
+    members = _members(plan)
+    assert len(members) == 2 and "alpha" in members
+    assert members[1] in ("held-one", "held-two")
+    assert plan.shared_owners == 0 and plan.min_vendors_bound == 2
+    owners = {v.vendor: v.ultimate_owner for v in plan.vendors}
+    assert owners["organizations/alpha"] == "organizations/alpha"
+    assert owners[f"organizations/{members[1]}"] == "organizations/holdco"
+    assert sum(a.monthly_units for v in plan.vendors for a in v.allocations) == 1000
+    assert all(
+        a.need == 0 and a.modality == common_pb2.MODALITY_RLHF
+        for v in plan.vendors
+        for a in v.allocations
+    )
+    assert max(s.share for s in plan.owner_shares) == pytest.approx(0.5)
+    assert plan.monthly_cost_usd == pytest.approx(500 * 3.0 + 500 * 4.0)
+    assert plan.monthly_cost_usd == pytest.approx(
+        sum(a.monthly_units * a.unit_price_usd for v in plan.vendors for a in v.allocations)
+    )
+    assert plan.eligible_vendors == 4 and plan.as_of == "2026-01-01"
+    assert plan.versions.graph_version >= 3 and plan.versions.catalog_version > 0
+
+
+def test_a_plan_that_cannot_exist_says_why(stack: Stack) -> None:
+    one = stack.plan(max_vendors=1)
+    assert not one.feasible and not one.vendors
+    assert any("max_vendors" in p and "at least 2" in p for p in one.problems)
+    poor = stack.plan(client="clients/frugal")
+    assert not poor.feasible and any("monthly_budget_usd" in p for p in poor.problems)
+    without = stack.plan(exclude_vendors=["organizations/alpha", "organizations/held-one"])
+    assert without.feasible and "alpha" not in _members(without)
+
+
+def test_a_lab_plans_for_itself_only(stack: Stack) -> None:
+    with open_channel(stack.address, stack.tokens["google"], 10) as channel:
+        own = matching_pb2_grpc.MatchingServiceStub(channel)
+        assert own.PlanPortfolio(
+            matching_pb2.PlanPortfolioRequest(client="clients/google")
+        ).feasible
+        with pytest.raises(grpc.RpcError) as denied:
+            own.PlanPortfolio(matching_pb2.PlanPortfolioRequest(client="clients/frugal"))
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_bad_requests_name_every_field(stack: Stack) -> None:
+    with pytest.raises(grpc.RpcError) as bad:
+        stack.plan(
+            client="labs/google",
+            max_vendors=21,
+            as_of="2026-13-01",
+            exclude_vendors=["organizations/ok", "alpha"],
+        )
+    assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(bad.value)) == {
+        "client",
+        "max_vendors",
+        "as_of",
+        "exclude_vendors[1]",
+    }
+    with pytest.raises(grpc.RpcError) as missing:
+        stack.plan(client="clients/nobody")
+    assert missing.value.code() is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as idle:
+        stack.plan(client="clients/idle")
+    assert idle.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "requirements.needs" in (idle.value.details() or "")
