@@ -357,6 +357,20 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         # A lab asks for itself with its own token; the table names what moves.
         own = dpmatch("simulate", "--stake", "meta", "labelbox", "0.3", "--lab", "google")
         assert "google:" in own and "labelbox leaves" in own and "microsoft:" not in own, own
+        # A portfolio: the fewest eligible vendors taking Google's volumes, none conflicted.
+        planned = json.loads(dpmatch("plan", "google", "--max-vendors", "5", "--json"))
+        assert planned["feasible"] and planned["vendors"], planned
+        members = {v["vendor"] for v in planned["vendors"]}
+        assert "organizations/scale-ai" not in members
+        assert {v["verdict"] for v in planned["vendors"]} <= {"VERDICT_NEUTRAL", "VERDICT_CAUTION"}
+        taken = [0, 0, 0]
+        for v in planned["vendors"]:
+            for a in v["allocations"]:
+                taken[a.get("need", 0)] += int(a["monthlyUnits"])
+        assert taken == [20_000, 50_000, 10_000]  # every need of the demo labs, in full
+        assert sum(s["share"] for s in planned["ownerShares"]) == pytest.approx(1.0)
+        table = dpmatch("plan", "google", "--max-vendors", "5")
+        assert table.startswith("google: ") and "work by ultimate owner" in table, table
         refused = subprocess.run(
             [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
             env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},

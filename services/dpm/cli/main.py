@@ -119,6 +119,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return simulate.simulate(Stack.load(data_dir()), event, args.lab, args.as_of, args.json)
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from dpm.cli.plan import plan
+    from dpm.cli.stackfile import Stack, data_dir
+
+    return plan(
+        Stack.load(data_dir()), args.lab, args.max_vendors, args.as_of, args.exclude, args.json
+    )
+
+
 def cmd_vendors(args: argparse.Namespace) -> int:
     from dpm.cli import vendors
     from dpm.cli.stackfile import Stack, data_dir
@@ -225,6 +234,20 @@ def parser() -> argparse.ArgumentParser:
     what_if.add_argument("--as-of", default="", help="date of both sets (default: the event's)")
     what_if.add_argument("--json", action="store_true", help="the answer as JSON")
     what_if.set_defaults(func=cmd_simulate)
+
+    portfolio = sub.add_parser(
+        "plan",
+        help="the fewest neutral vendors that together take a lab's volumes (nothing recorded)",
+        epilog="example: dpmatch plan google --max-vendors 4 --exclude labelbox",
+    )
+    portfolio.add_argument("lab", help="client id, e.g. google")
+    portfolio.add_argument("--max-vendors", type=int, default=0, help="at most this many (3)")
+    portfolio.add_argument("--as-of", default="", help="graph date (default: the lab's)")
+    portfolio.add_argument(
+        "--exclude", action="append", default=[], help="plan without this vendor (repeatable)"
+    )
+    portfolio.add_argument("--json", action="store_true", help="the plan as JSON")
+    portfolio.set_defaults(func=cmd_plan)
 
     from dpm.cli.vendors import CERTIFICATIONS, MODALITIES, SERVICE_MODELS
 

@@ -110,6 +110,7 @@ def _plan_to_proto(
         monthly_cost_usd=round(plan.monthly_cost_usd, 2),
         shared_owners=plan.shared_owners,
         optimal=plan.optimal,
+        preferences_proven=plan.preferences_proven,
         min_vendors_bound=plan.lower_bound,
         method=plan.method,
         problems=plan.problems,

@@ -54,7 +54,7 @@ class PlanPortfolioRequest(_message.Message):
     def __init__(self, client: _Optional[str] = ..., max_vendors: _Optional[int] = ..., as_of: _Optional[str] = ..., exclude_vendors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PortfolioPlan(_message.Message):
-    __slots__ = ("client", "as_of", "feasible", "vendors", "monthly_cost_usd", "monthly_budget_usd", "owner_shares", "shared_owners", "optimal", "min_vendors_bound", "method", "problems", "eligible_vendors", "versions")
+    __slots__ = ("client", "as_of", "feasible", "vendors", "monthly_cost_usd", "monthly_budget_usd", "owner_shares", "shared_owners", "optimal", "min_vendors_bound", "method", "problems", "eligible_vendors", "versions", "preferences_proven")
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     FEASIBLE_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,7 @@ class PortfolioPlan(_message.Message):
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     ELIGIBLE_VENDORS_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCES_PROVEN_FIELD_NUMBER: _ClassVar[int]
     client: str
     as_of: str
     feasible: bool
@@ -83,7 +84,8 @@ class PortfolioPlan(_message.Message):
     problems: _containers.RepeatedScalarFieldContainer[str]
     eligible_vendors: int
     versions: SourceVersions
-    def __init__(self, client: _Optional[str] = ..., as_of: _Optional[str] = ..., feasible: _Optional[bool] = ..., vendors: _Optional[_Iterable[_Union[PlannedVendor, _Mapping]]] = ..., monthly_cost_usd: _Optional[float] = ..., monthly_budget_usd: _Optional[float] = ..., owner_shares: _Optional[_Iterable[_Union[OwnerShare, _Mapping]]] = ..., shared_owners: _Optional[int] = ..., optimal: _Optional[bool] = ..., min_vendors_bound: _Optional[int] = ..., method: _Optional[str] = ..., problems: _Optional[_Iterable[str]] = ..., eligible_vendors: _Optional[int] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ...) -> None: ...
+    preferences_proven: bool
+    def __init__(self, client: _Optional[str] = ..., as_of: _Optional[str] = ..., feasible: _Optional[bool] = ..., vendors: _Optional[_Iterable[_Union[PlannedVendor, _Mapping]]] = ..., monthly_cost_usd: _Optional[float] = ..., monthly_budget_usd: _Optional[float] = ..., owner_shares: _Optional[_Iterable[_Union[OwnerShare, _Mapping]]] = ..., shared_owners: _Optional[int] = ..., optimal: _Optional[bool] = ..., min_vendors_bound: _Optional[int] = ..., method: _Optional[str] = ..., problems: _Optional[_Iterable[str]] = ..., eligible_vendors: _Optional[int] = ..., versions: _Optional[_Union[SourceVersions, _Mapping]] = ..., preferences_proven: _Optional[bool] = ...) -> None: ...
 
 class PlannedVendor(_message.Message):
     __slots__ = ("vendor", "display_name", "ultimate_owner", "allocations", "monthly_cost_usd", "verdict", "neutrality_score")

@@ -93,7 +93,7 @@ class MatchingServiceServicer:
         """The fewest of the lab's eligible vendors (those its recommendations would not
         exclude) that together take every need's monthly volume within its capacity
         and the lab's budget, preferring members with different ultimate owners and
-        work spread across owners, then the lowest cost. Nothing is written. A plan
+        work spread across owners and a low cost. Nothing is written. A plan
         that cannot exist is an answer (feasible false, with why), not an error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

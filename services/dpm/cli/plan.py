@@ -1,0 +1,92 @@
+"""`dpmatch plan`: the fewest neutral vendors that together take a lab's volumes (running stack).
+
+    dpmatch plan google --max-vendors 4
+    dpmatch plan google --exclude labelbox --json
+
+The lab's own token when this machine holds one, else the admin's. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+import grpc
+from google.protobuf import json_format
+
+from dpm.cli.stackfile import Stack
+from dpm.common.v1 import common_pb2
+from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.platform.names import ClientName, OrganizationName
+
+
+def plan(
+    stack: Stack,
+    lab: str,
+    max_vendors: int,
+    as_of: str,
+    exclude: list[str],
+    as_json: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    request = matching_pb2.PlanPortfolioRequest(
+        client=str(ClientName(lab)),
+        max_vendors=max_vendors,
+        as_of=as_of,
+        exclude_vendors=[str(OrganizationName(v)) for v in exclude],
+    )
+    with stack.channel("matching", stack.client_tokens.get(lab) or None) as channel:
+        try:
+            answer = matching_pb2_grpc.MatchingServiceStub(channel).PlanPortfolio(request)
+        except grpc.RpcError as exc:
+            print(f"dpmatch: plan failed: {exc.code().name}: {exc.details()}", file=err)
+            return 2
+    if as_json:
+        print(json.dumps(json_format.MessageToDict(answer)), file=out)
+        return 0
+    for line in describe(answer):
+        print(line, file=out)
+    return 0 if answer.feasible else 1
+
+
+def describe(answer: matching_pb2.PortfolioPlan) -> list[str]:
+    lab = ClientName.trusted(answer.client).id
+    if not answer.feasible:
+        return [f"no plan for {lab} as of {answer.as_of}:", *(f"  {p}" for p in answer.problems)]
+    proof = (
+        "the fewest possible"
+        if answer.optimal
+        else f"at least {answer.min_vendors_bound} needed ({answer.method}, not proven best)"
+    )
+    budget = f" of a ${answer.monthly_budget_usd:,.0f} budget" if answer.monthly_budget_usd else ""
+    count = f"{len(answer.vendors)} vendor{'' if len(answer.vendors) == 1 else 's'}"
+    lines = [
+        f"{lab}: {count} ({proof}) of {answer.eligible_vendors} eligible, "
+        f"${answer.monthly_cost_usd:,.0f} a month{budget}, as of {answer.as_of}"
+    ]
+    width = max(len(_short(v.vendor)) for v in answer.vendors)
+    for v in answer.vendors:
+        work = ", ".join(
+            f"{a.monthly_units:,} {_modality(a.modality)} at ${a.unit_price_usd:g}"
+            for a in v.allocations
+        )
+        owner = _short(v.ultimate_owner)
+        owned = "" if owner == _short(v.vendor) else f"  owned by {owner}"
+        lines.append(
+            f"  {_short(v.vendor):<{width}}  neutrality {v.neutrality_score:>3}  {work}{owned}"
+        )
+    shares = ", ".join(f"{_short(s.owner)} {s.share:.0%}" for s in answer.owner_shares)
+    lines.append(f"work by ultimate owner: {shares}")
+    if answer.shared_owners:
+        lines.append(f"note: {answer.shared_owners} members share an owner with another member")
+    return lines
+
+
+def _short(name: str) -> str:
+    return OrganizationName.trusted(name).id
+
+
+def _modality(value: int) -> str:
+    return common_pb2.Modality.Name(value).removeprefix("MODALITY_").lower()
