@@ -42,7 +42,9 @@ from dpm.matching.engine import covers
 from dpm.matching.model import Candidate, Modality, Need
 
 # Seconds the solver may take over all stages of one plan.
-DEFAULT_TIME_LIMIT = 5.0
+DEFAULT_TIME_LIMIT = 2.0
+# The least time any one solve gets, even past the limit (a plan needs one).
+MIN_SOLVE = 0.2
 # Float slack when a stage's optimum becomes the next stage's bound.
 SLACK = 1e-6
 # Weights of the preferences: a shared owner outweighs any spread and cost together.
@@ -290,16 +292,16 @@ def plan_portfolio(
     constraints = program.constraints(max_vendors, budget)
     fewest = _solve(program, "members", constraints, time_limit)
     if fewest.status == 2:
-        return Plan((), True, 0, "exact", tuple(_why_not(program, max_vendors, budget)))
+        return Plan((), True, 0, "exact", tuple(_why_not(program, max_vendors, budget, deadline)))
     if fewest.x is None:  # out of time with nothing found
-        return _greedy(program, max_vendors, budget)
+        return _greedy(program, max_vendors, budget, deadline)
     optimal = fewest.status == 0
     bound = getattr(fewest, "mip_dual_bound", None)
     lower_bound = round(fewest.fun) if optimal else math.ceil((bound or 0.0) - SLACK)
     solution = fewest.x
     kept = [*constraints, _keep(program, "members", float(fewest.fun))]
     # The preferences get what is left of the time, and at least a little.
-    preferred = _solve(program, "preferences", kept, max(deadline - time.monotonic(), 0.2))
+    preferred = _solve(program, "preferences", kept, _left(deadline))
     if preferred.x is not None:
         solution = preferred.x
     plan = program.plan(solution, optimal, lower_bound, "exact" if optimal else "solver")
@@ -343,64 +345,75 @@ def _uncoverable(program: _Program) -> list[str]:
     return problems
 
 
-def _why_not(program: _Program, max_vendors: int, budget: float) -> list[str]:
+def _left(deadline: float) -> float:
+    return max(deadline - time.monotonic(), MIN_SOLVE)
+
+
+def _why_not(
+    program: _Program, max_vendors: int, budget: float, deadline: float, proven: bool = True
+) -> list[str]:
     """Why no plan exists when every need alone can be covered: too few members
     allowed, or the budget (the cheapest cover with no limit on members)."""
     loose = program.constraints(len(program.vendors), 0.0)
-    fewest = _solve(program, "members", loose, DEFAULT_TIME_LIMIT)
+    fewest = _solve(program, "members", loose, _left(deadline))
     problems = []
     if fewest.x is not None and round(fewest.fun) > max_vendors:
         problems.append(
             f"max_vendors: covering every need takes at least {round(fewest.fun)} vendors"
         )
     if budget > 0:
-        cheapest = _solve(
-            program, "cost", program.constraints(max_vendors, 0.0), DEFAULT_TIME_LIMIT
-        )
+        cheapest = _solve(program, "cost", program.constraints(max_vendors, 0.0), _left(deadline))
         if cheapest.x is not None and cheapest.fun > budget + SLACK:
             problems.append(
                 f"monthly_budget_usd: the cheapest cover within max_vendors costs "
                 f"${cheapest.fun:,.2f} a month, more than the budget ${budget:,.2f}"
             )
-    return problems or ["no set of vendors meets the volumes, max_vendors and the budget together"]
+    if problems:
+        return problems
+    if proven:
+        return ["no set of vendors meets the volumes, max_vendors and the budget together"]
+    return [
+        "no plan found within the time limit (none proven impossible either): "
+        "raise max_vendors or the budget, or allow the solver more time"
+    ]
 
 
-def _greedy(program: _Program, max_vendors: int, budget: float) -> Plan:
+def _greedy(program: _Program, max_vendors: int, budget: float, deadline: float) -> Plan:
     """Most remaining volume first, then the cheapest allocation of the members chosen;
     the bound is the linear relaxation's (rounded up)."""
     remaining = [float(n.monthly_volume) for n in program.needs]
+    by_vendor: dict[int, list[tuple[float, list[int]]]] = {}
+    for (v, _), (cap, members) in program.capacity.items():
+        by_vendor.setdefault(v, []).append((cap, members))
+
+    def take(v: int, commit: bool) -> float:
+        """Units ``v`` would take of what remains (taken when ``commit``)."""
+        gain = 0.0
+        for cap, members in by_vendor.get(v, []):
+            left = cap
+            for p in members:
+                n = program.pairs[p].need
+                units = min(left, remaining[n])
+                gain += units
+                left -= units
+                if commit:
+                    remaining[n] -= units
+        return gain
+
     chosen: list[int] = []
     while any(r > SLACK for r in remaining) and len(chosen) < max_vendors:
-        best, best_gain = -1, 0.0
-        for v in range(len(program.vendors)):
-            if v in chosen:
-                continue
-            gain = 0.0
-            for (w, _), (cap, members) in program.capacity.items():
-                if w == v:
-                    left = cap
-                    for p in members:
-                        take = min(left, remaining[program.pairs[p].need])
-                        gain += take
-                        left -= take
-            if gain > best_gain + SLACK:
-                best, best_gain = v, gain
-        if best < 0:
+        gains = [(take(v, False), -v) for v in by_vendor if v not in chosen]
+        best_gain, best = max(gains, default=(0.0, 1))
+        if best_gain <= SLACK:
             break
-        chosen.append(best)
-        for (w, _), (cap, members) in program.capacity.items():
-            if w == best:
-                left = cap
-                for p in members:
-                    n = program.pairs[p].need
-                    take = min(left, remaining[n])
-                    remaining[n] -= take
-                    left -= take
+        chosen.append(-best)
+        take(-best, True)
     bound = _relaxation_bound(program, max_vendors, budget)
     fixed = [*program.constraints(max_vendors, budget), _only(program, chosen)]
-    result = _solve(program, "cost", fixed, DEFAULT_TIME_LIMIT)
+    result = _solve(program, "cost", fixed, _left(deadline))
     if any(r > SLACK for r in remaining) or result.x is None:
-        return Plan((), False, bound, "greedy", tuple(_why_not(program, max_vendors, budget)))
+        problems = _why_not(program, max_vendors, budget, deadline, proven=False)
+        return Plan((), False, bound, "greedy", tuple(problems))
     return program.plan(result.x, False, bound, "greedy")
 
 

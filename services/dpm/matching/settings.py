@@ -38,7 +38,7 @@ class MatchingSettings(CacheSettings, ServerSettings):
     near_cache_seconds: float = Field(default=5.0, ge=0)
     # Seconds the solver may take for one PlanPortfolio (past it, the best plan found,
     # marked not optimal, with its bound).
-    plan_time_limit_seconds: float = Field(default=5.0, gt=0)
+    plan_time_limit_seconds: float = Field(default=2.0, gt=0)
 
 
 class RematchSettings(CacheSettings):
