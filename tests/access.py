@@ -370,6 +370,18 @@ RPCS: tuple[Rpc, ...] = (
         Access.CLIENT_READ,
         lambda lab: matching_pb2.PlanPortfolioRequest(client=_client(lab), as_of=AS_OF),
     ),
+    Rpc(
+        "matching",
+        MATCHING,
+        matching_pb2_grpc.MatchingServiceStub,
+        "AnalyzeConcentration",
+        Access.CLIENT_READ,
+        lambda lab: matching_pb2.AnalyzeConcentrationRequest(
+            client=_client(lab),
+            work=[matching_pb2.VendorWork(vendor="organizations/scale-ai", monthly_units=1)],
+            as_of=AS_OF,
+        ),
+    ),
 )
 
 # One cheap read per server that a lab token may make for its own lab: does this server

@@ -499,6 +499,15 @@ VALID: tuple[Valid, ...] = (
         "lab",
         lambda _: matching_pb2.PlanPortfolioRequest(client=f"clients/{LAB}", as_of=AS_OF),
     ),
+    Valid(
+        "AnalyzeConcentration",
+        "lab",
+        lambda _: matching_pb2.AnalyzeConcentrationRequest(
+            client=f"clients/{LAB}",
+            work=[matching_pb2.VendorWork(vendor="organizations/scale-ai", monthly_units=10)],
+            as_of=AS_OF,
+        ),
+    ),
 )
 
 
@@ -543,11 +552,28 @@ def _matched_what_if(recorded: Valid) -> Valid:
     return Valid("SimulateEvent", f"what-if-{recorded.tag}", request, recorded.setup)
 
 
+def _concentration_what_if(recorded: Valid) -> Valid:
+    """The same event as AnalyzeConcentration's what-if for one lab."""
+
+    def request(context: Context) -> Message:
+        event = recorded.request(context).event  # type: ignore[attr-defined]
+        event.event_id += "-share"
+        return matching_pb2.AnalyzeConcentrationRequest(
+            client=f"clients/{LAB}",
+            work=[matching_pb2.VendorWork(vendor="organizations/scale-ai", monthly_units=10)],
+            as_of=AS_OF,
+            what_if=event,
+        )
+
+    return Valid("AnalyzeConcentration", f"what-if-{recorded.tag}", request, recorded.setup)
+
+
 _RECORDED = [v for v in VALID if v.method == "RecordOwnershipEvent"]
 VALID = (
     tuple(_simulated(v) for v in _RECORDED)
     + tuple(_scored_what_if(v) for v in _RECORDED)
     + tuple(_matched_what_if(v) for v in _RECORDED)
+    + tuple(_concentration_what_if(v) for v in _RECORDED)
     + VALID
 )
 
@@ -858,9 +884,13 @@ def test_every_output_only_field_a_request_can_carry_is_sent() -> None:
     carried = {
         rpc.method for rpc in UNIQUE_RPCS.values() if static_paths(_input_type(rpc), OUTPUT_ONLY)
     }
-    # ScorePolicy and SimulateEvent carry an event but answer scores or changes, not the
-    # event: their own test below.
-    assert carried == {w.valid.method for w in WRITES} | {"ScorePolicy", "SimulateEvent"}
+    # ScorePolicy, SimulateEvent and AnalyzeConcentration carry an event but answer
+    # scores, changes or shares, not the event: their own test below.
+    assert carried == {w.valid.method for w in WRITES} | {
+        "ScorePolicy",
+        "SimulateEvent",
+        "AnalyzeConcentration",
+    }
     for write in WRITES:
         paths = static_paths(_input_type(rpc_named(write.valid.method)), OUTPUT_ONLY)
         assert paths and all(p.startswith(f"{write.resource}.") for p in paths), paths
@@ -969,6 +999,17 @@ def test_output_only_fields_of_a_what_if_event_are_ignored(stack: SeededStack) -
         matching_pb2.SimulateEventRequest(event=event, clients=[f"clients/{LAB}"], as_of=AS_OF),
     )
     assert simulated.graph_version == plain.graph_version + 1
+    shares = must(
+        stack,
+        "AnalyzeConcentration",
+        matching_pb2.AnalyzeConcentrationRequest(
+            client=f"clients/{LAB}",
+            work=[matching_pb2.VendorWork(vendor=_org(_pair("oowhatif")[1]), monthly_units=1)],
+            as_of=AS_OF,
+            what_if=event,
+        ),
+    )
+    assert shares.graph_version == plain.graph_version and shares.HasField("after_event")
 
 
 def test_simulate_event_names_what_is_wrong_and_keeps_labs_apart(stack: SeededStack) -> None:

@@ -218,3 +218,79 @@ def test_bad_requests_name_every_field(stack: Stack) -> None:
         stack.plan(client="clients/idle")
     assert idle.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "requirements.needs" in (idle.value.details() or "")
+
+
+def _work(**units: int) -> list[matching_pb2.VendorWork]:
+    return [
+        matching_pb2.VendorWork(vendor=f"organizations/{v}", monthly_units=u)
+        for v, u in units.items()
+    ]
+
+
+def _analyze(stack: Stack, **fields: object) -> matching_pb2.ConcentrationReport:
+    fields.setdefault("client", "clients/google")
+    reply: matching_pb2.ConcentrationReport = stack.matching.AnalyzeConcentration(
+        matching_pb2.AnalyzeConcentrationRequest(**fields), timeout=30
+    )
+    return reply
+
+
+def test_concentration_by_owner_and_competitor_now_and_after_an_event(stack: Stack) -> None:
+    work = _work(**{"scale-ai": 300, "held-one": 300, "held-two": 200, "alpha": 200})
+    event = ownership_pb2.OwnershipEvent(event_id="meta-alpha", effective_date="2025-12-01")
+    event.stake_acquired.holder = "organizations/meta"
+    event.stake_acquired.held = "organizations/alpha"
+    event.stake_acquired.equity_fraction = 0.6
+    event.stake_acquired.voting_fraction = 0.6
+    report = _analyze(stack, work=work, what_if=event)
+    now = {o.owner.removeprefix("organizations/"): o.share for o in report.current.owners}
+    assert now == {"holdco": 0.5, "scale-ai": 0.3, "alpha": 0.2}
+    assert report.current.owners[0].vendors == ["organizations/held-one", "organizations/held-two"]
+    assert report.current.hhi == pytest.approx(2500 + 900 + 400)
+    (meta,) = report.current.competitors
+    assert meta.competitor == "organizations/meta" and meta.vendors == ["organizations/scale-ai"]
+    assert meta.controlled_share == 0 and meta.economic_share == pytest.approx(0.3 * 0.49)
+    after = {o.owner.removeprefix("organizations/"): o.share for o in report.after_event.owners}
+    assert after == {"holdco": 0.5, "scale-ai": 0.3, "meta": 0.2}
+    (meta,) = report.after_event.competitors
+    assert meta.controlled_share == pytest.approx(0.2)
+    assert meta.economic_share == pytest.approx(0.3 * 0.49 + 0.2 * 0.6)
+    # Nothing recorded: the same question again answers as before the what-if.
+    again = _analyze(stack, work=work)
+    assert again.current == report.current and not again.HasField("after_event")
+    assert again.graph_version == report.graph_version
+
+
+def test_concentration_names_what_is_wrong_and_keeps_labs_apart(stack: Stack) -> None:
+    with pytest.raises(grpc.RpcError) as empty:
+        _analyze(stack, work=[])
+    assert field_violations(empty.value) == ["work"]
+    bad = [
+        *_work(alpha=10, beta=0),
+        matching_pb2.VendorWork(vendor="alpha", monthly_units=5),
+        *_work(alpha=3),
+    ]
+    with pytest.raises(grpc.RpcError) as wrong:
+        _analyze(stack, work=bad, as_of="someday")
+    assert wrong.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(wrong.value) == [
+        "work[1].monthly_units",
+        "work[2].vendor",
+        "work[3].vendor",
+        "as_of",
+    ]
+    event = ownership_pb2.OwnershipEvent(event_id="half-an-event")
+    event.stake_acquired.holder = "organizations/meta"
+    with pytest.raises(grpc.RpcError) as what_if:
+        _analyze(stack, work=_work(alpha=10), what_if=event)
+    assert what_if.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert all(f.startswith("what_if.") for f in field_violations(what_if.value))
+    with open_channel(stack.address, stack.tokens["google"], 10) as channel:
+        own = matching_pb2_grpc.MatchingServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as denied:
+            own.AnalyzeConcentration(
+                matching_pb2.AnalyzeConcentrationRequest(
+                    client="clients/frugal", work=_work(alpha=1)
+                )
+            )
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED

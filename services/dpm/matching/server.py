@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from dpm.matching.cache import RecommendationCache
 from dpm.matching.compute import RecommendationBuilder
+from dpm.matching.concentration import ConcentrationAnalysis
 from dpm.matching.listener import ChangeListener
 from dpm.matching.near_cache import NearCache
 from dpm.matching.planner import Planner
@@ -44,6 +45,11 @@ def add_servicer(servicer: MatchingServicer, server: GuardedServer) -> None:
             servicer.SimulateEvent,
             request_deserializer=matching_pb2.SimulateEventRequest.FromString,
             response_serializer=matching_pb2.SimulateEventResponse.SerializeToString,
+        ),
+        "AnalyzeConcentration": grpc.unary_unary_rpc_method_handler(
+            servicer.AnalyzeConcentration,
+            request_deserializer=matching_pb2.AnalyzeConcentrationRequest.FromString,
+            response_serializer=matching_pb2.ConcentrationReport.SerializeToString,
         ),
         "PlanPortfolio": grpc.unary_unary_rpc_method_handler(
             servicer.PlanPortfolio,
@@ -95,6 +101,7 @@ def create_server(settings: MatchingSettings) -> RunningServer:
             parts.limiter,
             WhatIf(builder, upstreams),
             Planner(builder, upstreams, settings.plan_time_limit_seconds),
+            ConcentrationAnalysis(upstreams),
         )
 
     return start(SPEC, settings, servicer)

@@ -26,6 +26,8 @@ from opentelemetry.trace import Link
 from redis.exceptions import RedisError
 
 from dpm.matching.cache import SERVED_FIELDS, RecommendationCache, served_bytes
+from dpm.matching.concentration import MAX_VENDORS as MAX_WORK
+from dpm.matching.concentration import ConcentrationAnalysis
 from dpm.matching.listener import ChangeListener
 from dpm.matching.near_cache import NearCache
 from dpm.matching.planner import DEFAULT_MAX_VENDORS, MAX_EXCLUDED, MAX_VENDORS, Planner
@@ -77,6 +79,16 @@ def trace_notice(
     ).end()
 
 
+def _client_id(check: Violations, value: str) -> str:
+    """The id of the request's "client" field; a bad name added to ``check``."""
+    try:
+        return ClientName.parse(value, "client").id
+    except InvalidArgument as exc:
+        for violation in exc.violations:
+            check.add(violation.field, violation.description)
+        return ""
+
+
 def _check_date(check: Violations, value: str, field: str) -> None:
     """An optional "YYYY-MM-DD"; a bad one added to ``check``."""
     if value:
@@ -98,9 +110,11 @@ class MatchingServicer:
         limiter: CallLimiter,
         what_if: WhatIf,
         planner: Planner,
+        concentration: ConcentrationAnalysis,
     ) -> None:
         self._what_if = what_if
         self._planner = planner
+        self._concentration = concentration
         self._reads = reads
         self._names = names
         self._redis = client
@@ -203,12 +217,7 @@ class MatchingServicer:
         self, request: matching_pb2.PlanPortfolioRequest, context: grpc.aio.ServicerContext
     ) -> matching_pb2.PortfolioPlan:
         check = Violations()
-        client_id = ""
-        try:
-            client_id = ClientName.parse(request.client, "client").id
-        except InvalidArgument as exc:
-            for violation in exc.violations:
-                check.add(violation.field, violation.description)
+        client_id = _client_id(check, request.client)
         check.check(
             0 <= request.max_vendors <= MAX_VENDORS,
             "max_vendors",
@@ -234,6 +243,40 @@ class MatchingServicer:
             request.max_vendors or DEFAULT_MAX_VENDORS,
             request.as_of,
             list(request.exclude_vendors),
+        )
+
+    async def AnalyzeConcentration(
+        self,
+        request: matching_pb2.AnalyzeConcentrationRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> matching_pb2.ConcentrationReport:
+        check = Violations()
+        client_id = _client_id(check, request.client)
+        check.check(
+            0 < len(request.work) <= MAX_WORK,
+            "work",
+            f"name 1 to {MAX_WORK} vendors and the units each takes a month",
+        )
+        work: dict[str, int] = {}
+        for i, item in enumerate(request.work[:MAX_WORK]):
+            if not check.check(
+                OrganizationName.matches(item.vendor),
+                f"work[{i}].vendor",
+                f"{quote(item.vendor)} must look like {OrganizationName.template()!r}",
+            ):
+                continue
+            check.check(item.vendor not in work, f"work[{i}].vendor", "names a vendor named before")
+            check.check(item.monthly_units > 0, f"work[{i}].monthly_units", "must be above 0")
+            work[item.vendor] = item.monthly_units
+        _check_date(check, request.as_of, "as_of")
+        check.raise_if_any()
+        require_client_access(request.client)
+        return await self._blocking(
+            self._concentration.analyze,
+            client_id,
+            work,
+            request.as_of,
+            request.what_if if request.HasField("what_if") else None,
         )
 
     async def WatchRecommendations(

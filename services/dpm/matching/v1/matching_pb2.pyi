@@ -41,6 +41,62 @@ EXCLUSION_KIND_CERTIFICATION: ExclusionKind
 EXCLUSION_KIND_REGION: ExclusionKind
 EXCLUSION_KIND_CLEARANCE: ExclusionKind
 
+class AnalyzeConcentrationRequest(_message.Message):
+    __slots__ = ("client", "work", "as_of", "what_if")
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    WORK_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    WHAT_IF_FIELD_NUMBER: _ClassVar[int]
+    client: str
+    work: _containers.RepeatedCompositeFieldContainer[VendorWork]
+    as_of: str
+    what_if: _ownership_pb2.OwnershipEvent
+    def __init__(self, client: _Optional[str] = ..., work: _Optional[_Iterable[_Union[VendorWork, _Mapping]]] = ..., as_of: _Optional[str] = ..., what_if: _Optional[_Union[_ownership_pb2.OwnershipEvent, _Mapping]] = ...) -> None: ...
+
+class VendorWork(_message.Message):
+    __slots__ = ("vendor", "monthly_units")
+    VENDOR_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    vendor: str
+    monthly_units: int
+    def __init__(self, vendor: _Optional[str] = ..., monthly_units: _Optional[int] = ...) -> None: ...
+
+class ConcentrationReport(_message.Message):
+    __slots__ = ("client", "as_of", "current", "after_event", "graph_version")
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_EVENT_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_VERSION_FIELD_NUMBER: _ClassVar[int]
+    client: str
+    as_of: str
+    current: Concentration
+    after_event: Concentration
+    graph_version: int
+    def __init__(self, client: _Optional[str] = ..., as_of: _Optional[str] = ..., current: _Optional[_Union[Concentration, _Mapping]] = ..., after_event: _Optional[_Union[Concentration, _Mapping]] = ..., graph_version: _Optional[int] = ...) -> None: ...
+
+class Concentration(_message.Message):
+    __slots__ = ("owners", "hhi", "competitors")
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
+    HHI_FIELD_NUMBER: _ClassVar[int]
+    COMPETITORS_FIELD_NUMBER: _ClassVar[int]
+    owners: _containers.RepeatedCompositeFieldContainer[OwnerShare]
+    hhi: float
+    competitors: _containers.RepeatedCompositeFieldContainer[CompetitorReach]
+    def __init__(self, owners: _Optional[_Iterable[_Union[OwnerShare, _Mapping]]] = ..., hhi: _Optional[float] = ..., competitors: _Optional[_Iterable[_Union[CompetitorReach, _Mapping]]] = ...) -> None: ...
+
+class CompetitorReach(_message.Message):
+    __slots__ = ("competitor", "controlled_share", "economic_share", "vendors")
+    COMPETITOR_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLED_SHARE_FIELD_NUMBER: _ClassVar[int]
+    ECONOMIC_SHARE_FIELD_NUMBER: _ClassVar[int]
+    VENDORS_FIELD_NUMBER: _ClassVar[int]
+    competitor: str
+    controlled_share: float
+    economic_share: float
+    vendors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, competitor: _Optional[str] = ..., controlled_share: _Optional[float] = ..., economic_share: _Optional[float] = ..., vendors: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class PlanPortfolioRequest(_message.Message):
     __slots__ = ("client", "max_vendors", "as_of", "exclude_vendors")
     CLIENT_FIELD_NUMBER: _ClassVar[int]

@@ -56,6 +56,11 @@ class MatchingServiceStub:
                 request_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PlanPortfolioRequest.SerializeToString,
                 response_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PortfolioPlan.FromString,
                 _registered_method=True)
+        self.AnalyzeConcentration = channel.unary_unary(
+                '/dpm.matching.v1.MatchingService/AnalyzeConcentration',
+                request_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.AnalyzeConcentrationRequest.SerializeToString,
+                response_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.ConcentrationReport.FromString,
+                _registered_method=True)
 
 
 class MatchingServiceServicer:
@@ -100,6 +105,16 @@ class MatchingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnalyzeConcentration(self, request, context):
+        """Where a lab's data work flows: for the vendors it uses now and the units each
+        takes, the share of the work per ultimate owner and per competitor of its
+        policy (controlled, and economic through look-through equity); with what_if,
+        the same as if that ownership event were recorded (nothing is written).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MatchingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -122,6 +137,11 @@ def add_MatchingServiceServicer_to_server(servicer, server):
                     servicer.PlanPortfolio,
                     request_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PlanPortfolioRequest.FromString,
                     response_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.PortfolioPlan.SerializeToString,
+            ),
+            'AnalyzeConcentration': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnalyzeConcentration,
+                    request_deserializer=dpm_dot_matching_dot_v1_dot_matching__pb2.AnalyzeConcentrationRequest.FromString,
+                    response_serializer=dpm_dot_matching_dot_v1_dot_matching__pb2.ConcentrationReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -234,6 +254,33 @@ class MatchingService:
             '/dpm.matching.v1.MatchingService/PlanPortfolio',
             dpm_dot_matching_dot_v1_dot_matching__pb2.PlanPortfolioRequest.SerializeToString,
             dpm_dot_matching_dot_v1_dot_matching__pb2.PortfolioPlan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeConcentration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dpm.matching.v1.MatchingService/AnalyzeConcentration',
+            dpm_dot_matching_dot_v1_dot_matching__pb2.AnalyzeConcentrationRequest.SerializeToString,
+            dpm_dot_matching_dot_v1_dot_matching__pb2.ConcentrationReport.FromString,
             options,
             channel_credentials,
             insecure,
