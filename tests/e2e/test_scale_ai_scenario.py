@@ -371,6 +371,33 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         assert sum(s["share"] for s in planned["ownerShares"]) == pytest.approx(1.0)
         table = dpmatch("plan", "google", "--max-vendors", "5")
         assert table.startswith("google: ") and "work by ultimate owner" in table, table
+        # Where Google's work would flow if Meta bought 30% of Labelbox (nothing recorded).
+        shares = json.loads(
+            dpmatch(
+                "concentration",
+                "google",
+                "labelbox=10000",
+                "mercor=30000",
+                "scale-ai=10000",
+                "--stake",
+                "meta",
+                "labelbox",
+                "0.3",
+                "--json",
+            )
+        )
+        now = {o["owner"]: o["share"] for o in shares["current"]["owners"]}
+        assert now["organizations/mercor"] == pytest.approx(0.6)
+        meta_now = {c["competitor"]: c for c in shares["current"]["competitors"]}
+        meta_after = {c["competitor"]: c for c in shares["afterEvent"]["competitors"]}
+        # Scale AI's 49% of the work it takes, then Labelbox's 30% on top.
+        assert meta_now["organizations/meta"]["economicShare"] == pytest.approx(0.2 * 0.49)
+        assert meta_after["organizations/meta"]["economicShare"] == pytest.approx(
+            0.2 * 0.49 + 0.2 * 0.3
+        )
+        assert dpmatch("recommendations", "google") == before_what_if  # still nothing written
+        text = dpmatch("concentration", "google", "labelbox=10000", "mercor=30000")
+        assert "by ultimate owner: mercor 75%, labelbox 25%" in text, text
         refused = subprocess.run(
             [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
             env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},

@@ -7,6 +7,10 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dpm.ownership.v1 import ownership_pb2
 
 SERVERS = ("catalog", "requirements", "neutrality", "matching")
 DATABASES = ("catalog", "requirements")
@@ -99,23 +103,31 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
+def _what_if(args: argparse.Namespace, command: str) -> ownership_pb2.OwnershipEvent | None:
+    """The event of ``--stake HOLDER HELD EQUITY`` or ``--event FILE``; None without either."""
     from dpm.cli import simulate
-    from dpm.cli.stackfile import Stack, data_dir
 
-    if (args.stake is None) == (args.event is None):
-        raise SystemExit("dpmatch simulate: give one of --stake HOLDER HELD EQUITY or --event FILE")
     if args.stake is not None:
         holder, held, equity = args.stake
         try:
             fraction = float(equity)
         except ValueError:
             raise SystemExit(
-                f"dpmatch simulate: --stake EQUITY {equity!r} is not a number"
+                f"dpmatch {command}: --stake EQUITY {equity!r} is not a number"
             ) from None
-        event = simulate.stake_event(holder, held, fraction, args.voting, args.date)
-    else:
-        event = simulate.event_from_file(Path(args.event))
+        return simulate.stake_event(holder, held, fraction, args.voting, args.date)
+    if args.event is not None:
+        return simulate.event_from_file(Path(args.event))
+    return None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from dpm.cli import simulate
+    from dpm.cli.stackfile import Stack, data_dir
+
+    event = _what_if(args, "simulate")
+    if event is None or (args.stake is not None and args.event is not None):
+        raise SystemExit("dpmatch simulate: give one of --stake HOLDER HELD EQUITY or --event FILE")
     return simulate.simulate(Stack.load(data_dir()), event, args.lab, args.as_of, args.json)
 
 
@@ -125,6 +137,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     return plan(
         Stack.load(data_dir()), args.lab, args.max_vendors, args.as_of, args.exclude, args.json
+    )
+
+
+def cmd_concentration(args: argparse.Namespace) -> int:
+    from dpm.cli import concentration
+    from dpm.cli.stackfile import Stack, data_dir
+
+    return concentration.concentration(
+        Stack.load(data_dir()),
+        args.lab,
+        concentration.parse_work(args.work),
+        _what_if(args, "concentration"),
+        args.as_of,
+        args.json,
     )
 
 
@@ -248,6 +274,24 @@ def parser() -> argparse.ArgumentParser:
     )
     portfolio.add_argument("--json", action="store_true", help="the plan as JSON")
     portfolio.set_defaults(func=cmd_plan)
+
+    shares = sub.add_parser(
+        "concentration",
+        help="where a lab's data work flows, by ultimate owner and competitor",
+        epilog="example: dpmatch concentration google labelbox=10000 mercor=5000 "
+        "--stake meta labelbox 0.3",
+    )
+    shares.add_argument("lab", help="client id, e.g. google")
+    shares.add_argument("work", nargs="+", metavar="VENDOR=UNITS", help="units a month")
+    shares.add_argument(
+        "--stake", nargs=3, metavar=("HOLDER", "HELD", "EQUITY"), help="and after this stake"
+    )
+    shares.add_argument("--voting", type=float, help="the stake's voting fraction")
+    shares.add_argument("--date", default="", help="its effective date (default: today)")
+    shares.add_argument("--event", help="and after this event (the API's JSON), from a file")
+    shares.add_argument("--as-of", default="", help="graph date (default: the lab's)")
+    shares.add_argument("--json", action="store_true", help="the report as JSON")
+    shares.set_defaults(func=cmd_concentration)
 
     from dpm.cli.vendors import CERTIFICATIONS, MODALITIES, SERVICE_MODELS
 

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dpm.matching.compute import evaluation_date
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
+from dpm.matching.what_if import event_date
 from dpm.neutrality.v1 import neutrality_pb2
 from dpm.ownership.v1 import ownership_pb2
+from dpm.platform.dates import today
 from dpm.platform.names import ClientName
 from dpm.platform.upstream import calling, relaying
 from dpm.requirements.v1 import requirements_pb2
@@ -72,7 +74,12 @@ class ConcentrationAnalysis:
         name = str(ClientName(client_id))
         with calling("requirements"):
             client = self._up.requirements.GetClient(requirements_pb2.GetClientRequest(name=name))
-        date = as_of or evaluation_date(client.neutrality_policy)
+        if as_of:
+            date = as_of
+        elif what_if is not None:  # as SimulateEvent: both on the event's date
+            date = event_date(what_if.effective_date) or today().isoformat()
+        else:
+            date = evaluation_date(client.neutrality_policy)
         request = neutrality_pb2.ScorePolicyRequest(
             policy=client.neutrality_policy, vendors=list(work), as_of=date
         )

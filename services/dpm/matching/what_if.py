@@ -38,7 +38,7 @@ class WhatIf:
     ) -> matching_pb2.SimulateEventResponse:
         """``clients``: ids (checked by the caller), or empty for every lab the event
         can affect; ``as_of``: a checked date, or empty for the event's own."""
-        date = as_of or _iso_date(event.effective_date) or today().isoformat()
+        date = as_of or event_date(event.effective_date) or today().isoformat()
         with relaying("catalog", "event", "event"):
             simulated = self._up.catalog.SimulateOwnershipEvent(
                 catalog_pb2.SimulateOwnershipEventRequest(event=event, as_of=date, skip_graph=True)
@@ -144,9 +144,9 @@ def compare(
     return changes
 
 
-def _iso_date(value: str) -> str:
-    """``value`` when it is a date "YYYY-MM-DD", else "" (the catalog names a bad one
-    under the event, where the caller wrote it)."""
+def event_date(value: str) -> str:
+    """``value`` (an event's effective date) when it is a date "YYYY-MM-DD", else "" (the
+    catalog names a bad one under the event, where the caller wrote it)."""
     try:
         return dt.date.fromisoformat(value).isoformat() if len(value) == 10 else ""
     except ValueError:
