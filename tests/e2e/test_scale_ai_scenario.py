@@ -398,6 +398,13 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         assert dpmatch("recommendations", "google") == before_what_if  # still nothing written
         text = dpmatch("concentration", "google", "labelbox=10000", "mercor=30000")
         assert "by ultimate owner: mercor 75%, labelbox 25%" in text, text
+        # A picture of who owns Scale AI, and why it is conflicted for Google.
+        dot = dpmatch("graph", "scale-ai", "--lab", "google")
+        assert 'label="scale-ai for google: ' in dot and '"amazon" -> "scale-ai"' in dot, dot
+        assert '"meta" -> "scale-ai" [label="49%, 0% votes", color="#b02a37"' in dot, dot
+        svg = tmp_path / "scale-ai.svg"
+        assert "wrote" in dpmatch("graph", "scale-ai", "--lab", "google", "-o", str(svg))
+        assert "scale-ai for google: " in svg.read_text()
         refused = subprocess.run(
             [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
             env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},

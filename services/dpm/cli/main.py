@@ -154,6 +154,15 @@ def cmd_concentration(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from dpm.cli.graph import draw
+    from dpm.cli.stackfile import Stack, data_dir
+
+    output = Path(args.output) if args.output else None
+    print(draw(Stack.load(data_dir()), args.vendor, args.lab, args.as_of, args.depth, output))
+    return 0
+
+
 def cmd_vendors(args: argparse.Namespace) -> int:
     from dpm.cli import vendors
     from dpm.cli.stackfile import Stack, data_dir
@@ -292,6 +301,20 @@ def parser() -> argparse.ArgumentParser:
     shares.add_argument("--as-of", default="", help="graph date (default: the lab's)")
     shares.add_argument("--json", action="store_true", help="the report as JSON")
     shares.set_defaults(func=cmd_concentration)
+
+    picture = sub.add_parser(
+        "graph",
+        help="draw who owns a vendor, and what makes it conflicted for a lab (.dot, .svg, .png)",
+        epilog="example: dpmatch graph scale-ai --lab google -o scale-ai.svg",
+    )
+    picture.add_argument("vendor", help="organization id, e.g. scale-ai")
+    picture.add_argument("--lab", default="", help="draw the chains and ties behind its verdict")
+    picture.add_argument("--depth", type=int, default=3, help="levels of holders (3)")
+    picture.add_argument("--as-of", default="", help="graph date (default: the lab's, or today)")
+    picture.add_argument(
+        "-o", "--output", help="FILE.dot, FILE.svg or FILE.png (default: DOT on stdout)"
+    )
+    picture.set_defaults(func=cmd_graph)
 
     from dpm.cli.vendors import CERTIFICATIONS, MODALITIES, SERVICE_MODELS
 
