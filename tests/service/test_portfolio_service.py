@@ -15,6 +15,7 @@ import pytest
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.common.v1 import common_pb2
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
+from dpm.neutrality.v1 import neutrality_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform import auth
 from dpm.platform.grpc_client import open_channel
@@ -91,7 +92,9 @@ def _seed(catalog: catalog_pb2_grpc.CatalogServiceStub) -> None:
     _stake(catalog, "holdco", "held-two", 0.7)
 
 
-def _lab(slug: str, volume: int, budget: float = 0.0) -> requirements_pb2.CreateClientRequest:
+def _lab(
+    slug: str, volume: int, budget: float = 0.0, limit: float = 0.25
+) -> requirements_pb2.CreateClientRequest:
     return requirements_pb2.CreateClientRequest(
         client_id=slug,
         client=requirements_pb2.Client(
@@ -106,8 +109,8 @@ def _lab(slug: str, volume: int, budget: float = 0.0) -> requirements_pb2.Create
             ),
             neutrality_policy=requirements_pb2.NeutralityPolicy(
                 competitors=["organizations/meta"],
-                max_competitor_equity=0.25,
-                max_competitor_voting=0.25,
+                max_competitor_equity=limit,
+                max_competitor_voting=limit,
                 as_of="2026-01-01",
             ),
         ),
@@ -132,6 +135,9 @@ def stack(
                 "google": requirements.CreateClient(_lab("google", 1000)).access_token,
                 "frugal": requirements.CreateClient(_lab("frugal", 1000, 2500.0)).access_token,
                 "idle": requirements.CreateClient(_lab("idle", 0)).access_token,
+                "cautious": requirements.CreateClient(
+                    _lab("cautious", 600, limit=0.6)
+                ).access_token,
             }
             wait_serving(running.addresses["matching"])
             yield Stack(
@@ -183,6 +189,19 @@ def test_a_plan_that_cannot_exist_says_why(stack: Stack) -> None:
     assert not poor.feasible and any("monthly_budget_usd" in p for p in poor.problems)
     without = stack.plan(exclude_vendors=["organizations/alpha", "organizations/held-one"])
     assert without.feasible and "alpha" not in _members(without)
+    assert "held-one" not in _members(without)
+    # Meta's 49% of Scale AI is within this lab's limits, but calls for CAUTION.
+    cautious = stack.plan(client="clients/cautious", max_vendors=1)
+    assert (
+        _members(cautious) == ["scale-ai"]
+        and cautious.vendors[0].verdict == neutrality_pb2.VERDICT_CAUTION
+    )
+    neutral = stack.plan(client="clients/cautious", max_vendors=1, neutral_only=True)
+    assert neutral.feasible and len(neutral.vendors) == 1 and "scale-ai" not in _members(neutral)
+    assert (
+        neutral.vendors[0].verdict == 1
+        and neutral.eligible_vendors == cautious.eligible_vendors - 1
+    )
 
 
 def test_a_lab_plans_for_itself_only(stack: Stack) -> None:

@@ -207,9 +207,12 @@ def render(drawing: Drawing, path: Path) -> None:
             connectionstyle="arc3,rad=0.15" if edge.kind == "tie" else "arc3",
         )
         (x1, y1), (x2, y2) = positions[edge.holder], positions[edge.held]
+        at = (
+            0.3 if edge.kind == "tie" else 0.55
+        )  # from the holder: a tie's label clear of its stake's
         ax.text(
-            (x1 + x2) / 2,
-            (y1 + y2) / 2,
+            x1 + at * (x2 - x1),
+            y1 + at * (y2 - y1),
             edge.label,
             fontsize=8,
             color="#b02a37" if red else "#343a40",

@@ -136,7 +136,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from dpm.cli.stackfile import Stack, data_dir
 
     return plan(
-        Stack.load(data_dir()), args.lab, args.max_vendors, args.as_of, args.exclude, args.json
+        Stack.load(data_dir()),
+        args.lab,
+        args.max_vendors,
+        args.as_of,
+        args.exclude,
+        args.json,
+        args.neutral_only,
     )
 
 
@@ -280,6 +286,9 @@ def parser() -> argparse.ArgumentParser:
     portfolio.add_argument("--as-of", default="", help="graph date (default: the lab's)")
     portfolio.add_argument(
         "--exclude", action="append", default=[], help="plan without this vendor (repeatable)"
+    )
+    portfolio.add_argument(
+        "--neutral-only", action="store_true", help="leave out CAUTION vendors too"
     )
     portfolio.add_argument("--json", action="store_true", help="the plan as JSON")
     portfolio.set_defaults(func=cmd_plan)

@@ -28,6 +28,7 @@ def plan(
     as_of: str,
     exclude: list[str],
     as_json: bool,
+    neutral_only: bool = False,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -36,6 +37,7 @@ def plan(
         max_vendors=max_vendors,
         as_of=as_of,
         exclude_vendors=[str(OrganizationName(v)) for v in exclude],
+        neutral_only=neutral_only,
     )
     with stack.channel("matching", stack.client_tokens.get(lab) or None) as channel:
         try:

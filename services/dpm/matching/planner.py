@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dpm.matching import convert
 from dpm.matching.compute import RecommendationBuilder, evaluation_date
 from dpm.matching.engine import coverage_of, exclusion_reasons
-from dpm.matching.model import Need, VendorNeutrality
+from dpm.matching.model import Candidate, Need, VendorNeutrality, Verdict
 from dpm.matching.portfolio import DEFAULT_TIME_LIMIT, Eligible, Plan, plan_portfolio
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
@@ -40,9 +40,15 @@ class Planner:
         self._time_limit = time_limit
 
     def plan(
-        self, client_id: str, max_vendors: int, as_of: str, exclude: Sequence[str]
+        self,
+        client_id: str,
+        max_vendors: int,
+        as_of: str,
+        exclude: Sequence[str],
+        neutral_only: bool = False,
     ) -> matching_pb2.PortfolioPlan:
-        """``max_vendors``, ``as_of`` and ``exclude`` (organization names) checked by the caller."""
+        """``max_vendors``, ``as_of`` and ``exclude`` (organization names) checked by the
+        caller; ``neutral_only``: CAUTION vendors left out too."""
         name = str(ClientName(client_id))
         with calling("requirements"):
             client = self._up.requirements.GetClient(requirements_pb2.GetClientRequest(name=name))
@@ -70,7 +76,8 @@ class Planner:
         eligible = [
             Eligible(c, owners.get(str(c.name)) or str(c.name))
             for c in candidates
-            if not exclusion_reasons(
+            if not (neutral_only and _verdict(verdicts, c) is not Verdict.NEUTRAL)
+            and not exclusion_reasons(
                 requirements,
                 c,
                 coverage_of(c.profile, requirements.needs),
@@ -97,6 +104,13 @@ class Planner:
             )
         )
         return reply
+
+
+def _verdict(
+    verdicts: dict[OrganizationName, VendorNeutrality], candidate: Candidate
+) -> Verdict | None:
+    found = verdicts.get(candidate.name)
+    return None if found is None else found.verdict
 
 
 def _plan_to_proto(

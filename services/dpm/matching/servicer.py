@@ -243,6 +243,7 @@ class MatchingServicer:
             request.max_vendors or DEFAULT_MAX_VENDORS,
             request.as_of,
             list(request.exclude_vendors),
+            request.neutral_only,
         )
 
     async def AnalyzeConcentration(

@@ -98,16 +98,18 @@ class CompetitorReach(_message.Message):
     def __init__(self, competitor: _Optional[str] = ..., controlled_share: _Optional[float] = ..., economic_share: _Optional[float] = ..., vendors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PlanPortfolioRequest(_message.Message):
-    __slots__ = ("client", "max_vendors", "as_of", "exclude_vendors")
+    __slots__ = ("client", "max_vendors", "as_of", "exclude_vendors", "neutral_only")
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     MAX_VENDORS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_VENDORS_FIELD_NUMBER: _ClassVar[int]
+    NEUTRAL_ONLY_FIELD_NUMBER: _ClassVar[int]
     client: str
     max_vendors: int
     as_of: str
     exclude_vendors: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, client: _Optional[str] = ..., max_vendors: _Optional[int] = ..., as_of: _Optional[str] = ..., exclude_vendors: _Optional[_Iterable[str]] = ...) -> None: ...
+    neutral_only: bool
+    def __init__(self, client: _Optional[str] = ..., max_vendors: _Optional[int] = ..., as_of: _Optional[str] = ..., exclude_vendors: _Optional[_Iterable[str]] = ..., neutral_only: _Optional[bool] = ...) -> None: ...
 
 class PortfolioPlan(_message.Message):
     __slots__ = ("client", "as_of", "feasible", "vendors", "monthly_cost_usd", "monthly_budget_usd", "owner_shares", "shared_owners", "optimal", "min_vendors_bound", "method", "problems", "eligible_vendors", "versions", "preferences_proven")
