@@ -143,7 +143,11 @@ def test_the_readme_grpcurl_examples_work_against_dpmatch_up(tmp_path: Path) -> 
         "RecordOwnershipEvent",
         "WatchRecommendations",
         "ScorePolicy",
+        "PlanPortfolio",
     }
+    plan = replies["dpm.matching.v1.MatchingService/PlanPortfolio"]
+    assert plan["feasible"] and plan["vendors"], plan
+    assert all(v["verdict"] == "VERDICT_NEUTRAL" for v in plan["vendors"]), plan
     recommendations = replies["dpm.matching.v1.MatchingService/GetRecommendations"]
     assert recommendations["ranked"], recommendations
     recorded = replies["dpm.catalog.v1.CatalogService/RecordOwnershipEvent"]
