@@ -56,7 +56,7 @@ class Drawing:
 
 
 def _id(name: str) -> str:
-    return OrganizationName.trusted(name).id if name.startswith("organizations/") else name
+    return OrganizationName.trusted(name).id if OrganizationName.matches(name) else name
 
 
 def _percent(value: float | None) -> str:
