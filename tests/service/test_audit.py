@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -317,6 +318,14 @@ def test_the_cli_prints_both_servers_newest_first(env: Env) -> None:
     out = io.StringIO()
     assert audit_cli.show(stack, "requirements", 3, subject="nobody-at-all", out=out) == 0
     assert "(no write calls recorded)" in out.getvalue()
+    out = io.StringIO()
+    assert audit_cli.show(stack, None, 5, out=out, as_json=True) == 0
+    entries = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert 1 <= len(entries) <= 5 and entries[0]["server"] == "catalog"
+    assert entries[0]["resource"] == f"organizations/{slug}"
+    assert entries[0]["method"].endswith("/CreateOrganization")
+    times = [e["time"] for e in entries]
+    assert times == sorted(times, reverse=True)
 
 
 def test_a_failed_audit_write_is_logged_and_never_fails_the_call(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import subprocess
 import sys
@@ -637,6 +638,13 @@ def test_token_commands(stack: SeededStack) -> None:
     out = io.StringIO()
     token_cli.list_tokens(cli, "clients/lab-10", out, err)
     assert any(jti in line and "revoked" in line for line in out.getvalue().splitlines())
+    out = io.StringIO()
+    assert token_cli.list_tokens(cli, "clients/lab-10", out, err, as_json=True) == 0
+    listed = [json.loads(line) for line in out.getvalue().splitlines()]
+    (mine,) = [t for t in listed if t["name"].endswith(jti)]
+    assert mine["subject"] == "clients/lab-10" and mine["label"] == "laptop"
+    assert "revokeTime" in mine
+    assert token not in out.getvalue()
 
     err = io.StringIO()
     assert token_cli.issue(cli, "lab", "clients/nobody", None, "", io.StringIO(), err) == 2

@@ -7,11 +7,13 @@ Each server that owns data keeps the audit log of its own writes; without
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from typing import TextIO
 
 import grpc
+from google.protobuf import json_format
 
 from dpm.audit.v1 import audit_pb2, audit_pb2_grpc
 from dpm.cli.stackfile import Stack
@@ -68,6 +70,8 @@ def show(
     method: str = "",
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
+    *,
+    as_json: bool = False,
 ) -> int:
     merged: list[tuple[str, audit_pb2.AuditEntry]] = []
     for name in [service] if service else SERVERS:
@@ -77,6 +81,10 @@ def show(
             print(f"dpmatch: audit of {name} failed: {exc.code().name}: {exc.details()}", file=err)
             return 2
     merged.sort(key=lambda item: item[1].time.ToNanoseconds(), reverse=True)
+    if as_json:  # one entry per line, newest first, with the server that logged it
+        for name, entry in merged[:limit]:
+            print(json.dumps({"server": name, **json_format.MessageToDict(entry)}), file=out)
+        return 0
     rows = _rows(merged[:limit])
     header = ("time (UTC)", "server", "outcome", "who", "method", "resource", "from")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -216,7 +216,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             stack, args.role, args.subject, args.ttl_days, args.label, quiet=args.quiet
         )
     if args.token_command == "list":
-        return tokens.list_tokens(stack, args.subject)
+        return tokens.list_tokens(stack, args.subject, as_json=args.json)
     return tokens.revoke(stack, args.jti)
 
 
@@ -230,7 +230,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from dpm.cli.audit import show
     from dpm.cli.stackfile import Stack, data_dir
 
-    return show(Stack.load(data_dir()), args.service, args.limit, args.subject, args.method)
+    return show(
+        Stack.load(data_dir()),
+        args.service,
+        args.limit,
+        args.subject,
+        args.method,
+        as_json=args.json,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -392,6 +399,7 @@ def parser() -> argparse.ArgumentParser:
     )
     token_list = token_sub.add_parser("list", help="issued tokens (never the tokens themselves)")
     token_list.add_argument("--subject", default="", help="only this subject's tokens")
+    token_list.add_argument("--json", action="store_true", help="one JSON object per token")
     token_revoke = token_sub.add_parser("revoke", help="revoke a token; every service refuses it")
     token_revoke.add_argument("jti", help="the token's id (from `dpmatch token list`)")
     token.set_defaults(func=cmd_token)
@@ -403,6 +411,7 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=50)
     audit.add_argument("--subject", default="", help="only this caller, e.g. clients/google")
     audit.add_argument("--method", default="", help="only this method, e.g. CreateClient")
+    audit.add_argument("--json", action="store_true", help="one JSON object per entry")
     audit.set_defaults(func=cmd_audit)
 
     certs = sub.add_parser("certs", help="write a development CA and TLS certificates to DIR")

@@ -9,11 +9,12 @@ prints the token once (with ``--quiet``, the token alone, for a script);
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from typing import TextIO
 
 import grpc
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 
 from dpm.auth.v1 import tokens_pb2, tokens_pb2_grpc
 from dpm.cli.stackfile import Stack
@@ -71,7 +72,12 @@ def issue(
 
 
 def list_tokens(
-    stack: Stack, subject: str = "", out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    stack: Stack,
+    subject: str = "",
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    *,
+    as_json: bool = False,
 ) -> int:
     rows: list[tokens_pb2.Token] = []
     with stack.channel("requirements") as channel:
@@ -88,6 +94,10 @@ def list_tokens(
                     break
         except grpc.RpcError as exc:
             return _failed("list", exc, err)
+    if as_json:  # one object per line, as the API answers them
+        for token in rows:
+            print(json.dumps(json_format.MessageToDict(token)), file=out)
+        return 0
     now = dt.datetime.now(dt.UTC)
     print(
         f"{'id':<32}  {'role':<7}  {'subject':<28}  {'issued':<16}  {'expires':<16}  "
