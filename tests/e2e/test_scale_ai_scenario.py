@@ -405,6 +405,19 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         svg = tmp_path / "scale-ai.svg"
         assert "wrote" in dpmatch("graph", "scale-ai", "--lab", "google", "-o", str(svg))
         assert "scale-ai for google: " in svg.read_text()
+        # The market's history, month by month (its holdings recorded with their dates).
+        args = ("replay", "--lab", "google", "--since", "2025-05", "--until", "2025-07", "--json")
+        replayed = json.loads(dpmatch(*args))
+        by_month = {m["month"]: m for m in replayed["months"]}
+        assert list(by_month) == ["2025-05", "2025-06", "2025-07"]
+        assert by_month["2025-06"]["as_of"] == "2025-06-30"
+        assert any("Meta takes 49%" in e["summary"] for e in by_month["2025-06"]["events"])
+        scale = [c for c in by_month["2025-06"]["changes"] if c["vendor"] == "scale-ai"]
+        # (Google's policy here allows 60% equity: Meta's 49% is a CAUTION, scored lower.)
+        assert scale and scale[0]["after"] == "CAUTION 41", by_month["2025-06"]
+        assert int(scale[0]["before"].split()[1]) > 41
+        assert "meta" in scale[0]["why"] and not by_month["2025-07"]["changes"]
+        assert json.loads(dpmatch(*args))["months"] == replayed["months"]  # nothing new twice
         refused = subprocess.run(
             [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
             env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},

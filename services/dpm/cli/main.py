@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,7 +77,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from dpm.cli.up import run_up
 
-    return run_up(args.seed, args.demo, args.exit, args.auto_ports, args.concurrency)
+    return run_up(
+        args.seed, args.demo, args.exit, args.auto_ports, args.concurrency, replay=args.replay
+    )
 
 
 def cmd_seed(_: argparse.Namespace) -> int:
@@ -169,6 +172,18 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from dpm.cli.replay import replay
+    from dpm.cli.stackfile import Stack, data_dir
+    from dpm.platform.dates import today
+
+    until = args.until or today().isoformat()[:7]
+    for flag, value in (("--since", args.since), ("--until", until)):
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise SystemExit(f"dpmatch replay: {flag} {value!r} is not a month YYYY-MM")
+    return replay(Stack.load(data_dir()), args.lab, args.since, until, args.json)
+
+
 def cmd_vendors(args: argparse.Namespace) -> int:
     from dpm.cli import vendors
     from dpm.cli.stackfile import Stack, data_dir
@@ -247,6 +262,11 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole system locally (embedded Redis and SQLite)")
     up.add_argument("--seed", action="store_true", help="load the demo catalog once up")
     up.add_argument("--demo", action="store_true", help="seed, then play the Scale AI scenario")
+    up.add_argument(
+        "--replay",
+        action="store_true",
+        help="seed, then replay the market's ownership history month by month (dpmatch replay)",
+    )
     up.add_argument("--exit", action="store_true", help="stop once seeding/demo is done")
     up.add_argument("--auto-ports", action="store_true", help="pick free ports")
     up.add_argument("--concurrency", type=int, default=2, help="worker processes")
@@ -331,6 +351,18 @@ def parser() -> argparse.ArgumentParser:
         "-o", "--output", help="FILE.dot, FILE.svg or FILE.png (default: DOT on stdout)"
     )
     picture.set_defaults(func=cmd_graph)
+
+    history = sub.add_parser(
+        "replay",
+        help="record the market's ownership history, then show month by month what changed "
+        "for each lab and why",
+        epilog="example: dpmatch replay --lab google --since 2025-05 --until 2025-12",
+    )
+    history.add_argument("--lab", action="append", default=[], help="only this lab (repeatable)")
+    history.add_argument("--since", default="2025-01", help="first month, YYYY-MM (2025-01)")
+    history.add_argument("--until", default="", help="last month, YYYY-MM (this month)")
+    history.add_argument("--json", action="store_true", help="the months as one JSON document")
+    history.set_defaults(func=cmd_replay)
 
     from dpm.cli.vendors import CERTIFICATIONS, MODALITIES, SERVICE_MODELS
 

@@ -111,27 +111,29 @@ def seed_catalog(
         )
     holdings = holdings_as_of(facts, demo)
     for row in holdings:
-        change = ownership_pb2.StakeChange(
-            holder=str(OrganizationName(row["holder"])),
-            held=str(OrganizationName(row["held"])),
-            board_seats=row.get("board_seats") or 0,
-        )
-        if row["equity_fraction"] is not None:
-            change.equity_fraction = row["equity_fraction"]
-        if row["voting_fraction"] is not None:
-            change.voting_fraction = row["voting_fraction"]
-        catalog.RecordOwnershipEvent(
-            catalog_pb2.RecordOwnershipEventRequest(
-                event=ownership_pb2.OwnershipEvent(
-                    event_id=event_id(row["holder"], row["held"], row["as_of"]),
-                    effective_date=row["as_of"],
-                    source_url=row.get("source") or "",
-                    summary=(row.get("notes") or "")[:500],
-                    stake_acquired=change,
-                )
-            )
-        )
+        catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=stake(row)))
     return len(holdings)
+
+
+def stake(row: dict[str, Any]) -> ownership_pb2.OwnershipEvent:
+    """A holding of market-facts.json (its date a full one) as a dated, sourced stake event;
+    a size not given stays undisclosed."""
+    change = ownership_pb2.StakeChange(
+        holder=str(OrganizationName(row["holder"])),
+        held=str(OrganizationName(row["held"])),
+        board_seats=row.get("board_seats") or 0,
+    )
+    if row.get("equity_fraction") is not None:
+        change.equity_fraction = row["equity_fraction"]
+    if row.get("voting_fraction") is not None:
+        change.voting_fraction = row["voting_fraction"]
+    return ownership_pb2.OwnershipEvent(
+        event_id=event_id(row["holder"], row["held"], row["as_of"]),
+        effective_date=row["as_of"],
+        source_url=row.get("source") or "",
+        summary=(row.get("notes") or "")[:500],
+        stake_acquired=change,
+    )
 
 
 def seed_clients(

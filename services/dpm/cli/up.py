@@ -335,9 +335,18 @@ def print_banner(stack: Stack, directory: Path) -> None:
     )
 
 
-def run_up(seed: bool, demo: bool, exit_after: bool, auto_ports: bool, concurrency: int) -> int:
+def run_up(
+    seed: bool,
+    demo: bool,
+    exit_after: bool,
+    auto_ports: bool,
+    concurrency: int,
+    replay: bool = False,
+) -> int:
     from dpm.cli import demo as demo_cmd
+    from dpm.cli import replay as replay_cmd
     from dpm.cli import seed as seed_cmd
+    from dpm.platform.dates import today
 
     directory = Path(os.environ.get("DPM_DATA_DIR", ".dpmatch"))
     local = LocalStack(directory, auto_ports, concurrency)
@@ -351,10 +360,12 @@ def run_up(seed: bool, demo: bool, exit_after: bool, auto_ports: bool, concurren
     try:
         stack = local.start()
         print_banner(stack, directory)
-        if seed or demo:
+        if seed or demo or replay:
             seed_cmd.seed(stack, directory)
         if demo:
             demo_cmd.play(Stack.load(directory))
+        if replay:
+            replay_cmd.replay(Stack.load(directory), [], "2025-01", today().isoformat()[:7], False)
         while not exit_after:
             time.sleep(0.5)
             local.supervise()
