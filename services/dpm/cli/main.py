@@ -476,7 +476,33 @@ def parser() -> argparse.ArgumentParser:
         "--service", default="", help="a health entry, e.g. liveness (default: the whole server)"
     )
     probe.set_defaults(func=cmd_probe)
+    _with_examples(sub)
     return p
+
+
+# An example for each command's --help (those with an epilog of their own keep it).
+EXAMPLES = {
+    "up": "dpmatch up --seed   (or --demo: the Scale AI scenario; --replay: the market's history)",
+    "seed": "dpmatch seed",
+    "demo": "dpmatch demo",
+    "recommendations": "dpmatch recommendations google --limit 10 [--json]",
+    "explain": "dpmatch explain google scale-ai [--as-of 2025-06-30] [--json]",
+    "import-bods": "dpmatch import-bods statements.json",
+    "export-bods": "dpmatch export-bods --as-of 2025-06-30 > statements.json",
+    "token": "dpmatch token issue --role lab --subject clients/google --ttl-days 30",
+    "audit": "dpmatch audit --subject clients/google --limit 20 [--json]",
+    "certs": "dpmatch certs .dpmatch/tls --hosts localhost,dpmatch.internal",
+    "serve": "DPM_PORT=50051 dpmatch serve catalog",
+    "worker": "dpmatch worker --concurrency 2",
+    "migrate": "dpmatch migrate catalog",
+    "probe": "dpmatch probe 127.0.0.1:50054 --service liveness",
+}
+
+
+def _with_examples(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name, command in sub.choices.items():
+        if command.epilog is None and name in EXAMPLES:
+            command.epilog = f"example: {EXAMPLES[name]}"
 
 
 def main(argv: list[str] | None = None) -> None:
