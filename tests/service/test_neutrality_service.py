@@ -503,10 +503,18 @@ def test_verdicts_only_keeps_verdict_score_and_reasons(stack: Stack) -> None:
     assert any(v.exposures for v in full.vendors)
     assert [
         neutrality_pb2.VendorNeutrality(
-            vendor=v.vendor, verdict=v.verdict, score=v.score, reasons=v.reasons
+            vendor=v.vendor,
+            verdict=v.verdict,
+            score=v.score,
+            reasons=v.reasons,
+            ultimate_owner=v.ultimate_owner,
         )
         for v in full.vendors
     ] == list(brief.vendors)
+    owners = {v.vendor: v.ultimate_owner for v in brief.vendors}
+    # Scale AI answers to itself (Meta's 49% carries no votes); its subsidiary to it.
+    assert owners[org("scale-ai")] == org("scale-ai")
+    assert owners[org("scale-sub")] == org("scale-ai")
     assert (brief.graph_version, brief.as_of) == (full.graph_version, full.as_of)
     assert list(brief.unresolved_parties) == [org("unrecorded-lab")]
 

@@ -324,7 +324,8 @@ def _restricted(r: RestrictedFinding) -> neutrality_pb2.RestrictedPartyFinding:
 
 
 def verdict_to_proto(result: Assessment) -> neutrality_pb2.VendorNeutrality:
-    """Only what ranking reads: the vendor, its verdict, score and reasons."""
+    """Only what ranking reads: the vendor, its verdict, score and reasons (the servicer
+    adds the ultimate owner, which planning reads)."""
     return neutrality_pb2.VendorNeutrality(
         vendor=org_name(result.vendor),
         score=result.score,
