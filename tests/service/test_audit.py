@@ -314,7 +314,8 @@ def test_the_cli_prints_both_servers_newest_first(env: Env) -> None:
     assert audit_cli.show(stack, None, 5, out=out) == 0
     lines = out.getvalue().splitlines()
     assert lines[0].split()[:3] == ["time", "(UTC)", "server"]
-    assert f"organizations/{slug}" in lines[1] and "CreateOrganization" in lines[1]
+    assert set(lines[1]) == {"─"}  # the rule under the header
+    assert f"organizations/{slug}" in lines[2] and "CreateOrganization" in lines[2]
     out = io.StringIO()
     assert audit_cli.show(stack, "requirements", 3, subject="nobody-at-all", out=out) == 0
     assert "(no write calls recorded)" in out.getvalue()

@@ -17,6 +17,7 @@ from google.protobuf import json_format
 
 from dpm.audit.v1 import audit_pb2, audit_pb2_grpc
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import print_table
 
 SERVERS = ("catalog", "requirements")
 
@@ -87,11 +88,7 @@ def show(
         return 0
     rows = _rows(merged[:limit])
     header = ("time (UTC)", "server", "outcome", "who", "method", "resource", "from")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)), file=out
-        )
+    print_table(header, rows, out)
     if not rows:
         print("(no write calls recorded)", file=out)
     return 0

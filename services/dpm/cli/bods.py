@@ -23,6 +23,7 @@ import grpc
 
 from dpm.catalog.v1 import bods_pb2, bods_pb2_grpc, catalog_pb2
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import progress
 from dpm.platform.names import OrganizationName
 
 MAX_STATEMENT_BYTES = 1 << 20
@@ -215,7 +216,7 @@ def import_paths(
     totals = Totals()
     with stack.channel("catalog") as channel:
         stub = bods_pb2_grpc.BodsServiceStub(channel)
-        for call in calls:
+        for call in progress(calls, "importing"):
             items = [item for batch in call for item in batch.items]
             try:
                 reply = stub.ImportBodsStatements(

@@ -7,6 +7,7 @@ re-matched the labs, and shows what changed and why.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from google.protobuf import json_format
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.seed import load_demo_data
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import print_table
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
@@ -38,17 +40,24 @@ def recommendations(stack: Stack, lab: str) -> matching_pb2.RecommendationSet:
 
 
 def print_ranked(rec: matching_pb2.RecommendationSet, limit: int = 12) -> None:
-    print(
-        f"  {'#':>2}  {'vendor':<24} {'score':>6}  {'fit':>5} {'qual':>5} {'price':>5} "
-        f"{'neutr':>5}  verdict"
+    print_table(
+        ("#", "vendor", "score", "fit", "qual", "price", "neutr", "verdict"),
+        (
+            (
+                r.rank,
+                short(r.vendor),
+                f"{r.score:.3f}",
+                f"{r.breakdown.fit:.2f}",
+                f"{r.breakdown.quality:.2f}",
+                f"{r.breakdown.price:.2f}",
+                f"{r.breakdown.neutrality:.2f}",
+                f"{VERDICT.get(r.verdict, '?')} ({r.neutrality_score})",
+            )
+            for r in rec.ranked[:limit]
+        ),
+        sys.stdout,
+        right=("#", "score", "fit", "qual", "price", "neutr"),
     )
-    for r in rec.ranked[:limit]:
-        b = r.breakdown
-        print(
-            f"  {r.rank:>2}  {short(r.vendor):<24} {r.score:>6.3f}  {b.fit:>5.2f} "
-            f"{b.quality:>5.2f} {b.price:>5.2f} {b.neutrality:>5.2f}  "
-            f"{VERDICT.get(r.verdict, '?')} ({r.neutrality_score})"
-        )
     if len(rec.ranked) > limit:
         print(f"      ... and {len(rec.ranked) - limit} more")
     v = rec.versions

@@ -16,6 +16,7 @@ import grpc
 from google.protobuf import json_format
 
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import print_table
 from dpm.common.v1 import common_pb2
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform.names import ClientName, OrganizationName
@@ -48,15 +49,17 @@ def plan(
     if as_json:
         print(json.dumps(json_format.MessageToDict(answer)), file=out)
         return 0
-    for line in describe(answer):
-        print(line, file=out)
+    print_plan(answer, out)
     return 0 if answer.feasible else 1
 
 
-def describe(answer: matching_pb2.PortfolioPlan) -> list[str]:
+def print_plan(answer: matching_pb2.PortfolioPlan, out: TextIO) -> None:
     lab = ClientName.trusted(answer.client).id
     if not answer.feasible:
-        return [f"no plan for {lab} as of {answer.as_of}:", *(f"  {p}" for p in answer.problems)]
+        print(f"no plan for {lab} as of {answer.as_of}:", file=out)
+        for problem in answer.problems:
+            print(f"  {problem}", file=out)
+        return
     proof = (
         "the fewest possible"
         if answer.optimal
@@ -64,26 +67,33 @@ def describe(answer: matching_pb2.PortfolioPlan) -> list[str]:
     )
     budget = f" of a ${answer.monthly_budget_usd:,.0f} budget" if answer.monthly_budget_usd else ""
     count = f"{len(answer.vendors)} vendor{'' if len(answer.vendors) == 1 else 's'}"
-    lines = [
+    print(
         f"{lab}: {count} ({proof}) of {answer.eligible_vendors} eligible, "
-        f"${answer.monthly_cost_usd:,.0f} a month{budget}, as of {answer.as_of}"
-    ]
-    width = max(len(_short(v.vendor)) for v in answer.vendors)
-    for v in answer.vendors:
-        work = ", ".join(
-            f"{a.monthly_units:,} {_modality(a.modality)} at ${a.unit_price_usd:g}"
-            for a in v.allocations
-        )
-        owner = _short(v.ultimate_owner)
-        owned = "" if owner == _short(v.vendor) else f"  owned by {owner}"
-        lines.append(
-            f"  {_short(v.vendor):<{width}}  neutrality {v.neutrality_score:>3}  {work}{owned}"
-        )
+        f"${answer.monthly_cost_usd:,.0f} a month{budget}, as of {answer.as_of}",
+        file=out,
+    )
+    print_table(
+        ("vendor", "neutrality", "work a month", "$ a month", "ultimate owner"),
+        (
+            (
+                _short(v.vendor),
+                v.neutrality_score,
+                ", ".join(
+                    f"{a.monthly_units:,} {_modality(a.modality)} at ${a.unit_price_usd:g}"
+                    for a in v.allocations
+                ),
+                f"{v.monthly_cost_usd:,.0f}",
+                _short(v.ultimate_owner),
+            )
+            for v in answer.vendors
+        ),
+        out,
+        right=("neutrality", "$ a month"),
+    )
     shares = ", ".join(f"{_short(s.owner)} {s.share:.0%}" for s in answer.owner_shares)
-    lines.append(f"work by ultimate owner: {shares}")
+    print(f"work by ultimate owner: {shares}", file=out)
     if answer.shared_owners:
-        lines.append(f"note: {answer.shared_owners} members share an owner with another member")
-    return lines
+        print(f"note: {answer.shared_owners} members share an owner with another member", file=out)
 
 
 def _short(name: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.seed import full_date, load_demo_data, stake
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import progress
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.platform.dates import today
 from dpm.platform.names import ClientName, OrganizationName
@@ -58,13 +59,10 @@ def record_history(
         (dict(h, as_of=full_date(h["as_of"])) for h in facts["holdings"]),
         key=lambda h: (h["as_of"], h["holder"], h["held"]),
     )
-    sent = 0
-    for row in rows:
-        if row["as_of"] <= since:
-            continue
+    later = [row for row in rows if row["as_of"] > since]
+    for row in progress(later, "recording holdings"):
         catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=stake(row)))
-        sent += 1
-    return sent
+    return len(later)
 
 
 def _moved(old: Standing, new: Standing) -> bool:

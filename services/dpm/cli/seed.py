@@ -19,6 +19,7 @@ from google.protobuf import json_format
 
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.stackfile import Stack, save_client_tokens
+from dpm.cli.tables import progress
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import OrganizationName, VendorProfileName
 from dpm.requirements.v1 import requirements_pb2, requirements_pb2_grpc
@@ -110,7 +111,7 @@ def seed_catalog(
             catalog_pb2.UpdateVendorProfileRequest(vendor_profile=message, allow_missing=True)
         )
     holdings = holdings_as_of(facts, demo)
-    for row in holdings:
+    for row in progress(holdings, "recording holdings"):
         catalog.RecordOwnershipEvent(catalog_pb2.RecordOwnershipEventRequest(event=stake(row)))
     return len(holdings)
 

@@ -18,6 +18,7 @@ from google.protobuf import json_format, timestamp_pb2
 
 from dpm.auth.v1 import tokens_pb2, tokens_pb2_grpc
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import print_table
 from dpm.platform.names import TokenName
 
 ROLES = {
@@ -99,24 +100,28 @@ def list_tokens(
             print(json.dumps(json_format.MessageToDict(token)), file=out)
         return 0
     now = dt.datetime.now(dt.UTC)
-    print(
-        f"{'id':<32}  {'role':<7}  {'subject':<28}  {'issued':<16}  {'expires':<16}  "
-        f"{'state':<8}  label",
-        file=out,
-    )
-    for token in rows:
+
+    def state(token: tokens_pb2.Token) -> str:
         if token.HasField("revoke_time"):
-            state = "revoked"
-        elif token.expire_time.ToDatetime(dt.UTC) <= now:
-            state = "expired"
-        else:
-            state = "active"
-        print(
-            f"{TokenName.trusted(token.name).id:<32}  {ROLE_NAMES.get(token.role, '?'):<7}  "
-            f"{token.subject:<28}  {_time(token.issue_time):<16}  {_time(token.expire_time):<16}  "
-            f"{state:<8}  {token.label}",
-            file=out,
-        )
+            return "revoked"
+        return "expired" if token.expire_time.ToDatetime(dt.UTC) <= now else "active"
+
+    print_table(
+        ("id", "role", "subject", "issued", "expires", "state", "label"),
+        (
+            (
+                TokenName.trusted(t.name).id,
+                ROLE_NAMES.get(t.role, "?"),
+                t.subject,
+                _time(t.issue_time),
+                _time(t.expire_time),
+                state(t),
+                t.label,
+            )
+            for t in rows
+        ),
+        out,
+    )
     print(f"{len(rows)} token(s)", file=out)
     return 0
 

@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.inspect import evaluation_date
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import print_table
 from dpm.common.v1 import common_pb2
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.platform.names import ClientName, OrganizationName, VendorProfileName
@@ -104,14 +105,16 @@ def show(
         for profile in found:
             print(json.dumps(json_format.MessageToDict(profile)), file=out)
         return 0
-    print(_row("vendor", "model", "modalities", "regions", "certifications"), file=out)
-    for p in found:
-        print(
-            _row(
+    print_table(
+        ("vendor", "model", "modalities", "regions", "certifications"),
+        (
+            (
                 p.display_name or VendorProfileName.trusted(p.name).id,
-                catalog_pb2.ServiceModel.Name(p.service_model).removeprefix("SERVICE_MODEL_"),
+                catalog_pb2.ServiceModel.Name(p.service_model)
+                .removeprefix("SERVICE_MODEL_")
+                .lower(),
                 ",".join(
-                    common_pb2.Modality.Name(c.modality).removeprefix("MODALITY_")
+                    common_pb2.Modality.Name(c.modality).removeprefix("MODALITY_").lower()
                     for c in p.capabilities
                     if c.monthly_capacity > 0
                 ),
@@ -120,15 +123,10 @@ def show(
                     common_pb2.Certification.Name(c).removeprefix("CERTIFICATION_")
                     for c in p.certifications
                 ),
-            ),
-            file=out,
-        )
+            )
+            for p in found
+        ),
+        out,
+    )
     print(f"{len(found)} vendor profiles", file=out)
     return 0
-
-
-def _row(vendor: str, model: str, modalities: str, regions: str, certifications: str) -> str:
-    return (
-        f"{vendor[:26]:<26} {model.lower()[:18]:<18} {modalities.lower()[:34]:<34} "
-        f"{regions[:16]:<16} {certifications}"
-    )
