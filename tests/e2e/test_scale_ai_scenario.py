@@ -405,6 +405,28 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         svg = tmp_path / "scale-ai.svg"
         assert "wrote" in dpmatch("graph", "scale-ai", "--lab", "google", "-o", str(svg))
         assert "scale-ai for google: " in svg.read_text()
+        # A lab watching its set: the current one, then the one after an event.
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "dpm.cli.main", "watch", "google", "--count", "2", "--json"],
+            env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert watcher.stdout is not None
+        first = json.loads(watcher.stdout.readline())
+        bought = ownership_pb2.OwnershipEvent(
+            event_id="meta-labelbox-70", effective_date="2025-06-20"
+        )
+        bought.stake_acquired.holder = "organizations/meta"
+        bought.stake_acquired.held = "organizations/labelbox"
+        bought.stake_acquired.equity_fraction = 0.7
+        recorded = record(stack, bought)
+        second = json.loads(watcher.stdout.readline())
+        assert watcher.wait(timeout=60) == 0, watcher.stderr.read() if watcher.stderr else ""
+        assert int(first["versions"]["graphVersion"]) < recorded.graph_version
+        assert int(second["versions"]["graphVersion"]) >= recorded.graph_version
+        assert "organizations/labelbox" in {e["vendor"] for e in second["excluded"]}
         # The market's history, month by month (its holdings recorded with their dates).
         args = ("replay", "--lab", "google", "--since", "2025-05", "--until", "2025-07", "--json")
         replayed = json.loads(dpmatch(*args))

@@ -184,6 +184,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay(Stack.load(data_dir()), args.lab, args.since, until, args.json)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from dpm.cli.stackfile import Stack, data_dir
+    from dpm.cli.watch import watch
+
+    return watch(Stack.load(data_dir()), args.lab, args.count, args.json)
+
+
 def cmd_vendors(args: argparse.Namespace) -> int:
     from dpm.cli import vendors
     from dpm.cli.stackfile import Stack, data_dir
@@ -284,6 +291,16 @@ def parser() -> argparse.ArgumentParser:
     recs.add_argument("--limit", type=int, default=30)
     recs.add_argument("--json", action="store_true", help="the set as JSON")
     recs.set_defaults(func=cmd_recommendations)
+
+    follow = sub.add_parser(
+        "watch",
+        help="a lab's recommendations as they change, with what moved and why (running stack)",
+        epilog="example: dpmatch watch google --count 2",
+    )
+    follow.add_argument("lab", help="client id, e.g. google")
+    follow.add_argument("--count", type=int, default=0, help="stop after N sets (0: Ctrl-C)")
+    follow.add_argument("--json", action="store_true", help="each set as one JSON line")
+    follow.set_defaults(func=cmd_watch)
 
     what_if = sub.add_parser(
         "simulate",

@@ -80,11 +80,11 @@ def simulate(
     for impact in answer.impacts:
         print(f"{ClientName.trusted(impact.client).id}:", file=out)
         for change in impact.changes:
-            print(f"  {_line(change)}", file=out)
+            print(f"  {describe_change(change)}", file=out)
     return 0
 
 
-def _line(change: matching_pb2.VendorChange) -> str:
+def describe_change(change: matching_pb2.VendorChange) -> str:
     vendor = OrganizationName.trusted(change.vendor).id
     ranks = f"rank {change.rank_before or '-'} -> {change.rank_after or '-'}"
     scores = (
