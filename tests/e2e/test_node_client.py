@@ -46,3 +46,5 @@ def test_a_node_client_built_from_the_protos_plays_the_scenario(tmp_path: Path) 
     )
     assert any(v.startswith("event.stake_acquired.equity_fraction: ") for v in seen["invalid"])
     assert "meta" in seen["after"]["scale_ai"]
+    assert seen["plan"]["vendors"] and "scale-ai" not in seen["plan"]["vendors"]
+    assert abs(seen["plan"]["meta_share"] - 0.25 * 0.49) < 1e-6

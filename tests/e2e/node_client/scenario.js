@@ -160,6 +160,31 @@ async function main() {
     scale_ai: excluded["scale-ai"],
   };
 
+  // A portfolio of neutral vendors for the lab's volumes, and where its work would flow.
+  const plan = await call(
+    matching,
+    "PlanPortfolio",
+    { client: "clients/google", max_vendors: 3, neutral_only: true },
+    lab,
+  );
+  assert.ok(plan.feasible && plan.vendors.length > 0, JSON.stringify(plan));
+  assert.ok(plan.vendors.every((v) => v.verdict === "VERDICT_NEUTRAL"), JSON.stringify(plan));
+  const shares = await call(
+    matching,
+    "AnalyzeConcentration",
+    {
+      client: "clients/google",
+      work: [
+        { vendor: "organizations/scale-ai", monthly_units: 1000 },
+        { vendor: plan.vendors[0].vendor, monthly_units: 3000 },
+      ],
+    },
+    lab,
+  );
+  const meta = shares.current.competitors.find((c) => c.competitor === "organizations/meta");
+  assert.ok(meta && Math.abs(meta.economic_share - 0.25 * 0.49) < 1e-6, JSON.stringify(shares));
+  seen.plan = { vendors: plan.vendors.map((v) => short(v.vendor)), meta_share: meta.economic_share };
+
   for (const client of [catalog, tokens, matching]) client.close();
   console.log(JSON.stringify(seen));
 }
