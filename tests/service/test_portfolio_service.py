@@ -6,6 +6,7 @@ Scale AI (49% Meta), two vendors under one holding company, and two independents
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -313,3 +314,16 @@ def test_concentration_names_what_is_wrong_and_keeps_labs_apart(stack: Stack) ->
                 )
             )
     assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_solver_that_died_is_replaced(stack: Stack) -> None:
+    assert stack.plan().feasible  # the solver process is up
+    solvers = multiprocessing.active_children()
+    assert solvers, "plans are solved on a process of their own"
+    for solver in solvers:
+        solver.kill()
+        solver.join(timeout=10)
+    with pytest.raises(grpc.RpcError) as gone:
+        stack.plan()
+    assert gone.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert stack.plan().feasible  # a new solver process

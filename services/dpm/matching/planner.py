@@ -8,7 +8,13 @@ owner from the neutrality service. Nothing is written or cached.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 
 from dpm.matching import convert
 from dpm.matching.compute import RecommendationBuilder, evaluation_date
@@ -18,7 +24,7 @@ from dpm.matching.portfolio import DEFAULT_TIME_LIMIT, Eligible, Plan, plan_port
 from dpm.matching.upstreams import Upstreams
 from dpm.matching.v1 import matching_pb2
 from dpm.neutrality.v1 import neutrality_pb2
-from dpm.platform.errors import FailedPrecondition
+from dpm.platform.errors import FailedPrecondition, Unavailable
 from dpm.platform.names import ClientName, OrganizationName
 from dpm.platform.upstream import calling
 from dpm.requirements.v1 import requirements_pb2
@@ -28,7 +34,31 @@ MAX_VENDORS = 20
 MAX_EXCLUDED = 1000
 
 
+# Seconds past the solver's own limit a plan may take before the call gives up on it
+# (building the program and a process's first start, which imports scipy).
+SOLVER_GRACE = 30.0
+
+
+def _quiet() -> None:
+    """A solver process writes nothing to the server's stdout (HiGHS prints a debug line
+    on some solves, which would break the JSON log stream)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def _solver_process() -> ProcessPoolExecutor:
+    # spawn, not fork: the server's gRPC threads must not be copied mid-call.
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet
+    )
+
+
 class Planner:
+    """Plans on a process of its own (started on the first plan): the solver holds a
+    core for up to its time limit, which would otherwise slow every call the matching
+    process serves (its GIL and its event loop), and plans queue for it one at a time."""
+
     def __init__(
         self,
         builder: RecommendationBuilder,
@@ -38,6 +68,32 @@ class Planner:
         self._builder = builder
         self._up = upstreams
         self._time_limit = time_limit
+        self._solver = _solver_process()
+        self._solver_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._solver.shutdown(wait=False, cancel_futures=True)
+
+    def _solve(
+        self, needs: list[Need], eligible: list[Eligible], max_vendors: int, budget: float
+    ) -> Plan:
+        """``plan_portfolio`` on the solver process; a process that died (killed, out of
+        memory) is replaced for the next plan, and this one is UNAVAILABLE."""
+        solver = self._solver
+        try:
+            solving = solver.submit(
+                plan_portfolio, needs, eligible, max_vendors, budget, self._time_limit
+            )
+            plan: Plan = solving.result(timeout=self._time_limit + SOLVER_GRACE)
+            return plan
+        except FutureTimeout:
+            raise Unavailable("the portfolio solver did not answer in time") from None
+        except BrokenProcessPool:
+            with self._solver_lock:
+                if self._solver is solver:
+                    self._solver = _solver_process()
+            solver.shutdown(wait=False, cancel_futures=True)
+            raise Unavailable("the portfolio solver stopped; call again") from None
 
     def plan(
         self,
@@ -84,12 +140,8 @@ class Planner:
                 verdicts.get(c.name),
             )
         ]
-        plan = plan_portfolio(
-            [n for _, n in planned],
-            eligible,
-            max_vendors,
-            requirements.monthly_budget_usd,
-            self._time_limit,
+        plan = self._solve(
+            [n for _, n in planned], eligible, max_vendors, requirements.monthly_budget_usd
         )
         reply = _plan_to_proto(plan, [i for i, _ in planned], [n for _, n in planned], verdicts)
         reply.client = name

@@ -91,6 +91,8 @@ def create_server(settings: MatchingSettings) -> RunningServer:
         listener = ChangeListener(client, names, near_cache)
         listening = loop.run(_start(listener.run()))
         parts.on_close(lambda: loop.run(_cancel(listening), timeout=5))
+        planner = Planner(builder, upstreams, settings.plan_time_limit_seconds)
+        parts.on_close(planner.close)
         return MatchingServicer(
             reads,
             names,
@@ -100,7 +102,7 @@ def create_server(settings: MatchingSettings) -> RunningServer:
             parts.pool,
             parts.limiter,
             WhatIf(builder, upstreams),
-            Planner(builder, upstreams, settings.plan_time_limit_seconds),
+            planner,
             ConcentrationAnalysis(upstreams),
         )
 
