@@ -440,6 +440,15 @@ def test_scenario_on_embedded_defaults(tmp_path: Path) -> None:
         assert int(scale[0]["before"].split()[1]) > 41
         assert "meta" in scale[0]["why"] and not by_month["2025-07"]["changes"]
         assert json.loads(dpmatch(*args))["months"] == replayed["months"]  # nothing new twice
+        unknown = subprocess.run(
+            [sys.executable, "-m", "dpm.cli.main", "graph", "no-such-vendor", "--lab", "google"],
+            env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert unknown.returncode == 2 and "graph failed" in unknown.stderr, unknown.stderr
+        assert "Traceback" not in unknown.stderr
         refused = subprocess.run(
             [sys.executable, "-m", "dpm.cli.main", "vendors", "--region", "usa"],
             env={**os.environ, "DPM_DATA_DIR": str(tmp_path / "data")},

@@ -164,11 +164,17 @@ def cmd_concentration(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    import grpc
+
     from dpm.cli.graph import draw
     from dpm.cli.stackfile import Stack, data_dir
 
     output = Path(args.output) if args.output else None
-    print(draw(Stack.load(data_dir()), args.vendor, args.lab, args.as_of, args.depth, output))
+    try:
+        print(draw(Stack.load(data_dir()), args.vendor, args.lab, args.as_of, args.depth, output))
+    except grpc.RpcError as exc:
+        print(f"dpmatch: graph failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -181,7 +187,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for flag, value in (("--since", args.since), ("--until", until)):
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
             raise SystemExit(f"dpmatch replay: {flag} {value!r} is not a month YYYY-MM")
-    return replay(Stack.load(data_dir()), args.lab, args.since, until, args.json)
+    import grpc
+
+    try:
+        return replay(Stack.load(data_dir()), args.lab, args.since, until, args.json)
+    except grpc.RpcError as exc:
+        print(f"dpmatch: replay failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 2
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
