@@ -299,6 +299,10 @@ def test_concentration_names_what_is_wrong_and_keeps_labs_apart(stack: Stack) ->
         "work[3].vendor",
         "as_of",
     ]
+    with pytest.raises(grpc.RpcError) as unknown:
+        _analyze(stack, work=_work(**{"no-such-vendor": 10}))
+    assert field_violations(unknown.value) == ["work[0].vendor"]
+    assert "no-such-vendor is not in the catalog" in (unknown.value.details() or "")
     event = ownership_pb2.OwnershipEvent(event_id="half-an-event")
     event.stake_acquired.holder = "organizations/meta"
     with pytest.raises(grpc.RpcError) as what_if:

@@ -8,6 +8,7 @@ would make. ``concentration_of`` turns one answer into shares. Nothing is writte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from dpm.matching.compute import evaluation_date
@@ -17,11 +18,13 @@ from dpm.matching.what_if import event_date
 from dpm.neutrality.v1 import neutrality_pb2
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.dates import today
+from dpm.platform.errors import FieldViolation, InvalidArgument
 from dpm.platform.names import ClientName
 from dpm.platform.upstream import calling, relaying
 from dpm.requirements.v1 import requirements_pb2
 
 MAX_VENDORS = 1000
+_ITEM = re.compile(r"work\[\d+\]")
 
 
 def concentration_of(
@@ -83,8 +86,19 @@ class ConcentrationAnalysis:
         request = neutrality_pb2.ScorePolicyRequest(
             policy=client.neutrality_policy, vendors=list(work), as_of=date
         )
-        with calling("neutrality"):
-            now = self._up.neutrality.ScorePolicy(request)
+        try:
+            with relaying("neutrality", "work", "vendors"):
+                now = self._up.neutrality.ScorePolicy(request)
+        except InvalidArgument as exc:  # vendors[i] is the caller's work[i].vendor
+            raise InvalidArgument(
+                [
+                    FieldViolation(
+                        f"{v.field}.vendor" if _ITEM.fullmatch(v.field) else v.field,
+                        v.description,
+                    )
+                    for v in exc.violations
+                ]
+            ) from None
         report = matching_pb2.ConcentrationReport(
             client=name,
             as_of=date,
