@@ -18,6 +18,7 @@ import grpc
 from google.protobuf import json_format
 
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import refused
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.names import ClientName, OrganizationName
@@ -58,8 +59,7 @@ def concentration(
         try:
             report = matching_pb2_grpc.MatchingServiceStub(channel).AnalyzeConcentration(request)
         except grpc.RpcError as exc:
-            print(f"dpmatch: concentration failed: {exc.code().name}: {exc.details()}", file=err)
-            return 2
+            return refused("concentration", exc, err)
     if as_json:
         print(json.dumps(json_format.MessageToDict(report)), file=out)
         return 0

@@ -103,9 +103,7 @@ def overlay(drawing: Drawing, scored: neutrality_pb2.VendorNeutrality, lab: str)
     drawing.title = f"{drawing.vendor} for {lab}: {verdict}, neutrality {scored.score}/100"
     owner = _id(scored.ultimate_owner) if scored.ultimate_owner else ""
     if owner and owner != drawing.vendor:
-        drawing.nodes.setdefault(owner, "owner")
-        if drawing.nodes[owner] == "holder":
-            drawing.nodes[owner] = "owner"
+        drawing.nodes[owner] = "owner"  # competitors are marked below, over it
     for exposure in scored.exposures:
         competitor = _id(exposure.competitor)
         for chain in exposure.top_chains:
@@ -118,7 +116,6 @@ def overlay(drawing: Drawing, scored: neutrality_pb2.VendorNeutrality, lab: str)
             drawing.nodes[competitor] = "competitor"
     for tie in scored.ties:
         competitor = _id(tie.competitor)
-        drawing.nodes.setdefault(competitor, "competitor")
         drawing.nodes[competitor] = "competitor"
         drawing.add(Edge(competitor, drawing.vendor, tie.kind, "tie"))
     drawing.nodes[drawing.vendor] = "vendor"

@@ -124,6 +124,16 @@ def _what_if(args: argparse.Namespace, command: str) -> ownership_pb2.OwnershipE
     return None
 
 
+def _what_if_arguments(command: argparse.ArgumentParser) -> None:
+    """The options ``_what_if`` reads: a stake, or any event from a file."""
+    command.add_argument(
+        "--stake", nargs=3, metavar=("HOLDER", "HELD", "EQUITY"), help="a stake acquisition"
+    )
+    command.add_argument("--voting", type=float, help="the stake's voting fraction")
+    command.add_argument("--date", default="", help="its effective date (default: today)")
+    command.add_argument("--event", help="any event, as the API's JSON, from this file")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dpm.cli import simulate
     from dpm.cli.stackfile import Stack, data_dir
@@ -168,32 +178,32 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     from dpm.cli.graph import draw
     from dpm.cli.stackfile import Stack, data_dir
+    from dpm.cli.tables import refused
 
     output = Path(args.output) if args.output else None
     try:
         print(draw(Stack.load(data_dir()), args.vendor, args.lab, args.as_of, args.depth, output))
     except grpc.RpcError as exc:
-        print(f"dpmatch: graph failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
-        return 2
+        return refused("graph", exc)
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    import grpc
+
     from dpm.cli.replay import replay
     from dpm.cli.stackfile import Stack, data_dir
+    from dpm.cli.tables import refused
     from dpm.platform.dates import today
 
     until = args.until or today().isoformat()[:7]
     for flag, value in (("--since", args.since), ("--until", until)):
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
             raise SystemExit(f"dpmatch replay: {flag} {value!r} is not a month YYYY-MM")
-    import grpc
-
     try:
         return replay(Stack.load(data_dir()), args.lab, args.since, until, args.json)
     except grpc.RpcError as exc:
-        print(f"dpmatch: replay failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
-        return 2
+        return refused("replay", exc)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -319,12 +329,7 @@ def parser() -> argparse.ArgumentParser:
         help="what an ownership event would change in labs' recommendations (nothing recorded)",
         epilog="example: dpmatch simulate --stake meta labelbox 0.3 --lab google",
     )
-    what_if.add_argument(
-        "--stake", nargs=3, metavar=("HOLDER", "HELD", "EQUITY"), help="a stake acquisition"
-    )
-    what_if.add_argument("--voting", type=float, help="the stake's voting fraction")
-    what_if.add_argument("--date", default="", help="its effective date (default: today)")
-    what_if.add_argument("--event", help="any event, as the API's JSON, from this file")
+    _what_if_arguments(what_if)
     what_if.add_argument(
         "--lab", action="append", default=[], help="only this lab (its own token if one)"
     )
@@ -357,12 +362,7 @@ def parser() -> argparse.ArgumentParser:
     )
     shares.add_argument("lab", help="client id, e.g. google")
     shares.add_argument("work", nargs="+", metavar="VENDOR=UNITS", help="units a month")
-    shares.add_argument(
-        "--stake", nargs=3, metavar=("HOLDER", "HELD", "EQUITY"), help="and after this stake"
-    )
-    shares.add_argument("--voting", type=float, help="the stake's voting fraction")
-    shares.add_argument("--date", default="", help="its effective date (default: today)")
-    shares.add_argument("--event", help="and after this event (the API's JSON), from a file")
+    _what_if_arguments(shares)
     shares.add_argument("--as-of", default="", help="graph date (default: the lab's)")
     shares.add_argument("--json", action="store_true", help="the report as JSON")
     shares.set_defaults(func=cmd_concentration)

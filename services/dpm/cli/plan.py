@@ -16,7 +16,7 @@ import grpc
 from google.protobuf import json_format
 
 from dpm.cli.stackfile import Stack
-from dpm.cli.tables import print_table
+from dpm.cli.tables import print_table, refused
 from dpm.common.v1 import common_pb2
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.platform.names import ClientName, OrganizationName
@@ -44,8 +44,7 @@ def plan(
         try:
             answer = matching_pb2_grpc.MatchingServiceStub(channel).PlanPortfolio(request)
         except grpc.RpcError as exc:
-            print(f"dpmatch: plan failed: {exc.code().name}: {exc.details()}", file=err)
-            return 2
+            return refused("plan", exc, err)
     if as_json:
         print(json.dumps(json_format.MessageToDict(answer)), file=out)
         return 0

@@ -20,6 +20,7 @@ import grpc
 from google.protobuf import json_format
 
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import refused
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.ownership.v1 import ownership_pb2
 from dpm.platform.dates import today
@@ -67,8 +68,7 @@ def simulate(
         try:
             answer = matching_pb2_grpc.MatchingServiceStub(channel).SimulateEvent(request)
         except grpc.RpcError as exc:
-            print(f"dpmatch: simulate failed: {exc.code().name}: {exc.details()}", file=err)
-            return 2
+            return refused("simulate", exc, err)
     if as_json:
         print(json.dumps(json_format.MessageToDict(answer)), file=out)
         return 0

@@ -1,4 +1,4 @@
-"""How the CLI prints tables and progress (rich): one look for every command.
+"""How the CLI prints tables, progress and refused calls: one look for every command.
 
 Tables go to the command's output, plain when it is not a terminal (no colours, no
 box drawing past one rule under the header), wide enough not to fold a row when
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO, TypeVar
 
+import grpc
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -71,3 +72,9 @@ def progress(items: Sequence[T], what: str, err: TextIO = sys.stderr) -> Iterato
         for item in items:
             yield item
             bar.advance(task)
+
+
+def refused(what: str, exc: grpc.RpcError, err: TextIO = sys.stderr) -> int:
+    """Print a refused call as one line naming its code; the command's exit status (2)."""
+    print(f"dpmatch: {what} failed: {exc.code().name}: {exc.details()}", file=err)
+    return 2

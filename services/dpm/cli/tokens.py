@@ -18,7 +18,7 @@ from google.protobuf import json_format, timestamp_pb2
 
 from dpm.auth.v1 import tokens_pb2, tokens_pb2_grpc
 from dpm.cli.stackfile import Stack
-from dpm.cli.tables import print_table
+from dpm.cli.tables import print_table, refused
 from dpm.platform.names import TokenName
 
 ROLES = {
@@ -31,11 +31,6 @@ ROLE_NAMES = {value: name for name, value in ROLES.items()} | {tokens_pb2.ROLE_S
 
 def _time(stamp: timestamp_pb2.Timestamp) -> str:
     return stamp.ToDatetime(dt.UTC).strftime("%Y-%m-%d %H:%M") if stamp.seconds else "-"
-
-
-def _failed(what: str, exc: grpc.RpcError, err: TextIO) -> int:
-    print(f"dpmatch: {what} failed: {exc.code().name}: {exc.details()}", file=err)
-    return 2
 
 
 def issue(
@@ -57,7 +52,7 @@ def issue(
         try:
             reply = tokens_pb2_grpc.TokenServiceStub(channel).IssueToken(request)
         except grpc.RpcError as exc:
-            return _failed("issue", exc, err)
+            return refused("issue", exc, err)
     token = reply.token
     if quiet:
         print(reply.access_token, file=out)
@@ -94,7 +89,7 @@ def list_tokens(
                 if not page_token:
                     break
         except grpc.RpcError as exc:
-            return _failed("list", exc, err)
+            return refused("list", exc, err)
     if as_json:  # one object per line, as the API answers them
         for token in rows:
             print(json.dumps(json_format.MessageToDict(token)), file=out)
@@ -134,7 +129,7 @@ def revoke(stack: Stack, jti: str, out: TextIO = sys.stdout, err: TextIO = sys.s
                 tokens_pb2.RevokeTokenRequest(name=name)
             )
         except grpc.RpcError as exc:
-            return _failed("revoke", exc, err)
+            return refused("revoke", exc, err)
     token = reply.token
     print(
         f"revoked {TokenName.trusted(token.name).id} ({ROLE_NAMES.get(token.role, '?')} token "

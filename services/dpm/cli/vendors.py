@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from dpm.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from dpm.cli.inspect import evaluation_date
 from dpm.cli.stackfile import Stack
-from dpm.cli.tables import print_table
+from dpm.cli.tables import print_table, refused
 from dpm.common.v1 import common_pb2
 from dpm.neutrality.v1 import neutrality_pb2, neutrality_pb2_grpc
 from dpm.platform.names import ClientName, OrganizationName, VendorProfileName
@@ -99,8 +99,7 @@ def show(
         if neutral_for_lab:
             found = neutral_for(stack, neutral_for_lab, found)
     except grpc.RpcError as exc:
-        print(f"dpmatch: vendors failed: {exc.code().name}: {exc.details()}", file=err)
-        return 2
+        return refused("vendors", exc, err)
     if as_json:
         for profile in found:
             print(json.dumps(json_format.MessageToDict(profile)), file=out)

@@ -19,6 +19,7 @@ from google.protobuf import json_format
 
 from dpm.cli.simulate import describe_change
 from dpm.cli.stackfile import Stack
+from dpm.cli.tables import refused
 from dpm.matching.v1 import matching_pb2, matching_pb2_grpc
 from dpm.matching.what_if import compare
 from dpm.platform.names import ClientName, OrganizationName
@@ -52,8 +53,7 @@ def watch(
                     if count and shown >= count:
                         return 0
         except grpc.RpcError as exc:
-            print(f"dpmatch: watch failed: {exc.code().name}: {exc.details()}", file=err)
-            return 2
+            return refused("watch", exc, err)
         except KeyboardInterrupt:
             return 0
 

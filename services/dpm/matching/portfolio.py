@@ -29,6 +29,7 @@ each where the first takes a tenth (``./dev bench -k plan``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -148,6 +149,12 @@ class _Program:
                         cap = capability.monthly_capacity or volume_of[need.modality]
                         self.capacity.setdefault(key, (float(cap), []))[1].append(len(self.pairs))
                         self.pairs.append(_Pair(v, n, capability.unit_price_usd))
+        # The pairs of each need and of each vendor, by index into ``pairs``.
+        self.pairs_of_need: list[list[int]] = [[] for _ in needs]
+        self.pairs_of_vendor: dict[int, list[int]] = {}
+        for p, pair in enumerate(self.pairs):
+            self.pairs_of_need[pair.need].append(p)
+            self.pairs_of_vendor.setdefault(pair.vendor, []).append(p)
         owners: dict[str, list[int]] = {}
         for v, vendor in enumerate(vendors):
             owners.setdefault(vendor.owner, []).append(v)
@@ -165,7 +172,7 @@ class _Program:
         rows: list[tuple[dict[int, float], float, float]] = []
         x0 = self.x.start
         for n, need in enumerate(self.needs):
-            take = {x0 + p: 1.0 for p, pair in enumerate(self.pairs) if pair.need == n}
+            take = {x0 + p: 1.0 for p in self.pairs_of_need[n]}
             rows.append((take, need.monthly_volume, math.inf))
         for (v, _), (cap, members) in self.capacity.items():
             row = {x0 + p: 1.0 for p in members}
@@ -180,13 +187,12 @@ class _Program:
             row[self.z.start + g] = -1.0
             rows.append((row, -math.inf, 1.0))
         for group in self.owner_groups:
-            owned = set(group)
-            row = {x0 + p: 1.0 for p, pair in enumerate(self.pairs) if pair.vendor in owned}
+            row = {x0 + p: 1.0 for v in group for p in self.pairs_of_vendor.get(v, [])}
             row[self.s] = -self.total_units
             rows.append((row, -math.inf, 0.0))
         return [_matrix(rows, self.size)]
 
-    @property
+    @functools.cached_property
     def cost_scale(self) -> float:
         """The most any cover could cost (every need at its dearest covering price)."""
         dearest: dict[int, float] = {}
@@ -225,9 +231,9 @@ class _Program:
         members = []
         for v in chosen:
             assignments = tuple(
-                Assignment(pair.need, whole[p], pair.price)
-                for p, pair in enumerate(self.pairs)
-                if pair.vendor == v and whole[p] > 0
+                Assignment(self.pairs[p].need, whole[p], self.pairs[p].price)
+                for p in self.pairs_of_vendor.get(v, [])
+                if whole[p] > 0
             )
             if assignments:
                 members.append(Member(self.vendors[v], assignments))
@@ -256,7 +262,7 @@ def _whole_units(program: _Program, units: list[float], chosen: set[int]) -> lis
     for key, (_, members) in program.capacity.items():
         used[key] = sum(whole[p] for p in members)
     for n, need in enumerate(program.needs):
-        mine = [p for p, pair in enumerate(program.pairs) if pair.need == n]
+        mine = program.pairs_of_need[n]
         short = need.monthly_volume - sum(whole[p] for p in mine)
         for p in sorted(mine, key=lambda p: -program.pairs[p].price):
             if short >= 0:
@@ -335,10 +341,9 @@ def _uncoverable(program: _Program) -> list[str]:
     problems = []
     for n, need in enumerate(program.needs):
         room: dict[tuple[int, Modality], float] = {}
-        for pair in program.pairs:
-            if pair.need == n:
-                key = (pair.vendor, need.modality)
-                room[key] = program.capacity[key][0]
+        for p in program.pairs_of_need[n]:
+            key = (program.pairs[p].vendor, need.modality)
+            room[key] = program.capacity[key][0]
         available = sum(room.values())
         if available + SLACK < need.monthly_volume:
             problems.append(
